@@ -1,0 +1,29 @@
+"""The code base stays ruff clean and ``import usagekit`` stays light."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the test extra")
+def test_ruff_is_clean() -> None:
+    result = subprocess.run(["ruff", "check", str(ROOT)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_usagekit_is_light() -> None:
+    code = (
+        "import sys, usagekit; "
+        "heavy = [m for m in ('matplotlib', 'ipywidgets', 'openpyxl', 'pyarrow', 'python_calamine', 'xlsxwriter')"
+        " if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

@@ -1,0 +1,132 @@
+"""usagekit: Alibaba Cloud CDN usage exports as typed pandas frames.
+
+The public face: every name a user needs, and nothing else. Names are imported lazily (PEP 562), so
+``import usagekit`` stays fast and never pulls in pandas' optional engines, matplotlib or ipywidgets.
+
+>>> import usagekit
+>>> "list_tasks" in usagekit.__all__
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from usagekit.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    DownloadError,
+    IncompleteListingError,
+    InvalidParameterError,
+    MayHaveRunError,
+    PermissionDeniedError,
+    ReadError,
+    ResponseError,
+    ServiceUnavailableError,
+    TaskStateError,
+    ThrottledError,
+    TransportError,
+    UnrecognizedLayoutError,
+    UnsafeFileError,
+    UrlExpiredError,
+    UsagekitError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Account": "usagekit.accounts",
+    "discover_accounts": "usagekit.discovery",
+    "CdnClient": "usagekit.client",
+    "RetryPolicy": "usagekit.client",
+    "Sandbox": "usagekit.sandbox",
+    "ExportTask": "usagekit.tasks",
+    "iter_tasks": "usagekit.tasks",
+    "list_tasks": "usagekit.tasks",
+    "create_export": "usagekit.tasks",
+    "wait": "usagekit.tasks",
+    "delete_export": "usagekit.tasks",
+    "coverage": "usagekit.tasks",
+    "read_usage": "usagekit.readers",
+    "read_summary": "usagekit.readers",
+    "fetch": "usagekit.downloads",
+    "usage": "usagekit.tidy",
+    "to_dataset": "usagekit.tidy",
+    "read_dataset": "usagekit.tidy",
+    "to_focus": "usagekit.tidy",
+}
+
+__all__ = [
+    "Account",
+    "ApiError",
+    "AuthenticationError",
+    "CdnClient",
+    "ConfigurationError",
+    "DownloadError",
+    "ExportTask",
+    "IncompleteListingError",
+    "InvalidParameterError",
+    "MayHaveRunError",
+    "PermissionDeniedError",
+    "ReadError",
+    "ResponseError",
+    "RetryPolicy",
+    "Sandbox",
+    "ServiceUnavailableError",
+    "TaskStateError",
+    "ThrottledError",
+    "TransportError",
+    "UnrecognizedLayoutError",
+    "UnsafeFileError",
+    "UrlExpiredError",
+    "UsagekitError",
+    "__version__",
+    "coverage",
+    "create_export",
+    "delete_export",
+    "discover_accounts",
+    "fetch",
+    "iter_tasks",
+    "list_tasks",
+    "read_dataset",
+    "read_summary",
+    "read_usage",
+    "to_dataset",
+    "to_focus",
+    "usage",
+    "wait",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'usagekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from usagekit.accounts import Account
+    from usagekit.client import CdnClient, RetryPolicy
+    from usagekit.discovery import discover_accounts
+    from usagekit.downloads import fetch
+    from usagekit.readers import read_summary, read_usage
+    from usagekit.sandbox import Sandbox
+    from usagekit.tasks import (
+        ExportTask,
+        coverage,
+        create_export,
+        delete_export,
+        iter_tasks,
+        list_tasks,
+        wait,
+    )
+    from usagekit.tidy import read_dataset, to_dataset, to_focus, usage

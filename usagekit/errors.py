@@ -1,0 +1,325 @@
+"""The exception tree: every error usagekit raises is a :class:`UsagekitError`.
+
+::
+
+    UsagekitError
+    ├── ConfigurationError            a profile or credentials file that cannot be used
+    ├── TransportError                the request never got an answer (connection, TLS, timeout)
+    │   └── MayHaveRunError           a state-changing call whose outcome is unknown: list before retrying
+    ├── ResponseError                 an answer that is not the API's JSON (an HTML page, broken JSON)
+    ├── ApiError                      the API answered with an error code
+    │   ├── ThrottledError            Throttling, Throttling.User, any reply with x-acs-retry-after
+    │   ├── AuthenticationError       signature, access key, STS token, timestamp, nonce problems
+    │   ├── InvalidParameterError     the request's parameters were refused
+    │   ├── PermissionDeniedError     OperationDenied: CDN not opened, suspended, no RAM permission
+    │   └── ServiceUnavailableError   ServiceUnavailable, InternalError, HTTP 5xx
+    ├── IncompleteListingError        a listing that could not be completed (never a short frame)
+    ├── DownloadError                 an export file could not be fetched whole
+    │   └── UrlExpiredError           its presigned URL has expired: list the task again
+    ├── TaskStateError                a task is not in the state the operation needs (not ``success``)
+    └── ReadError                     an export file could not be read
+        ├── UnrecognizedLayoutError   a workbook whose columns cannot be mapped: pass ``mapping=``
+        └── UnsafeFileError           a file refused for safety (e.g. a zip bomb)
+
+Every error carries what a user needs to act (API code, HTTP status, request id, account name,
+file path) and never a secret: no access key secret, STS token, signature or presigned URL query
+appears in any message.
+
+Example:
+    >>> try:
+    ...     raise ThrottledError("Throttling", "Request was denied due to flow control.",
+    ...                         status=503, request_id="4F1C", action="DescribeUserUsageDataExportTask",
+    ...                         account="prod")
+    ... except UsagekitError as error:
+    ...     print(error)
+    Throttling (HTTP 503) from DescribeUserUsageDataExportTask for account 'prod': Request was denied due to flow control. [request id 4F1C]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DownloadError",
+    "IncompleteListingError",
+    "InvalidParameterError",
+    "MayHaveRunError",
+    "PermissionDeniedError",
+    "ReadError",
+    "ResponseError",
+    "ServiceUnavailableError",
+    "TaskStateError",
+    "ThrottledError",
+    "TransportError",
+    "UnrecognizedLayoutError",
+    "UnsafeFileError",
+    "UrlExpiredError",
+    "UsagekitError",
+    "error_for",
+]
+
+
+class UsagekitError(Exception):
+    """Base of every error usagekit raises: ``except UsagekitError`` catches them all."""
+
+
+class ConfigurationError(UsagekitError):
+    """A profile, credentials file or setting that cannot be used as it is.
+
+    ``path`` and ``line`` name where the problem is (never the secret found there).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+
+
+class TransportError(UsagekitError):
+    """The request got no usable answer: connection refused or dropped, TLS failure, timeout.
+
+    The message and the cause chain carry URLs without their query strings.
+    """
+
+    def __init__(self, message: str, *, action: str | None = None, account: str | None = None) -> None:
+        self.action = action
+        self.account = account
+        super().__init__(message)
+
+
+class MayHaveRunError(TransportError):
+    """A call that changes state (``Create*``, ``Delete*``) may or may not have run.
+
+    Do not blindly repeat it: list the tasks to find out (``create_export`` does that for you).
+    """
+
+
+class ResponseError(UsagekitError):
+    """The reply is not the API's JSON: an HTML page from a proxy, truncated or invalid JSON.
+
+    ``snippet`` quotes the first bytes received; ``request_id`` is set when one could be found.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        snippet: str = "",
+        request_id: str | None = None,
+        action: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        self.status = status
+        self.snippet = snippet
+        self.request_id = request_id
+        self.action = action
+        self.account = account
+        text = message
+        if snippet:
+            text += f"; the reply began with {snippet!r}"
+        if request_id:
+            text += f" [request id {request_id}]"
+        super().__init__(text)
+
+
+class ApiError(UsagekitError):
+    """The API answered with an error ``code`` (``SignatureDoesNotMatch``, ``Throttling``, ...)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        action: str | None = None,
+        account: str | None = None,
+        recommend: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.action = action
+        self.account = account
+        self.recommend = recommend
+        #: seconds the service asked to wait (``x-acs-retry-after`` is sent in milliseconds)
+        self.retry_after = retry_after
+        text = code
+        if status is not None:
+            text += f" (HTTP {status})"
+        if action:
+            text += f" from {action}"
+        if account:
+            text += f" for account {account!r}"
+        if message:
+            text += f": {message}"
+        if request_id:
+            text += f" [request id {request_id}]"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep keyword fields across pickling (executors)
+        return (_rebuild_api_error, (type(self), self.code, self.message, self._fields()))
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "request_id": self.request_id,
+            "action": self.action,
+            "account": self.account,
+            "recommend": self.recommend,
+            "retry_after": self.retry_after,
+        }
+
+
+def _rebuild_api_error(cls: type[ApiError], code: str, message: str, fields: dict[str, Any]) -> ApiError:
+    return cls(code, message, **fields)
+
+
+class ThrottledError(ApiError):
+    """The service asked us to slow down (``Throttling``, ``Throttling.User``, ``x-acs-retry-after``)."""
+
+
+class AuthenticationError(ApiError):
+    """The request's identity was refused: signature, access key id, STS token, timestamp or nonce."""
+
+
+class InvalidParameterError(ApiError):
+    """A parameter was missing or refused (``InvalidParameter``, ``InvalidTimeRange``, ...)."""
+
+
+class PermissionDeniedError(ApiError):
+    """``OperationDenied`` and friends: CDN not opened or suspended, or the RAM user lacks permission."""
+
+
+class ServiceUnavailableError(ApiError):
+    """``ServiceUnavailable``, ``InternalError`` or a bare HTTP 5xx: usually worth retrying later."""
+
+
+class IncompleteListingError(UsagekitError):
+    """A listing could not be completed; it is never returned short.
+
+    ``frame`` holds what was fetched (a task frame), ``pages`` the page numbers that failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        account: str | None = None,
+        kind: str | None = None,
+        pages: tuple[int, ...] = (),
+        frame: Any = None,
+    ) -> None:
+        self.account = account
+        self.kind = kind
+        self.pages = tuple(pages)
+        self.frame = frame
+        super().__init__(message)
+
+
+class DownloadError(UsagekitError):
+    """An export file could not be fetched whole; nothing was left in the cache."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, account: str | None = None) -> None:
+        self.task_id = task_id
+        self.account = account
+        super().__init__(message)
+
+
+class UrlExpiredError(DownloadError):
+    """The presigned download URL has expired (HTTP 403 ``AccessDenied``): list the task again."""
+
+
+class TaskStateError(UsagekitError):
+    """The task is not in the state the operation needs (for example not ``success`` for ``fetch``)."""
+
+
+class ReadError(UsagekitError):
+    """An export file could not be read: not the format it claims, corrupted or truncated."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class UnrecognizedLayoutError(ReadError):
+    """A workbook whose header or columns could not be recognised.
+
+    ``sheet`` and ``headers`` say what was seen; pass ``mapping=`` to ``read_usage`` to map them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        sheet: str | None = None,
+        headers: tuple[str, ...] = (),
+    ) -> None:
+        self.sheet = sheet
+        self.headers = tuple(headers)
+        super().__init__(message, path=path)
+
+
+class UnsafeFileError(ReadError):
+    """A file refused for safety, such as a zip bomb whose declared size is out of proportion."""
+
+
+# --- mapping API error codes onto the tree -----------------------------------------------------------
+
+_AUTH_CODES = frozenset(
+    {
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidAccessKeyId.NotFound",
+        "InvalidAccessKeyId.Inactive",
+        "InvalidAccessKeyId",
+        "SignatureNonceUsed",
+        "InvalidTimeStamp.Expired",
+        "InvalidTimeStamp.Format",
+        "InvalidSecurityToken.Expired",
+        "InvalidSecurityToken.Malformed",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "MissingSecurityToken",
+    }
+)
+_THROTTLE_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "Throttling.API"})
+_UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "ServiceUnavailableTemporary"})
+_DENIED_CODES = frozenset({"OperationDenied", "Forbidden.RAM", "Forbidden", "OperationDenied.Suspended"})
+
+
+def error_for(code: str, status: int | None, headers: Mapping[str, str] | None = None) -> type[ApiError]:
+    """Choose the :class:`ApiError` subclass for an API error ``code`` and HTTP ``status``.
+
+    A reply carrying ``x-acs-retry-after`` is throttling whatever its code, as the official SDKs treat it.
+
+    >>> error_for("Throttling.User", 503).__name__
+    'ThrottledError'
+    >>> error_for("InvalidStartTime.Malformed", 400).__name__
+    'InvalidParameterError'
+    """
+    if headers is not None and any(k.lower() == "x-acs-retry-after" for k in headers):
+        return ThrottledError
+    if code in _THROTTLE_CODES or code.startswith("Throttling"):
+        return ThrottledError
+    if code in _AUTH_CODES or code.startswith(("InvalidSecurityToken", "InvalidAccessKeyId", "Signature")):
+        return AuthenticationError
+    if code in _DENIED_CODES or code.startswith("Forbidden"):
+        return PermissionDeniedError
+    if code in _UNAVAILABLE_CODES:
+        return ServiceUnavailableError
+    if code.startswith(("Invalid", "Missing", "MissingParameter")) or code.endswith(".Malformed"):
+        return InvalidParameterError
+    if status is not None and status >= 500:
+        return ServiceUnavailableError
+    return ApiError
