@@ -1,0 +1,648 @@
+"""The API client: one CDN API call, signed, sent, retried and its reply mapped onto the error tree.
+
+:class:`CdnClient` knows HTTP and signatures, nothing of pandas or of export tasks. ``call`` returns the
+decoded JSON of a successful reply, or raises from :mod:`usagekit.errors`:
+
+* :class:`~usagekit.errors.ApiError` (and subclasses) when the API answered with an error code;
+* :class:`~usagekit.errors.ResponseError` when the reply is not the API's JSON (an HTML page, broken JSON);
+* :class:`~usagekit.errors.TransportError` when no answer came (refused, dropped, timed out);
+* :class:`~usagekit.errors.MayHaveRunError` when a ``Create*`` / ``Delete*`` call may have run although no
+  answer proves it (a timeout or dropped connection after sending, an ``InternalError`` or bare 5xx);
+* :class:`~usagekit.errors.ConfigurationError` for an endpoint that cannot be used (plain ``http://`` to a
+  remote host, a URL with a path or query), before any connection is made.
+
+Retries (:class:`RetryPolicy`) happen here, per request, with a fresh signature (new nonce, new timestamp)
+for every attempt. No secret, STS token, signature or URL query ever reaches a message, a log line or an
+exception's cause chain: transport errors are raised ``from None`` with a sanitized description.
+
+>>> from usagekit.accounts import Account
+>>> client = CdnClient(Account("demo", "LTAI5tAbCdEfGhIjKlMn", "secret"), endpoint="http://127.0.0.1:8080")
+>>> client
+CdnClient(account='demo', endpoint_url='http://127.0.0.1:8080')
+>>> client.close()
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from usagekit import __version__
+from usagekit.accounts import Account
+from usagekit.errors import (
+    ConfigurationError,
+    MayHaveRunError,
+    ResponseError,
+    ServiceUnavailableError,
+    ThrottledError,
+    TransportError,
+    UsagekitError,
+    error_for,
+)
+from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
+
+__all__ = ["API_VERSION", "DEFAULT_ENDPOINT", "PRODUCT", "CdnClient", "RetryPolicy"]
+
+PRODUCT = "Cdn"
+API_VERSION = "2018-05-10"
+DEFAULT_ENDPOINT = "cdn.aliyuncs.com"
+
+logger = logging.getLogger("usagekit.client")
+
+_EMPTY_BODY_SHA256 = sha256_hex(b"")
+_RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+#: codes whose reply proves the call did not run, so even ``Create*`` / ``Delete*`` may be repeated
+_NOT_RUN_CODES = frozenset({"ServiceUnavailable", "ServiceUnavailableTemporary"})
+_V2_COMMON = frozenset(
+    {
+        "Action",
+        "Version",
+        "Format",
+        "AccessKeyId",
+        "SignatureMethod",
+        "SignatureVersion",
+        "SignatureNonce",
+        "Timestamp",
+        "SecurityToken",
+        "Signature",
+    }
+)
+_SNIPPET_BYTES = 200
+_REQUEST_ID_RE = re.compile(r'"RequestId"\s*:\s*"([^"\\]{1,128})"')
+#: a path-like token followed by a query string (``http://h/p?a=b``, ``url: /?Action=...``)
+_QUERY_RE = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#'\"]*)?/[^\s?#'\"]*)\?[^\s'\"]*")
+_ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_shared_random = random.Random()  # backoff jitter, not cryptography
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long :class:`CdnClient` retries one request: a value you can pass around.
+
+    ``max_attempts`` bounds the attempts (1 disables retries), ``deadline`` the seconds from the first
+    attempt after which no further wait is started. The wait before retry ``n`` (0 for the first retry) is
+    exponential backoff with full jitter, ``uniform(0, min(cap, base * 2**n))``; when the service sent
+    ``x-acs-retry-after`` the wait is at least that (bounded by ``cap``). ``rng`` makes the jitter
+    reproducible in tests.
+
+    >>> policy = RetryPolicy(rng=random.Random(7))
+    >>> 0.0 <= policy.wait(0) <= 0.2
+    True
+    >>> policy.wait(0, retry_after=1.5)
+    1.5
+    >>> policy.wait(40, retry_after=60.0)
+    20.0
+    >>> RetryPolicy(max_attempts=1)
+    RetryPolicy(max_attempts=1, base=0.2, cap=20.0, deadline=180.0)
+    """
+
+    max_attempts: int = 10
+    base: float = 0.2
+    cap: float = 20.0
+    deadline: float = 180.0
+    rng: random.Random | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
+        for name in ("base", "cap", "deadline"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"RetryPolicy.{name} must not be negative")
+
+    def backoff(self, attempt: int) -> float:
+        """The jittered exponential wait before retry ``attempt`` (0-based), ignoring any retry-after.
+
+        >>> RetryPolicy(base=1.0, cap=3.0, rng=random.Random(1)).backoff(10) <= 3.0
+        True
+        """
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 64))
+        return (self.rng or _shared_random).uniform(0.0, ceiling)
+
+    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based), honouring ``retry_after`` (seconds).
+
+        >>> RetryPolicy(rng=random.Random(0)).wait(2, retry_after=0.0) <= 0.8
+        True
+        """
+        delay = self.backoff(attempt)
+        if retry_after is not None and retry_after > 0:
+            delay = max(delay, min(retry_after, self.cap))
+        return delay
+
+
+@dataclass
+class _Failure:
+    """One failed attempt: the error to raise if no retry follows, and whether a retry is allowed."""
+
+    error: UsagekitError
+    retry: bool
+    retry_after: float | None = None
+    label: str = ""
+
+
+class CdnClient:
+    """A client for the CDN API (product ``Cdn``, version ``2018-05-10``) for one :class:`Account`.
+
+    ``endpoint`` (else ``account.endpoint``, else ``cdn.aliyuncs.com``) is a host name, HTTPS implied, or
+    a full URL such as ``http://127.0.0.1:8080``. Plain ``http://`` is refused unless the host is a
+    loopback address or ``allow_insecure=True``. ``signature`` is ``"v3"`` (ACS3-HMAC-SHA256, parameters in
+    the query string) or ``"v2"`` (HMAC-SHA1, everything in a form-encoded body, nothing in the URL).
+    ``timeout`` is ``(connect, read)`` seconds per attempt; ``retry`` a :class:`RetryPolicy`; ``sleep`` and
+    ``clock`` are injectable so tests never really wait. One ``requests.Session`` is reused (pass your own,
+    or let the client create one that :meth:`close` closes). A client may be shared by threads.
+
+    >>> from usagekit.accounts import Account
+    >>> with CdnClient(Account("prod", "LTAI5tAbCdEfGhIjKlMn", "secret"), signature="v2") as client:
+    ...     client.endpoint_url
+    'https://cdn.aliyuncs.com'
+    >>> CdnClient(Account("prod", "LTAI5tAbCdEfGhIjKlMn", "secret"), endpoint="http://example.com")
+    Traceback (most recent call last):
+    ...
+    usagekit.errors.ConfigurationError: plain http:// to example.com would send signed requests unencrypted; use https://, or pass allow_insecure=True for a trusted network
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        endpoint: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        signature: Literal["v2", "v3"] = "v3",
+        allow_insecure: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(account, Account):
+            raise ConfigurationError(f"CdnClient needs an Account, not {type(account).__name__}")
+        if signature not in ("v2", "v3"):
+            raise ConfigurationError(f"signature must be 'v2' or 'v3', not {signature!r}")
+        self._account = account
+        self._signature = signature
+        chosen = endpoint or account.endpoint or DEFAULT_ENDPOINT
+        self._endpoint_url, self._host, loopback = _resolve_endpoint(chosen, allow_insecure=allow_insecure)
+        self._url = self._endpoint_url + "/"
+        # Environment proxies must not capture traffic meant for a local sandbox.
+        self._proxies: dict[str, str | None] | None = {"http": None, "https": None} if loopback else None
+        self._timeout = timeout
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._user_agent = f"usagekit/{__version__} {requests.utils.default_user_agent()}"
+        self._secrets = _secret_forms(account)
+
+    # --- the public surface -------------------------------------------------------------------------
+
+    @property
+    def account(self) -> Account:
+        """The :class:`Account` whose credentials sign every call."""
+        return self._account
+
+    @property
+    def endpoint_url(self) -> str:
+        """The scheme and host the client talks to, e.g. ``https://cdn.aliyuncs.com``."""
+        return self._endpoint_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` in force."""
+        return self._retry
+
+    def call(self, action: str, **params: object) -> dict[str, Any]:
+        """Call API ``action`` with ``params`` and return the decoded JSON reply.
+
+        Parameter values are sent as text; ``None`` values are left out. Retries follow the policy;
+        ``Create*`` / ``Delete*`` calls are repeated only when the reply proves they did not run.
+
+        >>> from usagekit.accounts import Account
+        >>> CdnClient(Account("a", "LTAI5tAbCdEfGhIjKlMn", "s")).call("Describe Tasks")
+        Traceback (most recent call last):
+        ...
+        usagekit.errors.ConfigurationError: an API action is a name such as 'DescribeUserUsageDataExportTask', not 'Describe Tasks'
+        """
+        if not isinstance(action, str) or not _ACTION_RE.match(action):
+            raise ConfigurationError(
+                f"an API action is a name such as 'DescribeUserUsageDataExportTask', not {action!r}"
+            )
+        values = _text_params(params)
+        changes_state = action.startswith(("Create", "Delete"))
+        started = self._clock()
+        attempt = 0
+        while True:
+            outcome = self._attempt(action, values, changes_state)
+            attempt += 1
+            if not isinstance(outcome, _Failure):
+                return outcome
+            if not outcome.retry or attempt >= self._retry.max_attempts:
+                break
+            delay = self._retry.wait(attempt - 1, outcome.retry_after)
+            elapsed = self._clock() - started
+            if elapsed + delay > self._retry.deadline:
+                outcome.error.add_note(
+                    f"gave up after {attempt} attempt(s): waiting {delay:.2f} s more would pass the "
+                    f"{self._retry.deadline:g} s retry deadline"
+                )
+                raise outcome.error
+            logger.debug(
+                "retrying %s for account %r: attempt %d failed with %s; waiting %.3f s",
+                action,
+                self._account.name,
+                attempt,
+                outcome.label,
+                delay,
+            )
+            self._sleep(delay)
+        if outcome.retry:
+            outcome.error.add_note(f"gave up after {attempt} attempt(s) (RetryPolicy.max_attempts)")
+        # Raised outside any ``except`` block: the chain holds only our own, sanitized errors.
+        raise outcome.error
+
+    def close(self) -> None:
+        """Close the HTTP session if the client created it (a session passed in stays the caller's)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> CdnClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        shown = f"account={self._account.name!r}, endpoint_url={self._endpoint_url!r}"
+        if self._signature != "v3":
+            shown += f", signature={self._signature!r}"
+        return f"CdnClient({shown})"
+
+    # --- one attempt --------------------------------------------------------------------------------
+
+    def _attempt(self, action: str, params: dict[str, str], changes_state: bool) -> dict[str, Any] | _Failure:
+        """Sign and send once; return the reply's JSON or a :class:`_Failure`, never raising."""
+        if self._signature == "v3":
+            url, headers, body = self._sign_v3(action, params)
+        else:
+            url, headers, body = self._sign_v2(action, params)
+        failure: _Failure
+        try:
+            response = self._session.request(
+                "POST",
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+                proxies=self._proxies,
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Built here, raised by ``call`` outside this block, so no exception chain holds ``exc``.
+            failure = self._transport_failure(exc, action, changes_state)
+        else:
+            return self._interpret(response, action, changes_state)
+        return failure
+
+    def _common_date_nonce(self) -> tuple[str, str]:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), uuid.uuid4().hex
+
+    def _sign_v3(self, action: str, params: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+        date, nonce = self._common_date_nonce()
+        signed = {
+            "host": self._host,
+            "x-acs-action": action,
+            "x-acs-version": API_VERSION,
+            "x-acs-date": date,
+            "x-acs-signature-nonce": nonce,
+            "x-acs-content-sha256": _EMPTY_BODY_SHA256,
+        }
+        if self._account.security_token is not None:
+            signed["x-acs-security-token"] = self._account.security_token
+        authorization = acs3_authorization(
+            "POST", "/", params, signed, self._account.access_key_id, self._account.access_key_secret
+        )
+        headers = {
+            **signed,
+            "authorization": authorization,
+            "accept": "application/json",
+            "user-agent": self._user_agent,
+        }
+        query = _encode_pairs(params)
+        return (self._url + "?" + query if query else self._url), headers, b""
+
+    def _sign_v2(self, action: str, params: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+        date, nonce = self._common_date_nonce()
+        form = {
+            **params,
+            "Action": action,
+            "Version": API_VERSION,
+            "Format": "JSON",
+            "AccessKeyId": self._account.access_key_id,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "SignatureNonce": nonce,
+            "Timestamp": date,
+        }
+        if self._account.security_token is not None:
+            form["SecurityToken"] = self._account.security_token
+        form["Signature"] = rpc_signature(form, "POST", self._account.access_key_secret)
+        headers = {
+            "accept": "application/json",
+            "content-type": "application/x-www-form-urlencoded",
+            "user-agent": self._user_agent,
+        }
+        return self._url, headers, _encode_pairs(form).encode("ascii")
+
+    # --- turning replies and failures into results ---------------------------------------------------
+
+    def _interpret(
+        self, response: requests.Response, action: str, changes_state: bool
+    ) -> dict[str, Any] | _Failure:
+        status = response.status_code
+        headers = response.headers
+        raw = response.content or b""
+        try:
+            data = json.loads(raw) if raw.strip() else None
+        except ValueError:  # invalid JSON or undecodable bytes
+            data = None
+        retry_after = _retry_after_seconds(headers.get("x-acs-retry-after"))
+        if 200 <= status < 300 and isinstance(data, dict):
+            return data
+        if status >= 400 and isinstance(data, dict) and isinstance(data.get("Code"), str) and data["Code"]:
+            return self._api_failure(data, status, headers, retry_after, action, changes_state)
+        request_id = headers.get("x-acs-request-id") or _find_request_id(raw)
+        what = "an empty reply" if not raw.strip() else "a reply that is not the API's JSON"
+        if isinstance(data, dict | list) and status < 400:
+            what = "JSON without the expected shape"
+        elif isinstance(data, dict | list):
+            what = "an error reply without an error code"
+        error = ResponseError(
+            f"{action} for account {self._account.name!r} got {what} (HTTP {status}) from {self._endpoint_url}",
+            status=status,
+            snippet=self._scrub(raw[:_SNIPPET_BYTES].decode("utf-8", errors="replace")),
+            request_id=self._scrub(request_id) if request_id else None,
+            action=action,
+            account=self._account.name,
+        )
+        if status not in _RETRYABLE_STATUSES:
+            return _Failure(error, retry=False)
+        if changes_state:  # a gateway error page proves nothing about whether the call ran
+            return _Failure(self._may_have_run(action, f"HTTP {status} with {what}", error), retry=False)
+        return _Failure(error, retry=True, retry_after=retry_after, label=f"HTTP {status}")
+
+    def _api_failure(
+        self,
+        data: Mapping[str, Any],
+        status: int,
+        headers: Mapping[str, str],
+        retry_after: float | None,
+        action: str,
+        changes_state: bool,
+    ) -> _Failure:
+        code = str(data["Code"])
+        request_id = data.get("RequestId") or headers.get("x-acs-request-id")
+        recommend = data.get("Recommend")
+        cls = error_for(code, status, headers)
+        error = cls(
+            self._scrub(code),
+            self._scrub(str(data.get("Message") or "")),
+            status=status,
+            request_id=self._scrub(str(request_id)) if request_id else None,
+            action=action,
+            account=self._account.name,
+            recommend=self._scrub(str(recommend)) if recommend else None,
+            retry_after=retry_after,
+        )
+        label = f"{code} (HTTP {status})"
+        if isinstance(error, ThrottledError) or code in _NOT_RUN_CODES:
+            return _Failure(error, retry=True, retry_after=retry_after, label=label)
+        if isinstance(error, ServiceUnavailableError) or status in _RETRYABLE_STATUSES:
+            if changes_state:
+                return _Failure(self._may_have_run(action, label, error), retry=False)
+            return _Failure(error, retry=True, retry_after=retry_after, label=label)
+        return _Failure(error, retry=False)
+
+    def _may_have_run(self, action: str, what: str, cause: UsagekitError) -> MayHaveRunError:
+        error = MayHaveRunError(
+            f"{action} for account {self._account.name!r} may have run: {what}; "
+            "list the tasks to find out before retrying",
+            action=action,
+            account=self._account.name,
+        )
+        error.__cause__ = cause
+        return error
+
+    def _transport_failure(self, exc: BaseException, action: str, changes_state: bool) -> _Failure:
+        description = self._scrub(_describe(exc))
+        name = self._account.name
+        if isinstance(exc, requests.exceptions.SSLError):
+            message = f"{action} for account {name!r}: TLS failed with {self._endpoint_url} ({description})"
+            return _Failure(TransportError(message, action=action, account=name), retry=False)
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
+            message = f"{action} for account {name!r}: the request could not be built ({description})"
+            return _Failure(TransportError(message, action=action, account=name), retry=False)
+        if _never_sent(exc):
+            message = (
+                f"{action} for account {name!r}: could not connect to {self._endpoint_url} ({description})"
+            )
+            return _Failure(
+                TransportError(message, action=action, account=name), retry=True, label="no connection"
+            )
+        timed_out = isinstance(exc, requests.Timeout | TimeoutError)
+        what = "timed out" if timed_out else "the connection was dropped"
+        label = "timeout" if timed_out else "dropped connection"
+        if changes_state:
+            error = MayHaveRunError(
+                f"{action} for account {name!r} may have run: {what} after the request was sent to "
+                f"{self._endpoint_url} ({description}); list the tasks to find out before retrying",
+                action=action,
+                account=name,
+            )
+            return _Failure(error, retry=False)
+        message = f"{action} for account {name!r}: {what} talking to {self._endpoint_url} ({description})"
+        return _Failure(TransportError(message, action=action, account=name), retry=True, label=label)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with URL queries removed and any form of the secret or token masked."""
+        text = _QUERY_RE.sub(r"\1", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _resolve_endpoint(endpoint: str, *, allow_insecure: bool) -> tuple[str, str, bool]:
+    """``(endpoint_url, host header, is_loopback)`` for a host name or URL, refusing what is unsafe."""
+    text = endpoint.strip()
+    if not text:
+        raise ConfigurationError("the endpoint is empty: give a host name or a URL such as https://host")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"the endpoint's scheme must be https (or http to a loopback host), not {scheme!r}"
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "the endpoint must not carry a user name or password: give scheme://host[:port]"
+        )
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise ConfigurationError(
+            "the endpoint must be scheme://host[:port] without a path, query or fragment"
+        )
+    host = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(f"the endpoint's port is not a number: {parts.netloc!r}") from None
+    if not host:
+        raise ConfigurationError(f"the endpoint has no host name: {endpoint!r}")
+    loopback = _is_loopback(host)
+    if scheme == "http" and not loopback and not allow_insecure:
+        raise ConfigurationError(
+            f"plain http:// to {host} would send signed requests unencrypted; use https://, "
+            "or pass allow_insecure=True for a trusted network"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}", netloc, loopback
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``.
+
+    >>> [_is_loopback(h) for h in ("localhost", "127.8.0.1", "::1", "example.com", "10.0.0.1")]
+    [True, True, True, False, False]
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _text_params(params: Mapping[str, object]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in params.items():
+        if name in _V2_COMMON:
+            raise ConfigurationError(f"{name!r} is set by the client itself; leave it out of the parameters")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            values[name] = str(value)
+        else:
+            raise ConfigurationError(
+                f"parameter {name!r} must be text or a number, not {type(value).__name__}; join lists yourself"
+            )
+    return values
+
+
+def _encode_pairs(pairs: Mapping[str, str]) -> str:
+    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(pairs.items()))
+
+
+def _secret_forms(account: Account) -> tuple[str, ...]:
+    """Every spelling of the secret and token a message could carry (raw, encoded once and twice)."""
+    forms: set[str] = set()
+    for secret in (account.access_key_secret, account.security_token):
+        if secret:
+            once = percent_encode(secret)
+            forms.update({secret, once, percent_encode(once)})
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """``x-acs-retry-after`` (milliseconds, as the official SDKs read it) in seconds.
+
+    >>> _retry_after_seconds("1500")
+    1.5
+    >>> _retry_after_seconds("soon") is None
+    True
+    """
+    if value is None:
+        return None
+    try:
+        milliseconds = float(value.strip())
+    except ValueError:
+        return None
+    if milliseconds != milliseconds or milliseconds < 0:  # NaN or negative
+        return None
+    return milliseconds / 1000.0
+
+
+def _find_request_id(raw: bytes) -> str | None:
+    match = _REQUEST_ID_RE.search(raw[:65536].decode("utf-8", errors="replace"))
+    return match.group(1) if match else None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors inside it: ``args``, urllib3's ``reason``, causes and contexts."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        pending.extend(item for item in inner if isinstance(item, BaseException))
+    return seen
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the failure happened before any byte of the request could reach the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    return any(
+        isinstance(item, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)
+        for item in _chain(exc)
+    )
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The root reason inside a requests / urllib3 error (``reason`` or the first exception argument)."""
+    current = exc
+    for _ in range(10):
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        if inner is None:
+            break
+        current = inner
+    return current
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line description of a transport failure: the outer type and the innermost reason."""
+    innermost = _innermost(exc)
+    outer = type(exc).__name__
+    if innermost is exc:
+        return f"{outer}: {exc}"
+    return f"{outer}, caused by {type(innermost).__name__}: {innermost}"
