@@ -18,6 +18,7 @@
     │   └── UrlExpiredError           its presigned URL has expired: list the task again
     ├── TaskStateError                a task is not in the state the operation needs (not ``success``)
     └── ReadError                     an export file could not be read
+        ├── FileFormatError           not the format expected: an HTML page, a PDF given as a workbook, a corrupted file
         ├── UnrecognizedLayoutError   a workbook whose columns cannot be mapped: pass ``mapping=``
         └── UnsafeFileError           a file refused for safety (e.g. a zip bomb)
 
@@ -45,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DownloadError",
+    "FileFormatError",
     "IncompleteListingError",
     "InvalidParameterError",
     "MayHaveRunError",
@@ -250,6 +252,17 @@ class ReadError(UsagekitError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class FileFormatError(ReadError):
+    """The file is not what the reader expects: an HTML error page, a PDF given to ``read_usage``,
+    a corrupted or truncated workbook. ``detected`` names what its first bytes say it is
+    (``html``, ``pdf``, ``xlsx``, ``xls``, ``text``, ``empty``, ``unknown``).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, detected: str | None = None) -> None:
+        self.detected = detected
+        super().__init__(message, path=path)
 
 
 class UnrecognizedLayoutError(ReadError):
