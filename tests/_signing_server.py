@@ -213,7 +213,9 @@ class SigningServer:
             return
         if reply is None:
             if ok:
-                reply = Reply(200, {"RequestId": uuid.uuid4().hex.upper(), "Verified": True, "Params": params})
+                reply = Reply(
+                    200, {"RequestId": uuid.uuid4().hex.upper(), "Verified": True, "Params": params}
+                )
             else:
                 reply = Reply(
                     400,
