@@ -17,6 +17,7 @@
     ├── DownloadError                 an export file could not be fetched whole
     │   └── UrlExpiredError           its presigned URL has expired: list the task again
     ├── TaskStateError                a task is not in the state the operation needs (not ``success``)
+    │   └── WaitTimeoutError          ``wait`` gave up: tasks still running at its timeout (also a TimeoutError)
     └── ReadError                     an export file could not be read
         ├── FileFormatError           not the format expected: an HTML page, a PDF given as a workbook, a corrupted file
         ├── UnrecognizedLayoutError   a workbook whose columns cannot be mapped: pass ``mapping=``
@@ -61,6 +62,7 @@ __all__ = [
     "UnsafeFileError",
     "UrlExpiredError",
     "UsagekitError",
+    "WaitTimeoutError",
     "error_for",
 ]
 
@@ -244,6 +246,14 @@ class UrlExpiredError(DownloadError):
 
 class TaskStateError(UsagekitError):
     """The task is not in the state the operation needs (for example not ``success`` for ``fetch``)."""
+
+
+class WaitTimeoutError(TaskStateError, TimeoutError):
+    """``wait`` timed out with tasks still running; ``task_ids`` names them (``except TimeoutError`` works too)."""
+
+    def __init__(self, message: str, *, task_ids: tuple[str, ...] = ()) -> None:
+        self.task_ids = tuple(task_ids)
+        super().__init__(message)
 
 
 class ReadError(UsagekitError):
