@@ -1,0 +1,238 @@
+"""The overlap rule: every 5-minute interval counted once when exports overlap.
+
+Exports of the same account may cover the same intervals (two detail exports with overlapping windows,
+or an export by account beside exports per domain). :func:`reconcile` applies the architecture's rule to
+a tidy frame gathered from several exports:
+
+1. A row is identified by ``(account, domain, region, metric, start)``. When two exports hold the same
+   row it is counted once; if their values disagree, the newer export (by ``updated``, then task id)
+   wins.
+2. Rows of an export made by account (``domain`` NA, the account's totals) are never added to the rows
+   per domain of the same account, metric and interval: where any per-domain row exists for that
+   ``(account, metric, start)``, the by-account rows are dropped.
+
+What overlapped is returned as plain JSON-able records (in ``frame.attrs["overlaps"]``) and reported in
+one :class:`OverlapWarning`.
+
+>>> import pandas as pd
+>>> from usagekit.frames import tidy_frame
+>>> rows = tidy_frame({"account": ["a", "a"], "task_id": ["1", "2"], "domain": ["x.example"] * 2,
+...                    "metric": ["traffic"] * 2, "start": ["2026-11-01T00:00:00Z"] * 2,
+...                    "end": ["2026-11-01T00:05:00Z"] * 2, "value": [10.0, 12.0], "unit": ["byte"] * 2})
+>>> updated = {"1": pd.Timestamp("2026-11-02", tz="UTC"), "2": pd.Timestamp("2026-11-03", tz="UTC")}
+>>> out = reconcile(rows, updated, warn=False)
+>>> out["value"].tolist(), out["task_id"].tolist()
+([12.0], ['2'])
+>>> out.attrs["overlaps"]
+[{'account': 'a', 'metric': 'traffic', 'rule': 'newer export', 'kept_task_id': '2', 'dropped_task_id': '1', 'intervals': 1, 'disagreeing': 1}]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from usagekit.frames import TIDY_COLUMNS, tidy_frame
+
+__all__ = ["OverlapWarning", "reconcile"]
+
+_KEY = ("account", "domain", "region", "metric")
+NEWER = "newer export"
+PER_DOMAIN = "per-domain rows"
+SAME_EXPORT = "same export"
+
+
+class OverlapWarning(UserWarning):
+    """Exports overlapped: some intervals were held twice and counted once (see ``attrs["overlaps"]``)."""
+
+
+def reconcile(
+    frame: pd.DataFrame,
+    updated: Mapping[str, Any],
+    *,
+    warn: bool = True,
+    stacklevel: int = 2,
+) -> pd.DataFrame:
+    """Count every interval once: apply the overlap rule to a tidy frame gathered from several exports.
+
+    ``updated`` maps each ``task_id`` to the export's ``updated`` time (a task missing from it counts as
+    the oldest). Returns a tidy frame (same columns and dtypes as the input contract: ``account``,
+    ``task_id``, ``domain``, ``region``, ``metric``, ``start``, ``end``, ``value``, ``unit``) sorted by
+    ``account, domain, region, metric, start`` (missing first), with ``attrs["overlaps"]``: a list of
+    records ``{account, metric, rule, kept_task_id, dropped_task_id, intervals, disagreeing}`` where
+    ``rule`` is ``"newer export"`` (the same rows in two exports; ``disagreeing`` counts the intervals
+    whose values differed) or ``"per-domain rows"`` (by-account rows dropped; ``disagreeing`` is
+    ``None``: a per-domain export may cover only some domains, so its sum need not equal the total).
+    With any overlap, one :class:`OverlapWarning` says what was dropped (unless ``warn=False``).
+
+    >>> reconcile(tidy_frame({}), {}, warn=False).attrs["overlaps"]
+    []
+    """
+    frame = _contract(frame)
+    n = len(frame)
+    if n == 0:
+        out = frame.reset_index(drop=True)
+        out.attrs["overlaps"] = []
+        return out
+
+    task_codes, task_ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
+    task_ids = [str(t) for t in task_ids]
+    rank = _rank(task_ids, updated)[task_codes]
+    codes = {name: frame[name].cat.codes.to_numpy(np.int64) for name in _KEY}
+    start = frame["start"].to_numpy("datetime64[ns]").view(np.int64)
+
+    # Rule 1: sort so that equal keys are adjacent, newest export first; keep the first of each run.
+    order = np.lexsort((-rank, start, codes["metric"], codes["region"], codes["domain"], codes["account"]))
+    keys = [codes[name][order] for name in _KEY] + [start[order]]
+    first = np.ones(n, dtype=bool)
+    first[1:] = np.any([k[1:] != k[:-1] for k in keys], axis=0)
+    records: list[dict[str, Any]] = []
+    if not first.all():
+        records += _newer_records(frame, order, first, task_codes, task_ids)
+    kept = order[first]
+
+    # Rule 2: by-account rows give way to per-domain rows of the same account, metric and interval.
+    by_account = codes["domain"][kept] < 0
+    if by_account.any() and (~by_account).any():
+        group = codes["account"][kept] * 8 + codes["metric"][kept]
+        per_domain = pd.MultiIndex.from_arrays([group[~by_account], start[kept][~by_account]])
+        candidates = pd.MultiIndex.from_arrays([group[by_account], start[kept][by_account]])
+        shadowed = candidates.isin(per_domain)
+        if shadowed.any():
+            dropped_rows = kept[by_account][shadowed]
+            records += _per_domain_records(frame, dropped_rows, kept[~by_account], task_codes, task_ids)
+            keep_mask = np.ones(len(kept), dtype=bool)
+            keep_mask[np.flatnonzero(by_account)[shadowed]] = False
+            kept = kept[keep_mask]
+
+    out = frame.iloc[kept].reset_index(drop=True)  # ``kept`` is in key order already
+    out.attrs["overlaps"] = records
+    if records and warn:
+        warnings.warn(_describe(records), OverlapWarning, stacklevel=stacklevel + 1)
+    return out
+
+
+def _contract(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the contract's dtypes and sorted categories (codes then sort like the values)."""
+    ok = all(name in frame and str(frame[name].dtype) == str(dtype) for name, dtype in TIDY_COLUMNS.items())
+    if ok:
+        ok = all(list(frame[c].cat.categories) == sorted(frame[c].cat.categories) for c in _KEY[:3])
+    return frame[list(TIDY_COLUMNS)] if ok else tidy_frame(frame)
+
+
+def _rank(task_ids: list[str], updated: Mapping[str, Any]) -> np.ndarray:
+    """Each task's age rank: 0 the oldest. Ties on ``updated`` are broken by task id (numeric order)."""
+    oldest = pd.Timestamp.min.tz_localize("UTC")
+
+    def key(task_id: str) -> tuple[pd.Timestamp, int, str]:
+        when = updated.get(task_id)
+        when = oldest if when is None or pd.isna(when) else pd.Timestamp(when)
+        if when.tzinfo is None:
+            when = when.tz_localize("UTC")
+        return (when, len(task_id), task_id)
+
+    ranks = np.empty(len(task_ids), dtype=np.int64)
+    for position, index in enumerate(sorted(range(len(task_ids)), key=lambda i: key(task_ids[i]))):
+        ranks[index] = position
+    return ranks
+
+
+def _newer_records(
+    frame: pd.DataFrame, order: np.ndarray, first: np.ndarray, task_codes: np.ndarray, task_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Records of rule 1: which export's rows were dropped in favour of which, and how many differed."""
+    positions = np.arange(len(order))
+    winner = np.maximum.accumulate(np.where(first, positions, 0))
+    losers = ~first
+    values = frame["value"].to_numpy("float64")[order]
+    a, b = values[losers], values[winner[losers]]
+    differs = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    lost = order[losers]
+    table = pd.DataFrame(
+        {
+            "account": frame["account"].cat.codes.to_numpy()[lost],
+            "metric": frame["metric"].cat.codes.to_numpy()[lost],
+            "kept": task_codes[order[winner[losers]]],
+            "dropped": task_codes[lost],
+            "start": frame["start"].to_numpy("datetime64[ns]")[lost],
+            "differs": differs,
+        }
+    )
+    table["differing_start"] = table["start"].where(table["differs"])
+    grouped = table.groupby(["account", "metric", "kept", "dropped"], sort=True).agg(
+        intervals=("start", "nunique"), disagreeing=("differing_start", "nunique")
+    )
+    accounts = frame["account"].cat.categories
+    metrics = frame["metric"].cat.categories
+    return [
+        {
+            "account": str(accounts[acct]),
+            "metric": str(metrics[metric]),
+            "rule": SAME_EXPORT if kept == dropped else NEWER,
+            "kept_task_id": task_ids[kept],
+            "dropped_task_id": task_ids[dropped],
+            "intervals": int(row.intervals),
+            "disagreeing": int(row.disagreeing),
+        }
+        for (acct, metric, kept, dropped), row in grouped.iterrows()
+    ]
+
+
+def _per_domain_records(
+    frame: pd.DataFrame,
+    dropped_rows: np.ndarray,
+    per_domain_rows: np.ndarray,
+    task_codes: np.ndarray,
+    task_ids: list[str],
+) -> list[dict[str, Any]]:
+    """Records of rule 2: by-account rows dropped, with the per-domain exports that shadowed them."""
+    account = frame["account"].cat.codes.to_numpy()
+    metric = frame["metric"].cat.codes.to_numpy()
+    start = frame["start"].to_numpy("datetime64[ns]")
+
+    def table(rows: np.ndarray, task: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"account": account[rows], "metric": metric[rows], "start": start[rows], task: task_codes[rows]}
+        ).drop_duplicates()
+
+    joined = table(dropped_rows, "dropped").merge(
+        table(per_domain_rows, "kept"), on=["account", "metric", "start"], how="inner"
+    )
+    grouped = joined.groupby(["account", "metric", "kept", "dropped"], sort=True)["start"].nunique()
+    accounts = frame["account"].cat.categories
+    metrics = frame["metric"].cat.categories
+    return [
+        {
+            "account": str(accounts[acct]),
+            "metric": str(metrics[met]),
+            "rule": PER_DOMAIN,
+            "kept_task_id": task_ids[kept],
+            "dropped_task_id": task_ids[dropped],
+            "intervals": int(intervals),
+            "disagreeing": None,
+        }
+        for (acct, met, kept, dropped), intervals in grouped.items()
+    ]
+
+
+def _describe(records: list[dict[str, Any]], limit: int = 6) -> str:
+    """One warning's text: what overlapped, counted once; the full list is in ``attrs['overlaps']``."""
+    lines = []
+    for record in records[:limit]:
+        line = (
+            f"{record['account']} {record['metric']}: task {record['dropped_task_id']} gave way to "
+            f"{record['kept_task_id']} ({record['rule']}) on {record['intervals']} intervals"
+        )
+        if record["disagreeing"]:
+            line += f", {record['disagreeing']} of them with different values"
+        lines.append(line)
+    if len(records) > limit:
+        lines.append(f"... and {len(records) - limit} more")
+    return (
+        f"overlapping exports: {len(records)} overlap(s) counted once; see frame.attrs['overlaps']:\n  "
+        + "\n  ".join(lines)
+    )
