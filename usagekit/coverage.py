@@ -1,0 +1,149 @@
+"""Coverage: which parts of a period the successful exports cover, where the gaps and overlaps are.
+
+Exports are grouped by account, kind and, for detail exports, type: a ``flow`` export says nothing
+about requests, so it never fills a ``vas`` gap. A detail export whose type the listing cannot know
+(a name usagekit did not write) forms its own group, type ``unknown``, reported as such rather than
+assumed to be ``flow``. Only ``success`` exports with a known window count; a group whose exports all
+failed or still run is one gap.
+
+>>> import pandas as pd
+>>> from usagekit.frames import task_frame
+>>> tasks = task_frame([
+...     {"account": "prod", "kind": "detail", "task_id": "1", "status": "success", "type": "flow",
+...      "window_start": "2026-11-01T16:00:00Z", "window_end": "2026-11-03T16:00:00Z"},
+...     {"account": "prod", "kind": "detail", "task_id": "2", "status": "success", "type": "flow",
+...      "window_start": "2026-11-02T16:00:00Z", "window_end": "2026-11-04T16:00:00Z"}])
+>>> table = coverage(tasks, "2026-11-01T16:00:00Z", "2026-11-05T16:00:00Z")
+>>> for row in table.itertuples():
+...     print(row.part, row.start, row.end, row.task_ids)
+covered 2026-11-01 16:00:00+00:00 2026-11-02 16:00:00+00:00 1
+overlap 2026-11-02 16:00:00+00:00 2026-11-03 16:00:00+00:00 1,2
+covered 2026-11-03 16:00:00+00:00 2026-11-04 16:00:00+00:00 2
+gap 2026-11-04 16:00:00+00:00 2026-11-05 16:00:00+00:00 <NA>
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from usagekit.frames import KINDS, task_frame
+
+__all__ = ["PARTS", "UNKNOWN_TYPE", "coverage"]
+
+PARTS = ("covered", "gap", "overlap")
+#: the ``type`` of detail exports whose type the listing cannot know
+UNKNOWN_TYPE = "unknown"
+
+_COLUMNS = ("account", "kind", "type", "part", "start", "end", "task_ids")
+
+
+def coverage(tasks: Any, start: datetime | str, end: datetime | str) -> pd.DataFrame:
+    """Which parts of ``[start, end)`` the successful exports in ``tasks`` cover, miss and overlap.
+
+    ``tasks`` is a task frame (or :class:`~usagekit.tasks.ExportTask` values); ``start`` and ``end`` are
+    aware datetimes, naive ones (UTC) or ISO text. One group per account, kind and type (NA for
+    summary exports, ``unknown`` for detail exports of unknown type), every group split into maximal
+    runs, in time order:
+
+    ============  ====================  ==========================================================
+    column        dtype                 meaning
+    ============  ====================  ==========================================================
+    account       category              the account's name
+    kind          category              ``summary`` or ``detail``
+    type          category              ``flow``, ``vas``, ``unknown`` (detail); NA (summary)
+    part          category              ``covered`` (one export), ``gap`` (none), ``overlap`` (several)
+    start, end    datetime64[ns, UTC]   the run, end exclusive
+    task_ids      string                the exports covering the run, comma separated; NA for gaps
+    ============  ====================  ==========================================================
+    """
+    lower, upper = _utc(start, "start"), _utc(end, "end")
+    if not lower < upper:
+        raise ValueError(f"coverage needs start < end, got {lower} and {upper}")
+    frame = _task_frame(tasks)
+    rows: list[dict[str, Any]] = []
+    if len(frame):
+        labels = frame["type"].astype("object").where(frame["type"].notna(), None)
+        labels = labels.where((frame["kind"] != "detail") | labels.notna(), UNKNOWN_TYPE)
+        keyed = frame.assign(_type=labels.astype("object"))
+        groups = keyed.groupby(["account", "kind", "_type"], observed=True, dropna=False, sort=False)
+        for (account, kind, kind_type), group in groups:
+            type_value = None if pd.isna(kind_type) else kind_type
+            for part, run_start, run_end, ids in _runs(group, lower, upper):
+                rows.append(
+                    {
+                        "account": account,
+                        "kind": kind,
+                        "type": type_value,
+                        "part": part,
+                        "start": run_start,
+                        "end": run_end,
+                        "task_ids": ",".join(ids) if ids else None,
+                    }
+                )
+    return _frame(rows, frame)
+
+
+def _runs(
+    group: pd.DataFrame, lower: pd.Timestamp, upper: pd.Timestamp
+) -> list[tuple[str, pd.Timestamp, pd.Timestamp, list[str]]]:
+    done = group[(group["status"] == "success") & group["window_start"].notna() & group["window_end"].notna()]
+    windows = [
+        (max(s, lower), min(e, upper), str(i))
+        for s, e, i in zip(done["window_start"], done["window_end"], done["task_id"], strict=True)
+        if s < upper and e > lower and s < e
+    ]
+    cuts = sorted({lower, upper, *(s for s, _, _ in windows), *(e for _, e, _ in windows)})
+    runs: list[tuple[str, pd.Timestamp, pd.Timestamp, list[str]]] = []
+    for a, b in itertools.pairwise(cuts):
+        ids = sorted((i for s, e, i in windows if s <= a and e >= b), key=_id_order)
+        part = "gap" if not ids else "covered" if len(ids) == 1 else "overlap"
+        if runs and runs[-1][0] == part and runs[-1][2] == a:
+            previous = runs[-1]
+            merged = sorted(set(previous[3]) | set(ids), key=_id_order)
+            runs[-1] = (part, previous[1], b, merged)
+        else:
+            runs.append((part, a, b, ids))
+    return runs
+
+
+def _id_order(task_id: str) -> tuple[int, int | str]:
+    return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
+
+
+def _task_frame(tasks: Any) -> pd.DataFrame:
+    if isinstance(tasks, pd.DataFrame):
+        return task_frame(tasks)
+    if hasattr(tasks, "to_row"):
+        tasks = [tasks]
+    if isinstance(tasks, Iterable):
+        return task_frame([task.to_row() for task in tasks])
+    raise TypeError(f"coverage needs a task frame or ExportTask values, not {type(tasks).__name__}")
+
+
+def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame) -> pd.DataFrame:
+    data = pd.DataFrame(rows, columns=list(_COLUMNS))
+    accounts = [str(a) for a in tasks["account"].cat.categories] if len(tasks) else []
+    met_types = sorted({str(t) for t in data["type"].dropna()})
+    return pd.DataFrame(
+        {
+            "account": pd.Categorical(data["account"].astype("object"), categories=accounts),
+            "kind": pd.Categorical(data["kind"].astype("object"), categories=list(KINDS)),
+            "type": pd.Categorical(data["type"].astype("object"), categories=met_types),
+            "part": pd.Categorical(data["part"].astype("object"), categories=list(PARTS)),
+            "start": pd.to_datetime(data["start"], utc=True).astype("datetime64[ns, UTC]"),
+            "end": pd.to_datetime(data["end"], utc=True).astype("datetime64[ns, UTC]"),
+            "task_ids": pd.array(data["task_ids"].astype("object"), dtype=pd.StringDtype()),
+        }
+    )
+
+
+def _utc(value: datetime | str, what: str) -> pd.Timestamp:
+    if not isinstance(value, datetime | str):
+        raise TypeError(f"{what} must be a datetime or ISO 8601 text, not {type(value).__name__}")
+    moment = pd.Timestamp(value)
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
