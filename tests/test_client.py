@@ -220,7 +220,7 @@ def test_invalid_parameter_not_retried(server: SigningServer, fake: FakeTime) ->
     assert (error.code, error.status, error.request_id) == ("InvalidStartTime.Malformed", 400, "RID-7")
     assert (error.action, error.account) == (CREATE, "prod")
     assert error.message == "Specified StartTime is malformed."
-    assert error.recommend is not None and error.recommend.startswith("https://api.aliyun.com/")
+    assert error.recommend == "https://api.aliyun.com/troubleshoot?q=InvalidStartTime.Malformed"
     assert len(server.seen) == 1 and fake.waits == []
 
 
@@ -392,6 +392,32 @@ def test_gateway_page_on_create_may_have_run(server: SigningServer, fake: FakeTi
         client.call(CREATE, Type="flow", StartTime="a", EndTime="b")
     assert isinstance(caught.value.__cause__, ResponseError)
     assert len(server.seen) == 1
+
+
+def test_success_without_json_on_create_may_have_run(server: SigningServer, fake: FakeTime) -> None:
+    server.script(Reply(200, "<html>Welcome to the captive portal</html>", {"content-type": "text/html"}))
+    with make(server, fake) as client, pytest.raises(MayHaveRunError) as caught:
+        client.call(CREATE, Type="flow", StartTime="a", EndTime="b")
+    assert isinstance(caught.value.__cause__, ResponseError)
+    assert caught.value.__cause__.snippet.startswith("<html>Welcome")
+
+
+def test_non_json_reply_with_retry_after_is_throttling(server: SigningServer, fake: FakeTime) -> None:
+    server.script(Reply(429, "Too Many Requests", {"content-type": "text/plain", "x-acs-retry-after": "250"}))
+    with make(server, fake) as client:
+        assert client.call(CREATE, Type="flow", StartTime="a", EndTime="b")["Verified"] is True
+    assert fake.waits == [0.25]
+
+
+def test_unresolvable_host_not_retried(monkeypatch: pytest.MonkeyPatch, fake: FakeTime) -> None:
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    client = CdnClient(AK, endpoint="cdn.example.invalid", sleep=fake.sleep, clock=fake.clock)
+    with client, pytest.raises(TransportError, match="could not resolve") as caught:
+        client.call(DESCRIBE)
+    assert type(caught.value) is TransportError and fake.waits == []
 
 
 # --- endpoints -------------------------------------------------------------------------------------

@@ -403,10 +403,17 @@ class CdnClient:
             action=action,
             account=self._account.name,
         )
+        if (
+            retry_after is not None and status >= 400
+        ):  # the gateway's throttling, as the official SDKs read it
+            return _Failure(
+                error, retry=True, retry_after=retry_after, label=f"HTTP {status} with retry-after"
+            )
+        if changes_state and (status < 400 or status in _RETRYABLE_STATUSES):
+            # A success without the API's JSON, or a gateway's error page: nothing proves the call did not run.
+            return _Failure(self._may_have_run(action, f"HTTP {status} with {what}", error), retry=False)
         if status not in _RETRYABLE_STATUSES:
             return _Failure(error, retry=False)
-        if changes_state:  # a gateway error page proves nothing about whether the call ran
-            return _Failure(self._may_have_run(action, f"HTTP {status} with {what}", error), retry=False)
         return _Failure(error, retry=True, retry_after=retry_after, label=f"HTTP {status}")
 
     def _api_failure(
@@ -429,7 +436,7 @@ class CdnClient:
             request_id=self._scrub(str(request_id)) if request_id else None,
             action=action,
             account=self._account.name,
-            recommend=self._scrub(str(recommend)) if recommend else None,
+            recommend=self._mask(str(recommend)) if recommend else None,  # a diagnosis link: keep its query
             retry_after=retry_after,
         )
         label = f"{code} (HTTP {status})"
@@ -460,6 +467,12 @@ class CdnClient:
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
             message = f"{action} for account {name!r}: the request could not be built ({description})"
             return _Failure(TransportError(message, action=action, account=name), retry=False)
+        if any(isinstance(item, urllib3.exceptions.NameResolutionError) for item in _chain(exc)):
+            message = (
+                f"{action} for account {name!r}: could not resolve the host of {self._endpoint_url}; "
+                f"check the endpoint and the network ({description})"
+            )
+            return _Failure(TransportError(message, action=action, account=name), retry=False)
         if _never_sent(exc):
             message = (
                 f"{action} for account {name!r}: could not connect to {self._endpoint_url} ({description})"
@@ -483,7 +496,10 @@ class CdnClient:
 
     def _scrub(self, text: str) -> str:
         """``text`` with URL queries removed and any form of the secret or token masked."""
-        text = _QUERY_RE.sub(r"\1", text)
+        return self._mask(_QUERY_RE.sub(r"\1", text))
+
+    def _mask(self, text: str) -> str:
+        """``text`` with the secret and the token masked, raw or percent-encoded once or twice."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
