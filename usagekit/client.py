@@ -13,7 +13,9 @@ decoded JSON of a successful reply, or raises from :mod:`usagekit.errors`:
 
 Retries (:class:`RetryPolicy`) happen here, per request, with a fresh signature (new nonce, new timestamp)
 for every attempt. No secret, STS token, signature or URL query ever reaches a message, a log line or an
-exception's cause chain: transport errors are raised ``from None`` with a sanitized description.
+exception's cause chain: a failure is turned into our own error inside the ``except`` block but raised
+outside it, so the chain holds only usagekit's errors, each with a sanitized description of what happened
+(requests' own messages quote URLs); text the service sends back is masked for the secret and the token.
 
 >>> from usagekit.accounts import Account
 >>> client = CdnClient(Account("demo", "LTAI5tAbCdEfGhIjKlMn", "secret"), endpoint="http://127.0.0.1:8080")
