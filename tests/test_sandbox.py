@@ -1,0 +1,120 @@
+"""The sandbox over real sockets: listings agree with truth, V2 and V3 both verify, the world is seeded."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from usagekit.frames import exclusive_end, strip_query, task_frame
+from usagekit.sandbox import Sandbox, demo_accounts
+
+LIST = {"summary": "DescribeUserUsageDataExportTask", "detail": "DescribeUserUsageDetailDataExportTask"}
+
+
+def _walk(
+    wire: Any, account: Any, kind: str, *, style: str = "v3", size: int = 7, **options: Any
+) -> list[dict]:
+    """Every DataItem of a listing, page by page, until TotalCount rows were seen."""
+    items: list[dict] = []
+    number = 1
+    while True:
+        send = wire.v3 if style == "v3" else wire.v2
+        reply = send(account, LIST[kind], {"PageSize": size, "PageNumber": number}, **options)
+        assert reply.status == 200, reply
+        page = reply.json["UsageDataPerPage"]
+        assert (page["PageNumber"], page["PageSize"]) == (number, size)
+        items += page["Data"]["DataItem"]
+        if not page["Data"]["DataItem"] or len(items) >= page["TotalCount"]:
+            assert len(items) == page["TotalCount"]
+            return items
+        number += 1
+
+
+def _as_frame(account: str, kind: str, items: list[dict]) -> pd.DataFrame:
+    return task_frame(
+        [
+            {
+                "account": account,
+                "kind": kind,
+                "task_id": item["TaskId"],
+                "task_name": item["TaskName"],
+                "status": item["Status"],
+                "created": item["CreateTime"],
+                "updated": item["UpdateTime"],
+                "window_start": item["TaskConfig"]["StartTime"],
+                "window_end": exclusive_end(item["TaskConfig"]["EndTime"]),
+                "download_url": strip_query(item["DownloadUrl"]),
+            }
+            for item in items
+        ]
+    )
+
+
+@pytest.mark.parametrize("style", ["v3", "v2"])
+def test_every_listing_of_every_account_equals_truth(sandbox: Sandbox, wire: Any, style: str) -> None:
+    for account in sandbox.accounts:
+        for kind in ("summary", "detail"):
+            listed = _as_frame(account.name, kind, _walk(wire, account, kind, style=style))
+            truth = sandbox.truth.tasks(account.name, kind).drop(columns=["type", "domains"])
+            pd.testing.assert_frame_equal(
+                listed.drop(columns=["type", "domains"]), truth, check_categorical=False
+            )
+
+
+@pytest.mark.parametrize(
+    ("where", "fmt"), [("query", "JSON"), ("body", "json"), ("body", None), ("query", None)]
+)
+def test_v2_parameters_in_query_or_form_body_and_any_format_spelling(
+    sandbox: Sandbox, wire: Any, where: str, fmt: str | None
+) -> None:
+    account = sandbox.accounts[1]  # the STS account
+    reply = wire.v2(account, LIST["detail"], {"PageSize": 3}, where=where, fmt=fmt)
+    assert reply.status == 200, reply
+    assert reply.headers["content-type"].startswith("application/json")
+    assert reply.json["UsageDataPerPage"]["TotalCount"] == 40
+    assert len(reply.json["UsageDataPerPage"]["Data"]["DataItem"]) == 3
+
+
+def test_v2_get_is_verified_with_the_get_method(sandbox: Sandbox, wire: Any) -> None:
+    reply = wire.v2(sandbox.accounts[0], LIST["summary"], {"PageSize": 1}, method="GET")
+    assert reply.status == 200, reply
+
+
+def test_truth_tasks_follow_the_contract(sandbox: Sandbox) -> None:
+    frame = sandbox.truth.tasks("demo-games")
+    assert list(frame["kind"].value_counts().sort_index()) == [40, 40]
+    assert frame["created"].is_monotonic_decreasing
+    assert frame["task_id"].is_unique
+    detail = frame[frame["kind"] == "detail"]
+    assert set(detail["type"].dropna()) == {"flow", "vas"} and detail["type"].notna().all()
+    assert set(detail["domains"]) == {"all", "some"}
+    summary = frame[frame["kind"] == "summary"]
+    assert summary["type"].isna().all() and summary["domains"].isna().all()
+    success = frame["status"] == "success"
+    assert frame.loc[success, "download_url"].str.startswith(sandbox.endpoint + "/files/").all()
+    assert frame.loc[~success, "download_url"].isna().all()
+    assert {"created", "success", "failed"} <= set(frame["status"])
+    assert (frame["window_end"] > frame["window_start"]).all()
+
+
+def test_accounts_and_demo_accounts_agree(sandbox: Sandbox) -> None:
+    names = [a.name for a in sandbox.accounts]
+    assert names == ["demo-shop", "demo-media", "demo-games"]
+    assert demo_accounts(7, endpoint=sandbox.endpoint) == sandbox.accounts
+    assert all(a.source == "sandbox" and a.endpoint == sandbox.endpoint for a in sandbox.accounts)
+    assert [a.uses_sts for a in sandbox.accounts] == [False, True, False]
+    assert demo_accounts(8, endpoint=sandbox.endpoint)[0].access_key_id != sandbox.accounts[0].access_key_id
+    assert sandbox.account_spec("demo-games").regions == ("CN", "AP1", "EU", "NA")
+    text = repr(sandbox) + repr(sandbox.accounts) + repr(sandbox.truth)
+    assert not any(a.access_key_secret in text for a in sandbox.accounts)
+
+
+def test_no_thread_is_left_behind_after_stop(wire: Any) -> None:
+    before = set(threading.enumerate())
+    with Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen") as box:
+        assert wire.v3(box.accounts[0], LIST["summary"]).status == 200
+        assert len(set(threading.enumerate()) - before) >= 1
+    assert set(threading.enumerate()) - before == set()

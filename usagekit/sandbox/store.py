@@ -1,0 +1,126 @@
+"""The sandbox's task store: the seeded history plus what clients create and delete, over sandbox time.
+
+Thread safe. Statuses are read as of a sandbox time (``Task.status(now)``): a task created here stays
+``created`` for ``task_delay`` seconds of sandbox time, then becomes ``success`` (or ``failed`` for a
+seeded few, decided by a hash of the seed and its id). Listings show only the tasks created within the
+last three calendar months of sandbox time, newest ``CreateTime`` first.
+
+>>> from datetime import datetime, timezone
+>>> from usagekit.sandbox.world import WorldParams, build_world
+>>> store = TaskStore(build_world(WorldParams(seed=7, now=datetime(2026, 11, 20, 8, tzinfo=timezone.utc))))
+>>> len(store.visible("demo-shop", "detail", now=store.world.params.now.timestamp()))
+40
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from usagekit.sandbox.world import Task, World, stable_rng, stable_uniform
+
+__all__ = ["FAILURE_RATE", "TaskStore", "three_months_before"]
+
+#: share of tasks created in the sandbox that end ``failed`` (by hash of seed and task id)
+FAILURE_RATE = 0.1
+
+
+def three_months_before(now: float) -> float:
+    """Epoch seconds three calendar months before ``now`` (the listing window's start).
+
+    >>> datetime.fromtimestamp(three_months_before(1795161600), UTC).date().isoformat()
+    '2026-08-20'
+    """
+    moment = pd.Timestamp(datetime.fromtimestamp(now, UTC)) - pd.DateOffset(months=3)
+    return moment.timestamp()
+
+
+class TaskStore:
+    """Every task of every account, with create and delete."""
+
+    def __init__(self, world: World, *, task_delay: float = 2.0) -> None:
+        self.world = world
+        self.task_delay = float(task_delay)
+        self._lock = threading.RLock()
+        self._tasks: dict[str, Task] = {t.task_id: t for t in world.tasks}
+        self._by_account: dict[tuple[str, str], list[Task]] = {}
+        for task in world.tasks:  # world tasks come oldest first
+            self._by_account.setdefault((task.account, task.kind), []).append(task)
+        self._ids = stable_rng(world.params.seed, "new-task-ids")
+        self._next_id = max((int(t.task_id) for t in world.tasks), default=20_000_000)
+
+    def get(self, task_id: str) -> Task:
+        """The task with ``task_id`` (KeyError when there is none, or it was deleted)."""
+        with self._lock:
+            return self._tasks[str(task_id)]
+
+    def visible(self, account: str, kind: str, *, now: float) -> list[Task]:
+        """Tasks of ``account`` and ``kind`` created within the last three months, newest first."""
+        since = three_months_before(now)
+        with self._lock:
+            tasks = list(self._by_account.get((account, kind), ()))
+        shown = [t for t in tasks if since <= t.created <= now]
+        shown.sort(key=lambda t: (t.created, int(t.task_id)), reverse=True)
+        return shown
+
+    def all_visible(self, accounts: Iterable[str], kinds: Iterable[str], *, now: float) -> list[Task]:
+        """The visible tasks of several accounts and kinds, newest first."""
+        tasks = [t for a in accounts for k in kinds for t in self.visible(a, k, now=now)]
+        tasks.sort(key=lambda t: (t.created, int(t.task_id)), reverse=True)
+        return tasks
+
+    def create(
+        self,
+        *,
+        account: str,
+        kind: str,
+        name: str,
+        window_start: int,
+        window_end: int,
+        language: str,
+        now: float,
+        type: str | None = None,
+        domains: str | None = None,
+        domain_names: tuple[str, ...] = (),
+    ) -> Task:
+        """A new task, ``created`` now, finishing ``task_delay`` seconds of sandbox time later."""
+        with self._lock:
+            self._next_id += self._ids.randint(1, 29)
+            task_id = str(self._next_id)
+            outcome = (
+                "failed"
+                if stable_uniform(self.world.params.seed, task_id, "outcome") < FAILURE_RATE
+                else "success"
+            )
+            created = int(now)
+            task = Task(
+                task_id=task_id,
+                account=account,
+                kind=kind,
+                name=name,
+                created=created,
+                window_start=window_start,
+                window_end=window_end,
+                completes=now + self.task_delay,
+                outcome=outcome,
+                language=language,
+                type=type,
+                domains=domains,
+                domain_names=domain_names,
+            )
+            self._tasks[task_id] = task
+            self._by_account.setdefault((account, kind), []).append(task)
+            return task
+
+    def delete(self, account: str, kind: str, task_id: str) -> Task:
+        """Remove a task of ``account`` and ``kind`` (KeyError when it has no such task)."""
+        with self._lock:
+            task = self._tasks.get(str(task_id))
+            if task is None or task.account != account or task.kind != kind:
+                raise KeyError(task_id)
+            del self._tasks[task.task_id]
+            self._by_account[(account, kind)].remove(task)
+            return task
