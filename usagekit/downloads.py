@@ -59,11 +59,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DownloadPolicy",
+    "Job",
     "TaskRef",
     "cache_root",
     "cached_file",
     "fetch",
     "fetch_file",
+    "progress_enabled",
+    "require_success",
+    "resolve",
+    "run_jobs",
     "sniff",
     "task_refs",
 ]
@@ -686,9 +691,26 @@ class _ByteBar:
             self.bar.close()
 
 
-def run_jobs(executor: Executor, jobs: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run zero-argument jobs on ``executor``; results in order, the first failure raised after all ran."""
-    futures: list[Future[Any]] = [executor.submit(job) for job in jobs]
+def run_jobs(
+    executor: Executor,
+    jobs: Sequence[Callable[[], Any]],
+    *,
+    on_done: Callable[[Future[Any]], None] | None = None,
+) -> list[Any]:
+    """Run zero-argument jobs on ``executor``; results in order, the first failure raised after all ran.
+
+    ``on_done`` is called with each future as it completes (from whichever thread completes it).
+
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     run_jobs(pool, [Job(pow, 2, 3), Job(pow, 3, 2)])
+    [8, 9]
+    """
+    futures: list[Future[Any]] = []
+    for job in jobs:
+        future = executor.submit(job)
+        if on_done is not None:
+            future.add_done_callback(on_done)
+        futures.append(future)
     results, errors = [], []
     for future in futures:
         try:
@@ -704,8 +726,14 @@ def run_jobs(executor: Executor, jobs: Sequence[Callable[[], Any]]) -> list[Any]
     return results
 
 
-class _Job:
-    """A picklable call of :func:`fetch_file` with fixed arguments (executors may ship it elsewhere)."""
+class Job:
+    """A picklable call of a module-level function with fixed arguments (executors may ship it away).
+
+    Its repr names the function only, never the arguments (one of them may be a presigned URL).
+
+    >>> Job(pow, 2, "https://example.com/f?Signature=x")
+    Job(pow)
+    """
 
     def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self.function, self.args, self.kwargs = function, args, kwargs
@@ -714,7 +742,7 @@ class _Job:
         return self.function(*self.args, **self.kwargs)
 
     def __repr__(self) -> str:  # never shows the URL among the arguments
-        return f"_Job({self.function.__name__})"
+        return f"Job({self.function.__name__})"
 
 
 def fetch(
@@ -760,7 +788,7 @@ def fetch(
     pool = executor or ThreadPoolExecutor(max_workers=min(4, len(plans)), thread_name_prefix="usagekit-fetch")
     try:
         jobs = [
-            _Job(
+            Job(
                 fetch_file,
                 account,
                 ref.kind,

@@ -59,8 +59,8 @@ def reconcile(
 ) -> pd.DataFrame:
     """Count every interval once: apply the overlap rule to a tidy frame gathered from several exports.
 
-    ``updated`` maps each ``task_id`` to the export's ``updated`` time (a task missing from it counts as
-    the oldest). Returns a tidy frame (same columns and dtypes as the input contract: ``account``,
+    ``updated`` maps each export, ``(account, task_id)`` or just ``task_id``, to its ``updated`` time
+    (an export missing from it counts as the oldest). Returns a tidy frame (same columns and dtypes as the input contract: ``account``,
     ``task_id``, ``domain``, ``region``, ``metric``, ``start``, ``end``, ``value``, ``unit``) sorted by
     ``account, domain, region, metric, start`` (missing first), with ``attrs["overlaps"]``: a list of
     records ``{account, metric, rule, kept_task_id, dropped_task_id, intervals, disagreeing}`` where
@@ -76,13 +76,18 @@ def reconcile(
     n = len(frame)
     if n == 0:
         out = frame.reset_index(drop=True)
-        out.attrs["overlaps"] = []
+        out.attrs = {"overlaps": []}
         return out
 
-    task_codes, task_ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
-    task_ids = [str(t) for t in task_ids]
-    rank = _rank(task_ids, updated)[task_codes]
     codes = {name: frame[name].cat.codes.to_numpy(np.int64) for name in _KEY}
+    id_codes, ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
+    # an export is (account, task id): two accounts may hold the same id
+    width = len(ids) + 1
+    pairs, task_codes = np.unique(codes["account"] * width + id_codes, return_inverse=True)
+    accounts = frame["account"].cat.categories
+    owners = [str(accounts[int(p) // width]) if p >= 0 else "" for p in pairs]
+    task_ids = [str(ids[int(p) % width]) for p in pairs]
+    rank = _rank(owners, task_ids, updated)[task_codes]
     start = frame["start"].to_numpy("datetime64[ns]").view(np.int64)
 
     # Rule 1: sort so that equal keys are adjacent, newest export first; keep the first of each run.
@@ -110,7 +115,7 @@ def reconcile(
             kept = kept[keep_mask]
 
     out = frame.iloc[kept].reset_index(drop=True)  # ``kept`` is in key order already
-    out.attrs["overlaps"] = records
+    out.attrs = {"overlaps": records}
     if records and warn:
         warnings.warn(_describe(records), OverlapWarning, stacklevel=stacklevel + 1)
     return out
@@ -124,19 +129,20 @@ def _contract(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(TIDY_COLUMNS)] if ok else tidy_frame(frame)
 
 
-def _rank(task_ids: list[str], updated: Mapping[str, Any]) -> np.ndarray:
-    """Each task's age rank: 0 the oldest. Ties on ``updated`` are broken by task id (numeric order)."""
+def _rank(owners: list[str], task_ids: list[str], updated: Mapping[Any, Any]) -> np.ndarray:
+    """Each export's age rank: 0 the oldest. Ties on ``updated`` are broken by task id (numeric order)."""
     oldest = pd.Timestamp.min.tz_localize("UTC")
 
-    def key(task_id: str) -> tuple[pd.Timestamp, int, str]:
-        when = updated.get(task_id)
+    def key(index: int) -> tuple[pd.Timestamp, int, str]:
+        task_id = task_ids[index]
+        when = updated.get((owners[index], task_id), updated.get(task_id))
         when = oldest if when is None or pd.isna(when) else pd.Timestamp(when)
         if when.tzinfo is None:
             when = when.tz_localize("UTC")
         return (when, len(task_id), task_id)
 
     ranks = np.empty(len(task_ids), dtype=np.int64)
-    for position, index in enumerate(sorted(range(len(task_ids)), key=lambda i: key(task_ids[i]))):
+    for position, index in enumerate(sorted(range(len(task_ids)), key=key)):
         ranks[index] = position
     return ranks
 

@@ -1,0 +1,210 @@
+"""Usage together: every successful detail export fetched, read, and combined into one tidy frame.
+
+:func:`usage` is the one call from a task frame to tidy usage: each file is one job (fetch, then read)
+submitted to an executor, the frames are concatenated and reconciled (overlapping exports counted once,
+see :mod:`usagekit.reconcile`). :func:`to_focus` maps a tidy frame onto FinOps FOCUS columns.
+:func:`to_dataset` / :func:`read_dataset` (from :mod:`usagekit.dataset`) keep tidy frames as Parquet.
+
+>>> from usagekit.frames import tidy_frame
+>>> frame = tidy_frame({"account": ["shop"], "task_id": ["7"], "domain": ["img.shop.example"],
+...                     "region": ["CN"], "metric": ["traffic"], "start": ["2026-10-31T16:00:00Z"],
+...                     "end": ["2026-10-31T16:05:00Z"], "value": [750.0], "unit": ["byte"]})
+>>> focus = to_focus(frame)
+>>> focus.loc[0, ["ConsumedUnit", "ResourceId", "SubAccountName", "ServiceName", "x_Metric"]].tolist()
+['B', 'img.shop.example', 'shop', 'CDN', 'traffic']
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from usagekit.dataset import read_dataset, to_dataset
+from usagekit.downloads import (
+    DownloadPolicy,
+    Job,
+    cache_root,
+    fetch_file,
+    progress_enabled,
+    resolve,
+    run_jobs,
+    task_refs,
+)
+from usagekit.frames import concat_frames, tidy_frame
+from usagekit.reconcile import OverlapWarning, reconcile
+
+if TYPE_CHECKING:
+    from usagekit.accounts import Account
+
+__all__ = ["FOCUS_UNITS", "OverlapWarning", "read_dataset", "read_export", "to_dataset", "to_focus", "usage"]
+
+
+def read_export(
+    account: Account,
+    task_id: str,
+    url: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    policy: DownloadPolicy | None = None,
+) -> pd.DataFrame:
+    """One job of :func:`usage`: fetch one detail export (or take it from the cache) and read it.
+
+    Module-level and of plain values, so any executor (threads, processes, a dask cluster) can run it.
+    Returns the tidy frame of that file with ``account`` (the account's name) and ``task_id`` added.
+    """
+    from usagekit.readers import read_usage
+
+    path = fetch_file(account, "detail", task_id, url, cache_dir=cache_dir, policy=policy)
+    frame = read_usage(path)
+    n = len(frame)
+    frame.insert(0, "account", pd.Categorical([account.name] * n))
+    frame.insert(1, "task_id", pd.array([str(task_id)] * n, dtype=pd.StringDtype()))
+    return frame
+
+
+class _FileBar:
+    """Files done, as a ``tqdm.auto`` bar (callbacks may come from worker threads)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.lock = threading.Lock()
+        self.bar = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="file", desc="usage")
+
+    def done(self, _future: Any) -> None:
+        if self.bar is not None:
+            with self.lock:
+                self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def usage(
+    tasks: Any,
+    *,
+    accounts: Sequence[Account] | None = None,
+    executor: Executor | None = None,
+    progress: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    policy: DownloadPolicy | None = None,
+) -> pd.DataFrame:
+    """Tidy usage of every successful detail export among ``tasks``, overlapping exports counted once.
+
+    ``tasks`` is a task frame (``list_tasks()``), rows of one, or ``ExportTask`` objects; summary
+    exports and tasks not ``success`` are skipped. Each file is one job (fetch, read) on ``executor``
+    (any ``concurrent.futures.Executor``: ``dask.distributed.Client.get_executor()`` runs the jobs on a
+    cluster; default: a few threads). Files come from the cache when they are there (``cache_dir``, as
+    for :func:`usagekit.fetch`). Overlaps follow the architecture's rule (:func:`usagekit.reconcile.
+    reconcile`): reported in one :class:`OverlapWarning` and in ``frame.attrs["overlaps"]``.
+
+    ===========  ===================  ==================================================
+    column       dtype                meaning
+    ===========  ===================  ==================================================
+    account      category             the account's name
+    task_id      string               the export the row came from
+    domain       category             NA for an export made by account
+    region       category             billing region, NA where the file has none
+    metric       category             ``traffic``, ``bandwidth``, ``requests``
+    start, end   datetime64[ns, UTC]  the 5-minute interval, end exclusive
+    value        float64              in the base unit
+    unit         category             ``byte``, ``bit/s``, ``request``
+    ===========  ===================  ==================================================
+
+    Rows are sorted by account, domain, region, metric, start (missing first).
+
+    >>> empty = usage([])
+    >>> empty.columns.tolist()[:4], empty.attrs
+    (['account', 'task_id', 'domain', 'region'], {'overlaps': []})
+    """
+    refs = [ref for ref in task_refs(tasks) if ref.kind == "detail" and ref.status == "success"]
+    refs = list(dict.fromkeys(refs))
+    if not refs:
+        empty = tidy_frame({})
+        empty.attrs = {"overlaps": []}
+        return empty
+    root = cache_root(cache_dir)
+    jobs = []
+    updated: dict[tuple[str, str], pd.Timestamp | None] = {}
+    for ref in refs:
+        account, url = resolve(ref, accounts)
+        jobs.append(Job(read_export, account, ref.task_id, url, os.fspath(root), policy))
+        updated[(account.name, ref.task_id)] = ref.updated
+    pool = executor or ThreadPoolExecutor(max_workers=min(4, len(jobs)), thread_name_prefix="usagekit-usage")
+    bar = _FileBar(progress_enabled(progress), len(jobs))
+    try:
+        frames = run_jobs(pool, jobs, on_done=bar.done)
+    finally:
+        bar.close()
+        if executor is None:
+            pool.shutdown(wait=True)
+    return reconcile(concat_frames(frames), updated, stacklevel=2)
+
+
+#: tidy units as FOCUS writes them (FOCUS "Unit Format": data size abbreviations, ratio with a slash)
+FOCUS_UNITS = {"byte": "B", "bit/s": "b/Second", "request": "Requests"}
+
+
+def to_focus(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tidy frame as FinOps FOCUS usage columns (no cost columns: the exports carry no prices).
+
+    ==================  ========================  ======================================
+    FOCUS column        from                      dtype
+    ==================  ========================  ======================================
+    ChargePeriodStart   ``start``                 datetime64[ns, UTC]
+    ChargePeriodEnd     ``end``                   datetime64[ns, UTC]
+    ConsumedQuantity    ``value``                 float64
+    ConsumedUnit        ``unit``: ``B``,          category
+                        ``b/Second``, ``Requests``
+    ResourceId          ``domain``                category (NA for by-account rows)
+    ResourceName        ``domain``                category
+    RegionId            ``region``                category
+    RegionName          ``region``                category
+    SubAccountName      ``account``               category
+    ServiceName         ``CDN``                   category
+    ServiceCategory     ``Networking``            category
+    ProviderName        ``Alibaba Cloud``         category
+    PublisherName       ``Alibaba Cloud``         category
+    ChargeCategory      ``Usage``                 category
+    x_Metric            ``metric``                category (custom column, FOCUS ``x_``)
+    x_TaskId            ``task_id``               string (custom column)
+    ==================  ========================  ======================================
+
+    Bandwidth rows are a rate (``b/Second``), not an amount: filter ``x_Metric`` before summing.
+
+    >>> to_focus(tidy_frame({})).columns[:4].tolist()
+    ['ChargePeriodStart', 'ChargePeriodEnd', 'ConsumedQuantity', 'ConsumedUnit']
+    """
+    frame = tidy_frame(frame)
+    n = len(frame)
+
+    def constant(text: str) -> pd.Categorical:
+        return pd.Categorical([text] * n, categories=[text])
+
+    return pd.DataFrame(
+        {
+            "ChargePeriodStart": frame["start"],
+            "ChargePeriodEnd": frame["end"],
+            "ConsumedQuantity": frame["value"],
+            "ConsumedUnit": frame["unit"].cat.rename_categories(FOCUS_UNITS),
+            "ResourceId": frame["domain"],
+            "ResourceName": frame["domain"],
+            "RegionId": frame["region"],
+            "RegionName": frame["region"],
+            "SubAccountName": frame["account"],
+            "ServiceName": constant("CDN"),
+            "ServiceCategory": constant("Networking"),
+            "ProviderName": constant("Alibaba Cloud"),
+            "PublisherName": constant("Alibaba Cloud"),
+            "ChargeCategory": constant("Usage"),
+            "x_Metric": frame["metric"],
+            "x_TaskId": frame["task_id"],
+        }
+    )
