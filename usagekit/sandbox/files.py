@@ -34,6 +34,7 @@ __all__ = [
     "SUMMARY_HEADER",
     "detail_headers",
     "summarise",
+    "summary_frame",
     "write_detail_workbook",
     "write_summary_pdf",
 ]

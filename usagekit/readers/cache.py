@@ -1,0 +1,144 @@
+"""The cache of parsed files: a frame per file content, in memory (LRU) and on disk (Parquet).
+
+Entries are keyed by the SHA-256 of the file's bytes together with the reader's version and options
+(the column mapping, the size of a kilobyte), never by the file's name or date, so a changed file is
+never served stale and a renamed one is still found. The memory cache keeps a few frames and hands out
+copies, so a caller changing its frame cannot change the cache. The disk cache lives in
+``$USAGEKIT_CACHE_DIR/parsed`` (default: the platform's user cache dir for ``usagekit``); files are
+written atomically (temporary file, then rename) and readable by their owner only (0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import pandas as pd
+
+from usagekit.readers.detect import Source, opened
+
+__all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_cache"]
+
+CACHE_ENV = "USAGEKIT_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where parsed frames are kept on disk: ``$USAGEKIT_CACHE_DIR/parsed`` or the user cache dir's.
+
+    >>> cache_dir().name
+    'parsed'
+    """
+    root = os.environ.get(CACHE_ENV)
+    if not root:
+        import platformdirs
+
+        root = platformdirs.user_cache_dir("usagekit")
+    return Path(root) / "parsed"
+
+
+def content_digest(source: Source) -> str:
+    """The hex SHA-256 of the file's bytes (``hashlib.file_digest``: a GiB a second or more).
+
+    >>> content_digest(b"")[:12]
+    'e3b0c44298fc'
+    """
+    if isinstance(source, bytes | bytearray):
+        return hashlib.sha256(source).hexdigest()
+    with opened(source) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class ParsedCache:
+    """Parsed frames by key: a small in-memory LRU over an optional Parquet directory.
+
+    >>> cache = ParsedCache(capacity=2, directory=None)
+    >>> cache.put("k", pd.DataFrame({"value": [1.0]}))
+    >>> frame = cache.get("k")
+    >>> frame.loc[0, "value"] = 99.0   # a copy: the cache keeps its own
+    >>> float(cache.get("k").loc[0, "value"])
+    1.0
+    """
+
+    def __init__(self, capacity: int = 4, directory: Path | None = None) -> None:
+        self.capacity = capacity
+        self.directory = directory
+        self._frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"ParsedCache(capacity={self.capacity}, entries={len(self._frames)}, directory={self.directory})"
+        )
+
+    def get(self, key: str, *, disk: bool = True) -> pd.DataFrame | None:
+        """A copy of the frame cached under ``key`` (memory first, then disk), or ``None``."""
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames.move_to_end(key)
+                return frame.copy()
+        if not disk or self.directory is None:
+            return None
+        path = self.directory / f"{key}.parquet"
+        if not path.is_file():
+            return None
+        try:
+            frame = pd.read_parquet(path)
+        except Exception:  # a damaged cache file is a miss, never an error: parse the workbook again
+            path.unlink(missing_ok=True)
+            return None
+        self._remember(key, frame)
+        return frame.copy()
+
+    def put(self, key: str, frame: pd.DataFrame, *, disk: bool = True) -> None:
+        """Keep a copy of ``frame`` under ``key`` in memory, and on disk when ``disk`` and a directory is set."""
+        self._remember(key, frame.copy())
+        if disk and self.directory is not None:
+            self._write(key, frame)
+
+    def clear(self) -> None:
+        """Forget every frame held in memory (files on disk stay)."""
+        with self._lock:
+            self._frames.clear()
+
+    def _remember(self, key: str, frame: pd.DataFrame) -> None:
+        with self._lock:
+            self._frames[key] = frame
+            self._frames.move_to_end(key)
+            while len(self._frames) > self.capacity:
+                self._frames.popitem(last=False)
+
+    def _write(self, key: str, frame: pd.DataFrame) -> None:
+        assert self.directory is not None
+        tmp = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")  # mode 0600
+            with os.fdopen(fd, "wb") as handle:
+                frame.to_parquet(handle, index=False)
+            os.replace(tmp, self.directory / f"{key}.parquet")
+            tmp = None
+        except OSError as error:
+            warnings.warn(
+                f"usagekit could not keep the parsed file in {self.directory} ({error.strerror or error}); "
+                f"it will be parsed again next time (set {CACHE_ENV} to a writable directory)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
+
+_MEMORY = ParsedCache()
+
+
+def memory_cache() -> ParsedCache:
+    """The process-wide cache ``read_usage`` uses, its directory set from the environment at each call."""
+    _MEMORY.directory = cache_dir()
+    return _MEMORY

@@ -1,0 +1,722 @@
+"""The detail export workbook read into a tidy usage frame: columns found by name, values in base units.
+
+The real workbook's layout is not published (see the architecture page), so nothing here depends on
+positions: in each sheet the header is the first of its first 30 rows that names a time column and at
+least one usage column, in Chinese or English, whatever the case, spacing or full-width parentheses,
+with the unit in the header (``流量(Byte)``, ``Traffic(GB)``, ``带宽(Mbps)``, ``请求数(次)``). Title
+rows above it, other columns, other column orders, total rows (``合计``, ``总计``, ``Total``...) and
+blank rows are all survived; several sheets are read and joined.
+
+Units. Traffic is converted to bytes with 1 KB = 1024 bytes by default: Alibaba Cloud's CDN pricing
+page states "The conversion rate between a smaller data storage unit and a larger unit is 1024. For
+example, 1 GB equals 1024 MB" (https://www.alibabacloud.com/product/content-delivery-network/pricing).
+Pass ``kb=1000`` for decimal units; ``KiB``/``MiB``/``GiB``/``TiB`` are always binary. Bandwidth is a bit
+rate and uses the decimal network units of the same documents (1 Kbps = 1000 bit/s, 1 Mbps = 10^6 bit/s).
+
+Times. Text (``YYYY-MM-DD HH:MM[:SS]``, ``/`` also accepted, a range keeps its start) or Excel dates are
+Beijing local time (UTC+8) unless the time header names another offset (``Time(UTC)``, ``时间(UTC+9)``),
+and become UTC. Each row is one 5-minute billing point: ``end`` is ``start`` plus 5 minutes, the export's
+defined granularity, whatever the spacing of the rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from usagekit.errors import FileFormatError, ReadError, UnrecognizedLayoutError
+from usagekit.frames import METRICS, UNITS, UTC_NS
+from usagekit.readers.cache import content_digest, memory_cache
+from usagekit.readers.detect import Source, check_zip, detect_format, snippet, source_name
+
+__all__ = ["HEADER_SCAN_ROWS", "READER_VERSION", "ROLES", "read_usage"]
+
+#: bump when parsing changes: cached frames of older versions are then not used
+READER_VERSION = 1
+#: how many rows from the top of a sheet are searched for the header
+HEADER_SCAN_ROWS = 30
+ROLES = ("time", "domain", "region", "traffic", "bandwidth", "requests")
+INTERVAL = pd.Timedelta(minutes=5)
+#: ``{header text: role}`` or ``{header text: (role, unit)}``; a role of ``None`` ignores the column
+ColumnMapping = Mapping[str, "str | tuple[str, str] | None"]
+
+_NAMES = {
+    "time": {
+        "时间",
+        "时间段",
+        "时间点",
+        "日期",
+        "日期时间",
+        "统计时间",
+        "time",
+        "date",
+        "datetime",
+        "timestamp",
+    },
+    "domain": {"域名", "加速域名", "domain", "domainname"},
+    "region": {"计费区域", "区域", "地区", "计费地区", "billingregion", "region", "billingarea", "area"},
+    "traffic": {"流量", "下行流量", "计费流量", "traffic", "datatransfer", "flow"},
+    "bandwidth": {"带宽", "峰值带宽", "计费带宽", "bandwidth", "peakbandwidth"},
+    "requests": {
+        "请求数",
+        "请求次数",
+        "请求量",
+        "requests",
+        "request",
+        "requestcount",
+        "requestcounts",
+        "numberofrequests",
+    },
+}
+_ROLE_OF = {name: role for role, names in _NAMES.items() for name in names}
+_BANDWIDTH_UNITS = {"": 1.0, "bps": 1.0, "bit/s": 1.0, "bits/s": 1.0, "b/s": 1.0}
+for _prefix, _power in (("k", 1), ("m", 2), ("g", 3), ("t", 4)):
+    for _form in ("{}bps", "{}bit/s", "{}b/s", "{}bits/s"):
+        _BANDWIDTH_UNITS[_form.format(_prefix)] = 1000.0**_power
+_REQUEST_UNITS = {
+    "": 1.0,
+    "次": 1.0,
+    "个": 1.0,
+    "count": 1.0,
+    "times": 1.0,
+    "requests": 1.0,
+    "万次": 1e4,
+    "万": 1e4,
+}
+_TOTAL_WORDS = {"合计", "总计", "小计", "总和", "汇总", "total", "sum", "grandtotal", "subtotal", "totals"}
+_OFFSET = re.compile(r"^(?:utc|gmt)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
+_BEIJING_WORDS = {"", "北京时间", "beijingtime", "beijing", "cst", "utc+8", "utc+08:00", "gmt+8", "utc+0800"}
+_RANGE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ t]\d{1,2}:\d{2}(?::\d{2})?)\s*(?:-|~|至|–|—|to)\s*\S")
+_ZONED = re.compile(r"(?:z|[+-]\d{2}:?\d{2})$", re.I)
+_SPLIT_HEADER = re.compile(r"^(.*?)\(([^()]*)\)$")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _traffic_units(kb: int) -> dict[str, float]:
+    units = {"": 1.0, "b": 1.0, "byte": 1.0, "bytes": 1.0, "字节": 1.0}
+    for power, prefix in enumerate("kmgtp", start=1):
+        units[f"{prefix}b"] = units[f"{prefix}byte"] = units[f"{prefix}bytes"] = float(kb) ** power
+        units[f"{prefix}ib"] = 1024.0**power
+    return units
+
+
+def normalise(text: Any) -> str:
+    """A header or label as compared: NFKC (full-width to ASCII), lower case, no whitespace.
+
+    >>> normalise(" 流量（ＭＢ） ")
+    '流量(mb)'
+    >>> normalise("Billing Region")
+    'billingregion'
+    """
+    folded = unicodedata.normalize("NFKC", str(text)).lower().replace("[", "(").replace("]", ")")
+    return "".join(folded.split()).rstrip(":")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A recognised column: its position, role, factor to base units (or UTC offset, for time)."""
+
+    index: int
+    role: str
+    factor: float
+    header: str
+
+
+@dataclass
+class _Options:
+    mapping: dict[str, tuple[str | None, float | None]]
+    kb: int
+    traffic_units: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.traffic_units = _traffic_units(self.kb)
+
+    def units(self, role: str) -> dict[str, float] | None:
+        if role == "traffic":
+            return self.traffic_units
+        if role == "bandwidth":
+            return _BANDWIDTH_UNITS
+        if role == "requests":
+            return _REQUEST_UNITS
+        return None
+
+
+def _time_offset(unit: str) -> float | None:
+    """Hours east of UTC named by a time header's parenthesis (``UTC+8``), ``None`` if it names none."""
+    if unit in _BEIJING_WORDS:
+        return 8.0
+    match = _OFFSET.match(unit)
+    if match is None:
+        return None
+    sign, hours, minutes = match.groups()
+    offset = int(hours or 0) + int(minutes or 0) / 60
+    return -offset if sign == "-" else offset
+
+
+def _classify(header: str, options: _Options) -> tuple[str, float] | tuple[str, None] | None:
+    """``(role, factor)`` for a recognised header, ``(role, None)`` for a known name with an unknown unit."""
+    key = normalise(header)
+    if key in options.mapping:
+        role, factor = options.mapping[key]
+        if role is None:
+            return None
+        return role, (factor if factor is not None else _default_factor(role, "", options))
+    match = _SPLIT_HEADER.match(key)
+    name, unit = (match.group(1), match.group(2)) if match else (key, "")
+    role = _ROLE_OF.get(name)
+    if role is None:
+        return None
+    return role, _default_factor(role, unit, options)
+
+
+def _default_factor(role: str, unit: str, options: _Options) -> float | None:
+    if role == "time":
+        return _time_offset(unit)
+    units = options.units(role)
+    if units is None:  # domain, region: a parenthesis is just part of the name
+        return 1.0
+    return units.get(unit)
+
+
+def _find_header(
+    rows: Sequence[Sequence[Any]], options: _Options, where: _Where
+) -> tuple[int, dict[str, Column]] | None:
+    for number, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        columns: dict[str, Column] = {}
+        unknown: list[str] = []
+        for index, cell in enumerate(row):
+            if not isinstance(cell, str) or not cell.strip():
+                continue
+            found = _classify(cell, options)
+            if found is None:
+                continue
+            role, factor = found
+            if factor is None:
+                unknown.append(cell.strip())
+                continue
+            if role in columns:
+                raise where.layout(
+                    f"columns {columns[role].header!r} and {cell.strip()!r} both read as {role}; "
+                    f"pass mapping={{{cell.strip()!r}: None}} to ignore one of them",
+                    row,
+                )
+            columns[role] = Column(index, role, factor, cell.strip())
+        if "time" in columns and (unknown or any(m in columns for m in METRICS)):
+            if unknown:
+                raise where.layout(
+                    f"the unit of column {unknown[0]!r} is not one usagekit knows; pass its role and "
+                    f"unit, e.g. read_usage(path, mapping={{{unknown[0]!r}: ('traffic', 'GB')}})",
+                    row,
+                )
+            return number, columns
+    return None
+
+
+def _seen_headers(rows: Sequence[Sequence[Any]], limit: int = 24) -> tuple[str, ...]:
+    seen: list[str] = []
+    for row in rows[:HEADER_SCAN_ROWS]:
+        for cell in row:
+            text = str(cell).strip()
+            if text and text not in seen:
+                seen.append(text[:40])
+            if len(seen) >= limit:
+                return tuple(seen)
+    return tuple(seen)
+
+
+def _has_data(rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether a sheet holds anything but text: numbers or dates are data."""
+    return any(
+        isinstance(cell, int | float | datetime | date | time | timedelta) and not isinstance(cell, bool)
+        for row in rows
+        for cell in row
+    )
+
+
+def _is_blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The file and sheet being read, to name them in errors."""
+
+    path: str
+    sheet: str
+
+    def layout(self, message: str, headers: Sequence[Any]) -> UnrecognizedLayoutError:
+        seen = tuple(str(c).strip() for c in headers if str(c).strip())
+        return UnrecognizedLayoutError(
+            f"sheet {self.sheet!r}: {message}", path=self.path, sheet=self.sheet, headers=seen
+        )
+
+    def cell(self, excel_row: int, column: Column, value: Any, what: str) -> ReadError:
+        return ReadError(
+            f"sheet {self.sheet!r}, row {excel_row}, column {column.header!r}: {what} {str(value)[:40]!r}",
+            path=self.path,
+        )
+
+
+# --- per-column conversion (vectorised: one Python step per distinct value at most) ---------------------
+
+
+def _labels(values: np.ndarray) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """Codes into distinct labels (stripped text, ``None`` for blank) and which distinct ones are totals."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    labels: list[str | None] = []
+    totals = np.zeros(len(uniques), dtype=bool)
+    for i, value in enumerate(uniques):
+        if _is_blank(value):
+            labels.append(None)
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value).strip()
+        labels.append(text)
+        totals[i] = normalise(text) in _TOTAL_WORDS
+    return codes, labels, totals
+
+
+def _parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
+    """UTC nanoseconds for each distinct time cell; ``-1`` blank, ``-2`` a total label, ``-3`` unreadable."""
+    out = np.full(len(uniques), -3, dtype=np.int64)
+    naive_text: dict[int, str] = {}
+    zoned_text: dict[int, str] = {}
+    naive: dict[int, int] = {}
+    for i, value in enumerate(uniques):
+        if _is_blank(value):
+            out[i] = -1
+        elif isinstance(value, str):
+            text = unicodedata.normalize("NFKC", value).strip()
+            if normalise(text) in _TOTAL_WORDS:
+                out[i] = -2
+                continue
+            ranged = _RANGE.match(text.lower())
+            text = ranged.group(1) if ranged else text
+            (zoned_text if _ZONED.search(text) else naive_text)[i] = text.replace("/", "-").replace(".", "-")
+        elif isinstance(value, datetime):
+            if value.tzinfo is not None:
+                out[i] = pd.Timestamp(value).tz_convert("UTC").as_unit("ns").value
+            else:
+                naive[i] = pd.Timestamp(value).as_unit("ns").value
+        elif isinstance(value, date):
+            naive[i] = pd.Timestamp(value).as_unit("ns").value
+        elif isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2_958_466:
+            serial = pd.Timestamp(_EXCEL_EPOCH) + pd.Timedelta(days=float(value))
+            naive[i] = serial.round("s").as_unit("ns").value  # an Excel serial date, stored unformatted
+    if naive_text:
+        parsed = pd.to_datetime(
+            pd.Series(list(naive_text.values()), dtype=object), format="mixed", errors="coerce"
+        )
+        for i, stamp in zip(naive_text, parsed, strict=True):
+            if pd.notna(stamp):
+                naive[i] = stamp.as_unit("ns").value
+    if zoned_text:
+        parsed = pd.to_datetime(
+            pd.Series(list(zoned_text.values()), dtype=object), format="mixed", utc=True, errors="coerce"
+        )
+        for i, stamp in zip(zoned_text, parsed, strict=True):
+            if pd.notna(stamp):
+                out[i] = stamp.as_unit("ns").value
+    shift = round(offset_hours * 3600 * 10**9)
+    for i, ns in naive.items():
+        out[i] = ns - shift
+    return out
+
+
+def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats (NaN for blank cells) and the positions of cells that are not numbers."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    result = np.asarray(numbers, dtype="float64")
+    missing = np.isnan(result)
+    if not missing.any():
+        return result, np.zeros(0, dtype=np.int64)
+    bad: list[int] = []
+    for i in np.flatnonzero(missing).tolist():
+        value = values[i]
+        if _is_blank(value) or (isinstance(value, str) and value.strip() in {"-", "--", "—"}):
+            continue
+        if isinstance(value, str):
+            text = (
+                unicodedata.normalize("NFKC", value)
+                .strip()
+                .replace(",", "")
+                .replace("_", "")
+                .replace(" ", "")
+            )
+            try:
+                result[i] = float(text)
+                continue
+            except ValueError:
+                pass
+        bad.append(i)
+    return result, np.asarray(bad, dtype=np.int64)
+
+
+# --- one sheet -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    """What one sheet contributed: per measurement row, label codes into its own label lists."""
+
+    domain: np.ndarray
+    domains: list[str | None]
+    region: np.ndarray
+    regions: list[str | None]
+    metric: np.ndarray
+    start: np.ndarray
+    value: np.ndarray
+
+
+def _read_sheet(rows: list[list[Any]], options: _Options, where: _Where) -> _Part | None:
+    """The measurements of one sheet, ``None`` for a sheet with neither a header nor data."""
+    found = _find_header(rows, options, where)
+    if found is None:
+        if not _has_data(rows):
+            return None
+        headers = _seen_headers(rows)
+        example_time = headers[0] if headers else "Zeit"
+        raise where.layout(
+            f"no header row naming a time column and a usage column (traffic, bandwidth or "
+            f"requests) in its first {HEADER_SCAN_ROWS} rows; it shows {' | '.join(headers) or 'no text'}. "
+            f"Name the columns with mapping=, e.g. read_usage(path, mapping={{{example_time!r}: 'time', "
+            f"'Flow (GiB)': ('traffic', 'GiB')}})",
+            headers,
+        )
+    header_at, columns = found
+    data = rows[header_at + 1 :]
+    n = len(data)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Part(empty, [None], empty, [None], empty.astype(np.int8), empty, np.zeros(0))
+    try:
+        grid = np.array(data, dtype=object)  # one C-level pass; column slices below are views
+    except ValueError:  # ragged rows (calamine's are rectangular; other sources may not be)
+        width = max(map(len, data))
+        grid = np.array([list(row) + [""] * (width - len(row)) for row in data], dtype=object)
+    cells = {
+        role: grid[:, col.index] if col.index < grid.shape[1] else np.full(n, "", dtype=object)
+        for role, col in columns.items()
+    }
+    excel_row = header_at + 2  # 1-based row number of data[0]
+
+    time_col = columns["time"]
+    time_codes, time_uniques = pd.factorize(cells["time"], use_na_sentinel=False)
+    stamps = _parse_times(list(time_uniques), time_col.factor)
+    start = stamps[time_codes]
+
+    total = start == -2
+    label_parts: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+    for role in ("domain", "region"):
+        if role in cells:
+            codes, labels, totals = _labels(cells[role])
+            total |= totals[codes]
+            label_parts[role] = (codes, labels)
+        else:
+            label_parts[role] = (np.zeros(n, dtype=np.int64), [None])
+
+    metric_values: dict[str, np.ndarray] = {}
+    for metric in METRICS:
+        if metric not in cells:
+            continue
+        values, bad = _numbers(cells[metric])
+        bad = bad[~total[bad]] if len(bad) else bad
+        if len(bad):
+            i = int(bad[0])
+            raise where.cell(excel_row + i, columns[metric], cells[metric][i], "is not a number:")
+        metric_values[metric] = values * columns[metric].factor if columns[metric].factor != 1.0 else values
+
+    has_value = np.zeros(n, dtype=bool)
+    for values in metric_values.values():
+        has_value |= ~np.isnan(values)
+    keep = (start >= 0) & ~total
+    orphan = has_value & ~total & (start < 0)
+    if orphan.any():
+        i = int(np.flatnonzero(orphan)[0])
+        what = "has usage values but no time" if start[i] == -1 else "has usage values and an unreadable time"
+        raise where.cell(excel_row + i, time_col, cells["time"][i], f"{what}:")
+
+    domain_codes, domains = label_parts["domain"]
+    region_codes, regions = label_parts["region"]
+    chunks = []
+    for metric, values in metric_values.items():
+        mask = keep & ~np.isnan(values)
+        index = np.flatnonzero(mask)
+        chunks.append((index, np.full(len(index), METRICS.index(metric), dtype=np.int8), values[index]))
+    index = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, dtype=np.int64)
+    return _Part(
+        domain=domain_codes[index],
+        domains=domains,
+        region=region_codes[index],
+        regions=regions,
+        metric=np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, dtype=np.int8),
+        start=start[index],
+        value=np.concatenate([c[2] for c in chunks]) if chunks else np.zeros(0),
+    )
+
+
+# --- the workbook ----------------------------------------------------------------------------------------
+
+
+def _merge_labels(parts: list[_Part], attr: str) -> tuple[np.ndarray, list[str]]:
+    """Codes into one sorted category list (``-1`` for missing) across the sheets' own label lists."""
+    every = sorted({label for part in parts for label in getattr(part, attr + "s") if label is not None})
+    position = {label: i for i, label in enumerate(every)}
+    merged = []
+    for part in parts:
+        lookup = np.array(
+            [-1 if label is None else position[label] for label in getattr(part, attr + "s")], dtype=np.int64
+        )
+        codes = getattr(part, attr)
+        merged.append(lookup[codes] if len(lookup) else np.full(len(codes), -1, dtype=np.int64))
+    return (np.concatenate(merged) if merged else np.zeros(0, dtype=np.int64)), every
+
+
+def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
+    domain, domains = _merge_labels(parts, "domain")
+    region, regions = _merge_labels(parts, "region")
+    metric = (
+        np.concatenate([p.metric for p in parts]).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    )
+    start = np.concatenate([p.start for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    value = np.concatenate([p.value for p in parts]) if parts else np.zeros(0)
+
+    order = np.lexsort((start, metric, region, domain))
+    domain, region, metric, start, value = (a[order] for a in (domain, region, metric, start, value))
+    same = (
+        (domain[1:] == domain[:-1])
+        & (region[1:] == region[:-1])
+        & (metric[1:] == metric[:-1])
+        & (start[1:] == start[:-1])
+    )
+    if same.any():
+        clash = np.flatnonzero(same & (value[1:] != value[:-1]))
+        if len(clash):
+            i = int(clash[0])
+            when = pd.Timestamp(int(start[i]), tz="UTC")
+            who = domains[domain[i]] if domain[i] >= 0 else "the account"
+            raise ReadError(
+                f"the file holds two different {METRICS[metric[i]]} values for {who} at {when:%Y-%m-%d %H:%M}Z "
+                f"({value[i]:g} and {value[i + 1]:g}); it cannot be read as one export",
+                path=name,
+            )
+        keep = np.concatenate(([True], ~same))
+        domain, region, metric, start, value = (a[keep] for a in (domain, region, metric, start, value))
+
+    starts = (
+        pd.DatetimeIndex(start.astype("datetime64[ns]"), tz="UTC")
+        if len(start)
+        else pd.DatetimeIndex([], dtype=UTC_NS)
+    )
+    return pd.DataFrame(
+        {
+            "domain": pd.Categorical.from_codes(domain, categories=domains),
+            "region": pd.Categorical.from_codes(region, categories=regions),
+            "metric": pd.Categorical.from_codes(metric, dtype=pd.CategoricalDtype(list(METRICS))),
+            "start": starts,
+            "end": starts + INTERVAL,
+            "value": value.astype("float64", copy=False),
+            "unit": pd.Categorical.from_codes(metric, dtype=pd.CategoricalDtype(list(UNITS))),
+        }
+    )
+
+
+def _open_workbook(source: Source, name: str, kind: str) -> Any:
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError as error:  # pragma: no cover - the files extra is installed in tests
+        raise ImportError("reading workbooks needs python-calamine: pip install 'usagekit[files]'") from error
+    try:
+        if isinstance(source, bytes | bytearray):
+            return CalamineWorkbook.from_filelike(io.BytesIO(source))
+        return CalamineWorkbook.from_path(str(source))
+    except Exception as error:  # calamine raises its own classes and plain ValueError/OSError
+        raise FileFormatError(
+            f"a corrupted or unreadable {kind} workbook ({type(error).__name__}: {str(error)[:120]}); download it again",
+            path=name,
+            detected=kind,
+        ) from None
+
+
+def parse_workbook(source: Source, options: _Options) -> pd.DataFrame:
+    """Parse a workbook (no cache): every sheet with a header, joined, sorted, de-duplicated."""
+    name = source_name(source)
+    kind = detect_format(source)
+    if kind == "xlsx":
+        check_zip(source)
+    elif kind != "xls":
+        raise _wrong_format(source, name, kind)
+    workbook = _open_workbook(source, name, kind)
+    parts: list[_Part] = []
+    with _gc_paused():
+        _read_sheets(workbook, parts, options, name, kind)
+    return _assemble(parts, name)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the sheet's rows are a million young containers, none cyclic,
+    and collecting them over and over costs a tenth of the parse."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_sheets(workbook: Any, parts: list[_Part], options: _Options, name: str, kind: str) -> None:
+    headers_found = False
+    try:
+        for sheet_name in workbook.sheet_names:
+            try:
+                sheet = workbook.get_sheet_by_name(sheet_name)
+                rows = sheet.to_python(skip_empty_area=False)
+            except Exception as error:
+                raise FileFormatError(
+                    f"sheet {sheet_name!r} cannot be read ({type(error).__name__}: {str(error)[:120]}); the file may be "
+                    "truncated or corrupted: download it again",
+                    path=name,
+                    detected=kind,
+                ) from None
+            part = _read_sheet(rows, options, _Where(name, sheet_name))
+            del rows
+            if part is not None:
+                headers_found = True
+                parts.append(part)
+    finally:
+        workbook.close()
+    if not headers_found:
+        raise UnrecognizedLayoutError(
+            f"no sheet has a header naming a time column and a usage column (sheets: "
+            f"{', '.join(map(repr, workbook.sheet_names)) or 'none'}); if it is a usage export, name its columns, "
+            "e.g. read_usage(path, mapping={'Zeit': 'time', 'Flow (GiB)': ('traffic', 'GiB')})",
+            path=name,
+        )
+
+
+_DESCRIBED = {
+    "html": "an HTML page",
+    "xml": "an XML document",
+    "json": "a JSON document",
+    "text": "plain text",
+}
+
+
+def _wrong_format(source: Source, name: str, kind: str) -> FileFormatError:
+    if kind == "pdf":
+        what = "a PDF, which is how summary exports come: read it with read_summary(path)"
+    elif kind == "empty":
+        what = "empty: the download did not complete; fetch it again"
+    elif kind in _DESCRIBED:
+        what = (
+            f"{_DESCRIBED[kind]}, not a workbook (an error page or reply saved in its place?); "
+            f"it starts {snippet(source)!r}"
+        )
+    else:
+        what = "not a workbook: its first bytes are neither xlsx (PK) nor xls (D0 CF 11 E0)"
+    return FileFormatError(f"the file is {what}", path=name, detected=kind)
+
+
+def _options(mapping: ColumnMapping | None, kb: int) -> _Options:
+    if kb not in (1000, 1024):
+        raise ValueError(f"kb must be 1000 or 1024, not {kb!r}")
+    options = _Options({}, kb)
+    for header, target in (mapping or {}).items():
+        role, unit = (target, None) if target is None or isinstance(target, str) else tuple(target)
+        if role is not None and role not in ROLES:
+            raise ValueError(
+                f"mapping[{header!r}]: unknown role {role!r}; use one of {', '.join(ROLES)} or None"
+            )
+        factor = None
+        if unit is not None and role is not None:
+            if role == "time":
+                factor = _time_offset(normalise(unit))
+            else:
+                units = options.units(role)
+                factor = units.get(normalise(unit)) if units is not None else 1.0
+            if factor is None:
+                raise ValueError(f"mapping[{header!r}]: unknown unit {unit!r} for {role}")
+        options.mapping[normalise(header)] = (role, factor)
+    return options
+
+
+def read_usage(
+    path: Source, *, mapping: ColumnMapping | None = None, kb: int = 1024, cache: bool | str = True
+) -> pd.DataFrame:
+    """Read a detail export workbook (xlsx, or xls) into a tidy usage frame.
+
+    ``path`` is a file path or the file's bytes; its type is told by its first bytes, never its name.
+    ``mapping`` names columns the reader does not recognise, merged over its own recognition:
+    ``{header text: role}`` or ``{header text: (role, unit)}`` with roles ``time``, ``domain``, ``region``,
+    ``traffic``, ``bandwidth``, ``requests`` (``None`` ignores a column), e.g.
+    ``{"Flow (GiB)": ("traffic", "GiB")}``. ``kb`` is the size of a KB (1024, Alibaba Cloud's billing
+    convention, or 1000). ``cache=True`` keeps parsed frames in memory and on disk (keyed by the file's
+    SHA-256), ``"memory"`` in memory only, ``False`` parses every time.
+
+    Columns (sorted by domain, region, metric, start; missing labels first):
+
+    ======  =====================  ===============================================
+    domain  category               NA for an export by account (no domain column)
+    region  category               as the file writes it; NA when it has none
+    metric  category               ``traffic``, ``bandwidth``, ``requests``
+    start   datetime64[ns, UTC]    the 5-minute point's start
+    end     datetime64[ns, UTC]    ``start`` + 5 minutes
+    value   float64                bytes, bit/s or requests
+    unit    category               ``byte``, ``bit/s``, ``request``
+    ======  =====================  ===============================================
+
+    Raises :class:`~usagekit.errors.FileFormatError` (HTML page, PDF, corrupted file),
+    :class:`~usagekit.errors.UnrecognizedLayoutError` (pass ``mapping``) and
+    :class:`~usagekit.errors.UnsafeFileError` (zip bomb).
+
+    >>> from usagekit.sandbox.files import write_detail_workbook
+    >>> usage = pd.DataFrame({"domain": ["cdn.example.com"], "region": ["Chinese Mainland"],
+    ...                       "metric": ["traffic"], "start": [pd.Timestamp("2024-03-01T16:00Z")],
+    ...                       "value": [2048.0]})
+    >>> data = write_detail_workbook(usage, type="flow", language="zh-cn", by_account=False, title="x")
+    >>> read_usage(data, cache=False)[["domain", "metric", "start", "value", "unit"]]
+                domain   metric                     start   value  unit
+    0  cdn.example.com  traffic 2024-03-01 16:00:00+00:00  2048.0  byte
+    """
+    options = _options(mapping, kb)
+    if cache not in (True, False, "memory"):
+        raise ValueError(f"cache must be True, 'memory' or False, not {cache!r}")
+    try:
+        if not cache:
+            return parse_workbook(path, options)
+        disk = cache is True
+        store = memory_cache()
+        key = _cache_key(content_digest(path), options)
+        frame = store.get(key, disk=disk)
+        if frame is None:
+            frame = parse_workbook(path, options)
+            store.put(key, frame, disk=disk)
+        return frame
+    except OSError as error:
+        raise ReadError(f"cannot be read: {error.strerror or error}", path=source_name(path)) from None
+
+
+def _cache_key(digest: str, options: _Options) -> str:
+    mapping = sorted((k, v[0] or "", repr(v[1])) for k, v in options.mapping.items())
+    text = f"usage:{READER_VERSION}:{digest}:{options.kb}:{mapping!r}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
