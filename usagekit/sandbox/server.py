@@ -264,7 +264,11 @@ class Service:
             reply = _xml_error(status, code, "Please reduce your request rate or retry.", request_id)
             reply.delay = decision.delay
             return reply
-        file = self.exports.get(task, title=task.name or f"export {task.task_id}")
+        if task.kind == "detail":
+            title = task.name or f"CDN usage detail {self.api.period(task)}"
+        else:  # our summary PDF is in English (core fonts): the task's own name may not be
+            title = f"CDN usage summary {self.api.period(task)}"
+        file = self.exports.get(task, title=title)
         reply = self._ranged(file.data, headers.get("range"), request_id)
         reply.headers.update({"Content-Type": file.content_type, "ETag": file.etag, "Accept-Ranges": "bytes"})
         if method == "HEAD":
