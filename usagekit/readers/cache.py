@@ -16,6 +16,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -75,8 +76,18 @@ class ParsedCache:
             f"ParsedCache(capacity={self.capacity}, entries={len(self._frames)}, directory={self.directory})"
         )
 
-    def get(self, key: str, *, disk: bool = True) -> pd.DataFrame | None:
-        """A copy of the frame cached under ``key`` (memory first, then disk), or ``None``."""
+    def get(
+        self,
+        key: str,
+        *,
+        disk: bool = True,
+        conform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> pd.DataFrame | None:
+        """A copy of the frame cached under ``key`` (memory first, then disk), or ``None``.
+
+        ``conform`` restores what Parquet does not keep (e.g. an all-missing categorical comes back as
+        ``object``) on frames read from disk.
+        """
         with self._lock:
             frame = self._frames.get(key)
             if frame is not None:
@@ -89,6 +100,8 @@ class ParsedCache:
             return None
         try:
             frame = pd.read_parquet(path)
+            if conform is not None:
+                frame = conform(frame)
         except Exception:  # a damaged cache file is a miss, never an error: parse the workbook again
             path.unlink(missing_ok=True)
             return None

@@ -477,17 +477,21 @@ def _read_sheet(rows: list[list[Any]], options: _Options, where: _Where) -> _Par
 
 
 def _merge_labels(parts: list[_Part], attr: str) -> tuple[np.ndarray, list[str]]:
-    """Codes into one sorted category list (``-1`` for missing) across the sheets' own label lists."""
+    """Codes into one sorted list of the labels in use (``-1`` for missing), across the sheets' own lists."""
     every = sorted({label for part in parts for label in getattr(part, attr + "s") if label is not None})
     position = {label: i for i, label in enumerate(every)}
     merged = []
     for part in parts:
-        lookup = np.array(
-            [-1 if label is None else position[label] for label in getattr(part, attr + "s")], dtype=np.int64
-        )
-        codes = getattr(part, attr)
-        merged.append(lookup[codes] if len(lookup) else np.full(len(codes), -1, dtype=np.int64))
-    return (np.concatenate(merged) if merged else np.zeros(0, dtype=np.int64)), every
+        lookup = [-1 if label is None else position[label] for label in getattr(part, attr + "s")]
+        merged.append(np.append(np.asarray(lookup, dtype=np.int64), -1)[getattr(part, attr)])
+    codes = np.concatenate(merged) if merged else np.zeros(0, dtype=np.int64)
+    used = np.unique(codes[codes >= 0])  # labels only seen on total or blank rows are no category
+    if len(used) < len(every):
+        renumber = np.full(len(every) + 1, -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        codes = renumber[codes]  # -1 picks the trailing -1
+        every = [every[i] for i in used.tolist()]
+    return codes, every
 
 
 def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
@@ -707,13 +711,27 @@ def read_usage(
         disk = cache is True
         store = memory_cache()
         key = _cache_key(content_digest(path), options)
-        frame = store.get(key, disk=disk)
+        frame = store.get(key, disk=disk, conform=_conform)
         if frame is None:
             frame = parse_workbook(path, options)
             store.put(key, frame, disk=disk)
         return frame
     except OSError as error:
         raise ReadError(f"cannot be read: {error.strerror or error}", path=source_name(path)) from None
+
+
+def _conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame read back from Parquet with the contract's dtypes (an all-NA label column returns as object)."""
+    if list(frame.columns) != ["domain", "region", "metric", "start", "end", "value", "unit"]:
+        raise ValueError("not a parsed usage frame")
+    for name in ("domain", "region"):
+        if not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            if frame[name].notna().any():
+                raise ValueError(f"cached {name} column is not categorical")
+            frame[name] = pd.Categorical.from_codes(np.full(len(frame), -1), categories=[])
+    for name in ("start", "end"):
+        frame[name] = frame[name].astype(UTC_NS)
+    return frame
 
 
 def _cache_key(digest: str, options: _Options) -> str:
