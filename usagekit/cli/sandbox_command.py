@@ -1,0 +1,165 @@
+"""``usagekit sandbox``: run a sandbox server in the foreground until Ctrl-C or SIGTERM.
+
+The first line printed is ``endpoint: http://127.0.0.1:<port>`` (scripts read it); then the shell lines
+that point usagekit (and the aliyun CLI or SDKs) at it. The keys printed are the sandbox's own fake
+demo keys: printing them is the point. Real credentials are never printed.
+
+    $ usagekit sandbox --seed 7 --port 8780
+    endpoint: http://127.0.0.1:8780
+    ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+__all__ = ["handler", "register"]
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, not {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sandbox`` subcommand."""
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run a local sandbox of the CDN usage-export API",
+        description="Run a seeded sandbox server on 127.0.0.1 until Ctrl-C / SIGTERM, printing how to use it.",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="world seed (default: USAGEKIT_SANDBOX_SEED or 0)"
+    )
+    parser.add_argument("--now", default=None, help="sandbox time at start, ISO-8601 (default: real now)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--accounts", type=int, default=3, help="demo accounts (default 3)")
+    parser.add_argument(
+        "--tasks", type=int, default=40, help="seeded tasks per account and kind (default 40)"
+    )
+    parser.add_argument(
+        "--file-ttl", type=_seconds, default=900, help="download URL lifetime, seconds (default 900)"
+    )
+    parser.add_argument(
+        "--task-delay", type=_seconds, default=2.0, help="seconds until a new task finishes (default 2)"
+    )
+    for name in ("throttle", "unavailable", "error500", "drop", "truncate"):
+        parser.add_argument(
+            f"--{name}", type=_rate, default=0.0, metavar="RATE", help=f"share of requests: {name}"
+        )
+    parser.add_argument("--latency", type=_seconds, default=0.0, help="added delay per request, seconds")
+    parser.add_argument("--jitter", type=_seconds, default=0.0, help="extra random delay up to this, seconds")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=100.0,
+        help="calls per second per account (0 disables; default 100)",
+    )
+    parser.add_argument("--page-size-over-50", choices=("reject", "clamp"), default="reject")
+    parser.set_defaults(func=handler)
+
+
+def _lines(box: Any) -> list[str]:
+    """What the command prints: endpoint, the switch, one account's fake keys, an aliyun CLI profile."""
+    endpoint = box.endpoint
+    switch = (
+        f"export USAGEKIT_SANDBOX=1 USAGEKIT_SANDBOX_ENDPOINT={endpoint} USAGEKIT_SANDBOX_SEED={box.seed}"
+    )
+    if len(box.accounts) != 3:
+        switch += f" USAGEKIT_SANDBOX_ACCOUNTS={len(box.accounts)}"
+    account = next(a for a in box.accounts if not a.uses_sts)
+    profile = {
+        "name": "usagekit-sandbox",
+        "mode": "AK",
+        "access_key_id": account.access_key_id,
+        "access_key_secret": account.access_key_secret,
+        "region_id": account.region,
+    }
+    return [
+        f"endpoint: {endpoint}",
+        f"seed: {box.seed}  now: {box.now:%Y-%m-%dT%H:%M:%SZ}  accounts: {', '.join(a.name for a in box.accounts)}",
+        "",
+        "# point usagekit at this sandbox:",
+        switch,
+        "",
+        f"# the sandbox's fake demo keys of {account.name} (they work nowhere else):",
+        f"export ALIBABA_CLOUD_ACCESS_KEY_ID={account.access_key_id}"
+        f" ALIBABA_CLOUD_ACCESS_KEY_SECRET={account.access_key_secret}",
+        "",
+        "# an aliyun CLI profile (add it to ~/.aliyun/config.json; call with --endpoint " + endpoint + "):",
+        json.dumps(profile, indent=2),
+        "",
+        "Serving until Ctrl-C.",
+    ]
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run the sandbox until interrupted; returns the exit code."""
+    from usagekit.sandbox import Faults, Sandbox
+
+    try:
+        faults = Faults(
+            throttle=args.throttle,
+            unavailable=args.unavailable,
+            error500=args.error500,
+            drop=args.drop,
+            truncate=args.truncate,
+            latency=args.latency,
+            jitter=args.jitter,
+            rate_limit=args.rate_limit if args.rate_limit > 0 else None,
+        )
+        box = Sandbox(
+            seed=args.seed,
+            now=args.now,
+            port=args.port,
+            accounts=args.accounts,
+            tasks=args.tasks,
+            file_ttl=args.file_ttl,
+            task_delay=args.task_delay,
+            faults=faults,
+            page_size_over_50=args.page_size_over_50,
+        )
+    except (TypeError, ValueError) as error:
+        print(f"usagekit sandbox: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        box.start()
+    except OSError as error:
+        print(
+            f"usagekit sandbox: error: cannot listen on 127.0.0.1:{args.port}: {error}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: done.set()) if _main_thread() else None
+    try:
+        print("\n".join(_lines(box)), flush=True)
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    print("sandbox stopped", flush=True)
+    return 0
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
