@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -118,3 +120,21 @@ def test_no_thread_is_left_behind_after_stop(wire: Any) -> None:
         assert wire.v3(box.accounts[0], LIST["summary"]).status == 200
         assert len(set(threading.enumerate()) - before) >= 1
     assert set(threading.enumerate()) - before == set()
+
+
+def test_keep_alive_serves_many_requests_on_one_connection_without_stalls(sandbox: Sandbox) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", int(sandbox.endpoint.rsplit(":", 1)[1]), timeout=5)
+    try:
+        began = time.perf_counter()
+        sockets = set()
+        for _ in range(20):
+            connection.request("GET", "/nothing-here")  # a cheap 404 JSON reply, still keep-alive
+            response = connection.getresponse()
+            assert response.status == 404 and response.getheader("Connection") != "close"
+            response.read()
+            sockets.add(id(connection.sock))
+        elapsed = time.perf_counter() - began
+    finally:
+        connection.close()
+    assert len(sockets) == 1
+    assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.2f}s (delayed-ACK stalls?)"

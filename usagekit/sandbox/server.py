@@ -304,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "usagekit-sandbox"
     sys_version = ""
     timeout = 60  # seconds an idle keep-alive connection stays open
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
     server: LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: request lines carry presigned queries
