@@ -138,3 +138,31 @@ def test_keep_alive_serves_many_requests_on_one_connection_without_stalls(sandbo
         connection.close()
     assert len(sockets) == 1
     assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.2f}s (delayed-ACK stalls?)"
+
+
+def test_a_failing_handler_answers_500_json_and_the_server_lives_on(fresh_sandbox: Any, wire: Any) -> None:
+    box = fresh_sandbox()
+
+    def broken(*args: Any) -> dict:
+        raise RuntimeError("a bug")
+
+    box._api.handle = broken  # the edge under test: an exception inside an action
+    reply = wire.v3(box.accounts[0], LIST["summary"])
+    assert (reply.status, reply.code) == (500, "InternalError")
+    assert "a bug" not in reply.body.decode()
+    del box._api.handle
+    assert wire.v3(box.accounts[0], LIST["summary"]).status == 200
+
+
+def test_stop_is_fast_with_an_idle_keep_alive_connection_open() -> None:
+    before = set(threading.enumerate())
+    box = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen").start()
+    connection = http.client.HTTPConnection("127.0.0.1", int(box.endpoint.rsplit(":", 1)[1]), timeout=5)
+    connection.request("GET", "/")
+    connection.getresponse().read()  # the connection stays open, its handler thread waits for more
+    began = time.perf_counter()
+    box.stop()
+    elapsed = time.perf_counter() - began
+    connection.close()
+    assert elapsed < 0.2, elapsed
+    assert set(threading.enumerate()) - before == set()
