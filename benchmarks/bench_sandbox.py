@@ -183,7 +183,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>10}  unit  ratio")
     for name, value, unit, ratio in rows:
-        print(f"{name:<{width}}  {value:>10.1f}  {unit:<4}  {ratio}")
+        print(f"{name:<{width}}  {value:>10.2f}  {unit:<4}  {ratio}")
 
 
 if __name__ == "__main__":
