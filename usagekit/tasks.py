@@ -402,6 +402,14 @@ class _Memory:
             while len(self._accounts) > self._max:
                 self._accounts.popitem(last=False)
 
+    def use_account(self, account: Account) -> None:
+        """Note the account used for its name by a call other than a listing (a create)."""
+        with self._lock:
+            self._accounts[account.name] = account
+            self._accounts.move_to_end(account.name)
+            while len(self._accounts) > self._max:
+                self._accounts.popitem(last=False)
+
     def store_ids(self, account: Account, kind: str, ids: Iterable[str]) -> None:
         with self._lock:
             self._ids[(account.name, kind)] = frozenset(ids)
@@ -475,7 +483,7 @@ def refresh(
 
 
 def resolve_account(name: str, accounts: Sequence[Account] | None = None) -> Account:
-    """The :class:`Account` called ``name``: the very object the latest listing used.
+    """The :class:`Account` called ``name``: the very object the latest listing (or create) used.
 
     Given ``accounts=``, or discovering (``usagekit.discover_accounts``) when no listing used that name,
     the account is matched by name; two matches or none raise ``ConfigurationError``.
@@ -831,6 +839,7 @@ def create_export(
         task_name = name
     params["TaskName"] = task_name
     known = _MEMORY.ids(account.name, kind)
+    _MEMORY.use_account(account)  # so that wait(create_export(...)) finds the very same account
     with _open(account, client_factory) as client:
         try:
             reply = client.call(action, **params)
