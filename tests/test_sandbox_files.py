@@ -165,3 +165,23 @@ def test_downloads_are_recorded_without_the_url_query(
     signature = detail_task[1].split("Signature=")[1]
     assert signature not in repr(sandbox.requests)
     assert not any({"Signature", "SecurityToken", "AccessKeyId"} & set(r["params"]) for r in sandbox.requests)
+
+
+def test_generated_files_can_be_cached_on_disk(
+    sandbox: Sandbox, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usagekit.sandbox import exports
+
+    monkeypatch.setattr(exports, "_MEMORY", exports._Memory())
+    task = next(t for t in sandbox.world.tasks if t.kind == "summary" and t.outcome == "success")
+    files = exports.ExportFiles(sandbox.truth, world_key=sandbox.world.params.key, disk=tmp_path)
+    first = files.get(task, title="CDN usage summary")
+    assert [p.suffix for p in tmp_path.iterdir()] == [".pdf"]
+    monkeypatch.setattr(exports, "_MEMORY", exports._Memory())
+
+    def no_generation(*args: Any) -> bytes:
+        raise AssertionError("generated again instead of read from disk")
+
+    monkeypatch.setattr(files, "_generate", no_generation)
+    assert files.get(task, title="CDN usage summary") == first
+    assert exports.file_cache_dir({"USAGEKIT_SANDBOX_FILE_CACHE": str(tmp_path)}) == tmp_path

@@ -154,7 +154,7 @@ class Sandbox:
             api=self._api,
             store=self._store,
             presigner=self._presigner,
-            exports=ExportFiles(self.truth),
+            exports=ExportFiles(self.truth, world_key=self.world.params.key),
             faults=self.faults,
         )
         self._server: LoopbackServer | None = None
