@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -329,3 +330,32 @@ def test_the_seeded_history_is_settled_for_an_hour(fresh_sandbox: Any) -> None:
     assert running.sum() == 2  # the newest of each kind
     box.advance(4 * 3600)
     assert (box.truth.tasks("demo-shop")["status"] != "created").all()
+
+
+def test_v3_x_acs_headers_must_all_be_signed(sandbox: Sandbox, wire: Any) -> None:
+    account = sandbox.accounts[0]
+    reply = wire.v3(account, LIST_SUMMARY, extra_signed={"x-acs-extra": "1"})
+    assert reply.status == 200  # signed: fine
+    # an x-acs-* header sent but left out of SignedHeaders is refused before any signature check
+    connection = http.client.HTTPConnection("127.0.0.1", int(sandbox.endpoint.rsplit(":", 1)[1]), timeout=5)
+    try:
+        headers = {
+            "host": sandbox.endpoint.removeprefix("http://"),
+            "x-acs-action": LIST_SUMMARY,
+            "x-acs-version": "2018-05-10",
+            "x-acs-date": _stamp(0),
+            "x-acs-signature-nonce": uuid.uuid4().hex,
+            "x-acs-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "x-acs-unsigned": "sneaky",
+            "Authorization": f"ACS3-HMAC-SHA256 Credential={account.access_key_id},SignedHeaders=host;x-acs-action,Signature=00",
+        }
+        connection.request("POST", "/", headers=headers)
+        response = connection.getresponse()
+        assert response.status == 400 and b"IncompleteSignature" in response.read()
+    finally:
+        connection.close()
+
+
+def test_v2_signature_method_must_be_hmac_sha1(sandbox: Sandbox, wire: Any) -> None:
+    reply = wire.v2(sandbox.accounts[0], LIST_SUMMARY, {"SignatureMethod": "HMAC-SHA256"})
+    assert (reply.status, reply.code) == (400, "InvalidParameter")
