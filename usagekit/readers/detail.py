@@ -730,7 +730,8 @@ def _conform(frame: pd.DataFrame) -> pd.DataFrame:
                 raise ValueError(f"cached {name} column is not categorical")
             frame[name] = pd.Categorical.from_codes(np.full(len(frame), -1), categories=[])
     for name in ("start", "end"):
-        frame[name] = frame[name].astype(UTC_NS)
+        if frame[name].dtype != UTC_NS:
+            frame[name] = frame[name].astype(UTC_NS)
     return frame
 
 
