@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
 from usagekit.errors import AuthenticationError, IncompleteListingError
 from usagekit.frames import TASK_COLUMNS, parse_task_tag
+from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
 from usagekit.tasks import (
     coverage,
@@ -212,15 +214,36 @@ def test_an_account_with_a_bad_key_is_named(sandbox: Sandbox) -> None:
     assert {e["account"] for e in frame.attrs["errors"]} == {"broken"}
 
 
-def test_many_pages_stay_within_the_rate_limit(fresh_sandbox: Callable[..., Sandbox]) -> None:
-    box = fresh_sandbox(accounts=1, tasks=2400)  # 48 pages of each kind: 96 calls at once
-    frame = list_tasks(
-        box.accounts,
-        progress=False,
-        client_factory=functools.partial(CdnClient, retry=RetryPolicy(max_attempts=1)),
+class CountingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        super().acquire()
+        with self.lock:
+            self.taken += 1
+
+
+def test_every_page_call_takes_a_token_from_its_accounts_one_bucket(
+    fresh_sandbox: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = fresh_sandbox(
+        accounts=2, tasks=260, faults=Faults(insert_task_after_page=1)
+    )  # 6 pages, walked twice
+    limiters: dict[str, CountingLimiter] = {}
+    monkeypatch.setattr(
+        tasks_module, "_limiter", lambda a: limiters.setdefault(a.cache_key, CountingLimiter())
     )
-    assert len(frame) == 4800
-    assert not [r for r in box.requests if r["fault"] == "rate_limit"]
+    frame = list_tasks(box.accounts, progress=False)
+    assert len(frame) == 2 * 2 * 261
+    assert len(limiters) == 2  # one bucket per account, shared by both kinds' threads
+    for account in box.accounts:
+        calls = [
+            r for r in box.requests if r["account"] == account.name and r["action"].startswith("Describe")
+        ]
+        assert limiters[account.cache_key].taken == len(calls) == 2 * (6 + 6)
 
 
 # --- the lifecycle over a socket -----------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""``usagekit tasks``: list the export tasks of some accounts as a table, CSV, JSON or Parquet.
+
+Accounts are the discovered profiles (``--profile`` picks some by name) or, with ``--sandbox``, the demo
+accounts of an in-process sandbox (seed and time from ``USAGEKIT_SANDBOX_SEED`` / ``USAGEKIT_SANDBOX_NOW``).
+An account that fails is named on stderr and the exit code is 1; the others are still written. Download
+URLs are written without their query string, as in the task frame.
+
+    $ usagekit tasks --sandbox --kind detail --status success
+    $ usagekit tasks --profile prod --since 2026-11-01 --format csv --output tasks.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from usagekit.accounts import Account
+from usagekit.errors import ConfigurationError
+
+__all__ = ["handler", "register"]
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``tasks`` subcommand."""
+    parser = subparsers.add_parser(
+        "tasks",
+        help="list export tasks (table, CSV, JSON or Parquet)",
+        description="List the summary and detail export tasks of the chosen accounts, complete and typed.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--sandbox", action="store_true", help="use the demo accounts of a local sandbox")
+    source.add_argument(
+        "--profile",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="accounts by name (repeatable; default: every discovered account)",
+    )
+    parser.add_argument("--kind", choices=("all", "summary", "detail"), default="all", help="default: all")
+    parser.add_argument(
+        "--status", action="extend", nargs="+", default=[], metavar="STATUS", help="keep these statuses"
+    )
+    parser.add_argument("--since", default=None, help="keep tasks created at or after this ISO-8601 time")
+    parser.add_argument(
+        "--format", choices=FORMATS, default=None, help="default: by the output's suffix, else table"
+    )
+    parser.add_argument("--output", default="-", help="a file to write ('-', the default, is stdout)")
+    parser.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    """List, write, name failed accounts on stderr; 1 when any account failed, else 0."""
+    from usagekit.tasks import list_tasks
+
+    chosen = _format(args.format, args.output)
+    if chosen == "parquet" and args.output == "-":
+        raise ConfigurationError("Parquet is binary: give --output FILE.parquet")
+    with _accounts(args) as accounts, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # failures are printed below, one line each
+        frame = list_tasks(
+            accounts,
+            kind=args.kind,
+            status=args.status or None,
+            since=args.since,
+            errors="collect",
+        )
+    _write(frame, chosen, args.output)
+    failures = frame.attrs.get("errors", [])
+    for failure in failures:
+        print(f"usagekit: {failure['account']} ({failure['kind']}): {failure['message']}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _format(given: str | None, output: str) -> str:
+    if given is not None:
+        return given
+    suffix = Path(output).suffix.lower().lstrip(".") if output != "-" else ""
+    return {"csv": "csv", "json": "json", "parquet": "parquet", "pq": "parquet"}.get(suffix, "table")
+
+
+@contextlib.contextmanager
+def _accounts(args: argparse.Namespace) -> Iterator[list[Account]]:
+    """The accounts to list (a sandbox runs for as long as the command does)."""
+    if args.sandbox:
+        from usagekit.sandbox import Sandbox
+
+        with Sandbox(now=None, clock="real") as box:
+            yield box.accounts
+        return
+    from usagekit.discovery import discover_accounts
+
+    found = discover_accounts()
+    if not args.profile:
+        if not found:
+            raise ConfigurationError(
+                "no accounts found: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, configure the aliyun CLI, "
+                "or try --sandbox"
+            )
+        yield found
+        return
+    missing = [name for name in args.profile if name not in {account.name for account in found}]
+    if missing:
+        names = ", ".join(repr(account.name) for account in found) or "none"
+        raise ConfigurationError(f"no profile named {', '.join(map(repr, missing))} (found: {names})")
+    yield [account for account in found if account.name in args.profile]
+
+
+def _write(frame: pd.DataFrame, chosen: str, output: str) -> None:
+    if chosen == "parquet":
+        try:
+            frame.to_parquet(output, index=False)
+        except ImportError:
+            raise ConfigurationError(
+                "writing Parquet needs pyarrow: pip install 'usagekit[parquet]'"
+            ) from None
+        return
+    if chosen == "csv":
+        text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    elif chosen == "json":
+        text = frame.to_json(orient="records", date_format="iso", date_unit="s", indent=1, force_ascii=False)
+        text += "\n"
+    else:
+        text = (frame.to_string(index=False) if len(frame) else "no tasks") + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
