@@ -325,6 +325,8 @@ def test_blank_rows_and_blank_cells_are_not_measurements(tmp_path: Path) -> None
         ("Time(UTC+9)", "2024-03-02 01:05:00", T0 + STEP),
         ("Time", "2024-03-01T16:05:00Z", T0 + STEP),
         ("Date", "2024-03-02 08:05:00+08:00", T0 + STEP + pd.Timedelta(hours=8)),
+        ("时间", "2024-3-2 0:05", T0 + STEP),
+        ("时间", "2024.03.02 00:05:00.000", T0 + STEP),
     ],
 )
 def test_time_texts_and_offsets(tmp_path: Path, header: str, cell: str, expected: pd.Timestamp) -> None:
@@ -416,8 +418,21 @@ def test_a_cell_that_is_not_a_number_is_named(tmp_path: Path) -> None:
         read_usage(path)
 
 
-@pytest.mark.parametrize("cell", [None, "yesterday"])
-def test_values_without_a_readable_time_raise(tmp_path: Path, cell: str | None) -> None:
+def test_a_note_in_the_time_column_without_values_is_not_data(tmp_path: Path) -> None:
+    rows = [["Time", "Requests"], ["2024-03-02 00:00", 1], ["注: 数据仅供参考 (2)", None], [None, None]]
+    pd.testing.assert_frame_equal(
+        read_usage(build(tmp_path / "n.xlsx", {"s": rows})), tidy([(None, None, "requests", T0, 1)])
+    )
+
+
+def test_bandwidth_in_bytes_per_second_is_not_guessed(tmp_path: Path) -> None:
+    path = build(tmp_path / "b.xlsx", {"s": [["Time", "Bandwidth(KB/s)"], ["2024-03-02 00:00", 1]]})
+    with pytest.raises(UnrecognizedLayoutError, match="unit of column"):
+        read_usage(path)
+
+
+@pytest.mark.parametrize("cell", [None, "yesterday", 5, "March 2"])
+def test_values_without_a_readable_time_raise(tmp_path: Path, cell: str | int | None) -> None:
     path = build(tmp_path / "n.xlsx", {"s": [["Time", "Requests"], ["2024-03-02 00:00", 1], [cell, 2]]})
     with pytest.raises(ReadError, match="row 3"):
         read_usage(path)

@@ -81,9 +81,10 @@ _NAMES = {
     },
 }
 _ROLE_OF = {name: role for role, names in _NAMES.items() for name in names}
-_BANDWIDTH_UNITS = {"": 1.0, "bps": 1.0, "bit/s": 1.0, "bits/s": 1.0, "b/s": 1.0}
+# no "KB/s" forms: once case is folded, kilobits and kilobytes per second look alike (map them yourself)
+_BANDWIDTH_UNITS = {"": 1.0, "bps": 1.0, "bit/s": 1.0, "bits/s": 1.0}
 for _prefix, _power in (("k", 1), ("m", 2), ("g", 3), ("t", 4)):
-    for _form in ("{}bps", "{}bit/s", "{}b/s", "{}bits/s"):
+    for _form in ("{}bps", "{}bit/s", "{}bits/s"):
         _BANDWIDTH_UNITS[_form.format(_prefix)] = 1000.0**_power
 _REQUEST_UNITS = {
     "": 1.0,
@@ -100,9 +101,14 @@ _OFFSET = re.compile(r"^(?:utc|gmt)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
 _BEIJING_WORDS = {"", "北京时间", "beijingtime", "beijing", "cst", "utc+8", "utc+08:00", "gmt+8", "utc+0800"}
 _RANGE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ t]\d{1,2}:\d{2}(?::\d{2})?)\s*(?:-|~|至|–|—|to)\s*\S")
 _ZONED = re.compile(r"(?:z|[+-]\d{2}:?\d{2})$", re.I)
+_DATE_SEPARATORS = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
+_TIME_TEXT = re.compile(
+    r"^\d{4}-\d{1,2}-\d{1,2}(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}:?\d{2})?$", re.I
+)
+#: Excel serial days read as dates in a time column: 2000-01-01 to 2100-01-01 (other numbers are not times)
+_SERIAL_RANGE = (36_526, 73_051)
 _SPLIT_HEADER = re.compile(r"^(.*?)\(([^()]*)\)$")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
-_NS_PER_DAY = 86_400 * 10**9
 
 
 def _traffic_units(kb: int) -> dict[str, float]:
@@ -309,8 +315,9 @@ def _parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
                 out[i] = -2
                 continue
             ranged = _RANGE.match(text.lower())
-            text = ranged.group(1) if ranged else text
-            (zoned_text if _ZONED.search(text) else naive_text)[i] = text.replace("/", "-").replace(".", "-")
+            text = _DATE_SEPARATORS.sub(r"\1-\2-\3", ranged.group(1) if ranged else text)
+            if _TIME_TEXT.match(text):  # anything else (a note, a word) stays unreadable
+                (zoned_text if _ZONED.search(text) else naive_text)[i] = text
         elif isinstance(value, datetime):
             if value.tzinfo is not None:
                 out[i] = pd.Timestamp(value).tz_convert("UTC").as_unit("ns").value
@@ -318,27 +325,34 @@ def _parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
                 naive[i] = pd.Timestamp(value).as_unit("ns").value
         elif isinstance(value, date):
             naive[i] = pd.Timestamp(value).as_unit("ns").value
-        elif isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2_958_466:
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]
+        ):
             serial = pd.Timestamp(_EXCEL_EPOCH) + pd.Timedelta(days=float(value))
             naive[i] = serial.round("s").as_unit("ns").value  # an Excel serial date, stored unformatted
-    if naive_text:
-        parsed = pd.to_datetime(
-            pd.Series(list(naive_text.values()), dtype=object), format="mixed", errors="coerce"
-        )
-        for i, stamp in zip(naive_text, parsed, strict=True):
-            if pd.notna(stamp):
-                naive[i] = stamp.as_unit("ns").value
-    if zoned_text:
-        parsed = pd.to_datetime(
-            pd.Series(list(zoned_text.values()), dtype=object), format="mixed", utc=True, errors="coerce"
-        )
-        for i, stamp in zip(zoned_text, parsed, strict=True):
-            if pd.notna(stamp):
-                out[i] = stamp.as_unit("ns").value
+    for i, ns in _parse_texts(naive_text, utc=False).items():
+        naive[i] = ns
+    for i, ns in _parse_texts(zoned_text, utc=True).items():
+        out[i] = ns
     shift = round(offset_hours * 3600 * 10**9)
     for i, ns in naive.items():
         out[i] = ns - shift
     return out
+
+
+def _parse_texts(texts: dict[int, str], *, utc: bool) -> dict[int, int]:
+    """Nanoseconds for the readable texts: the fast ISO 8601 parser first, the lenient one for the rest."""
+    if not texts:
+        return {}
+    keys = list(texts)
+    values = pd.Series([texts[k] for k in keys], dtype=object)
+    parsed = pd.Series(pd.to_datetime(values, format="ISO8601", utc=utc, errors="coerce"))
+    retry = parsed.isna()
+    if retry.any():  # e.g. single-digit months or hours
+        parsed[retry] = pd.to_datetime(values[retry], format="mixed", utc=utc, errors="coerce")
+    return {k: stamp.as_unit("ns").value for k, stamp in zip(keys, parsed, strict=True) if pd.notna(stamp)}
 
 
 def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
