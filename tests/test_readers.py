@@ -725,6 +725,17 @@ def test_a_summary_over_several_pages_reads_whole() -> None:
     pd.testing.assert_frame_equal(read_summary(data), summary)
 
 
+def test_long_cells_wrapped_onto_several_lines_are_read_whole() -> None:
+    region = "Middle East and Africa, including every country the billing region covers"
+    summary = summary_frame(
+        [
+            {"item": "Traffic", "region": region, "period": "2024-03", "value": 5.0, "unit": "byte"},
+            {"item": "Requests", "region": None, "period": "2024-03", "value": 7.0, "unit": "request"},
+        ]
+    )
+    pd.testing.assert_frame_equal(read_summary(write_summary_pdf(summary, title="Wrapped")), summary)
+
+
 def test_read_summary_refuses_what_is_not_a_summary(tmp_path: Path) -> None:
     workbook = write_detail_workbook(
         world_usage("vas", True), type="vas", language="en-us", by_account=True, title="t"

@@ -94,6 +94,16 @@ def _header(line: list[_Piece]) -> dict[str, float] | None:
     return found if len(found) == len(_HEADER_NAMES) else None
 
 
+def _cells(line: list[_Piece], columns: dict[str, float]) -> dict[str, str]:
+    """The line's text per column: each piece goes to the last column starting at or before it."""
+    order = sorted(columns, key=columns.__getitem__)
+    cells: dict[str, list[str]] = {role: [] for role in order}
+    for piece in line:
+        at = [role for role in order if columns[role] <= piece.x + _LINE_TOLERANCE]
+        cells[at[-1] if at else order[0]].append(piece.text)
+    return {role: " ".join(parts) for role, parts in cells.items()}
+
+
 def _quantity(text: str) -> float | None:
     cleaned = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
     try:
@@ -134,41 +144,35 @@ def read_summary(path: Source) -> pd.DataFrame:
     lines = _lines(_pieces(path, name))
     columns: dict[str, float] | None = None
     rows: list[dict[str, Any]] = []
-    previous: list[str] | None = None
+    in_row = False  # the line above was a row (or its continuation): wrapped text may follow
     for line in lines:
         header = _header(line)
         if header is not None:
             columns = columns or header  # a header repeated on a later page is skipped
-            previous = None
+            in_row = False
             continue
         if columns is None:
             continue
-        order = sorted(columns, key=columns.__getitem__)
-        cells = {role: [] for role in order}
-        for piece in line:
-            at = [role for role in order if columns[role] <= piece.x + _LINE_TOLERANCE]
-            cells[at[-1] if at else order[0]].append(piece.text)
-        texts = {role: " ".join(parts) for role, parts in cells.items()}
+        texts = _cells(line, columns)
         value = _quantity(texts["value"])
-        if value is None:
-            if previous is not None and not texts["value"]:  # wrapped cell text below its row
-                for role, text in texts.items():
-                    if text:
-                        rows[-1][role] = f"{rows[-1][role]} {text}".strip()
-            else:
-                previous = None
-            continue
-        region = texts["region"]
-        rows.append(
-            {
-                "item": texts["item"],
-                "region": None if region.strip().lower() in _NO_REGION else region,
-                "period": texts["period"],
-                "value": value,
-                "unit": texts["unit"],
-            }
-        )
-        previous = list(texts)
+        if value is not None:
+            region = texts["region"]
+            rows.append(
+                {
+                    "item": texts["item"],
+                    "region": None if region.strip().lower() in _NO_REGION else region,
+                    "period": texts["period"],
+                    "value": value,
+                    "unit": texts["unit"],
+                }
+            )
+            in_row = True
+        elif in_row and not texts["value"]:  # the rest of cells wrapped onto the next line
+            for role, text in texts.items():
+                if text:
+                    rows[-1][role] = f"{rows[-1][role] or ''} {text}".strip()
+        else:
+            in_row = False
     if columns is None:
         seen = " | ".join(piece.text for line in lines[:4] for piece in line)[:160]
         raise ReadError(

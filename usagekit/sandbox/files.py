@@ -209,7 +209,8 @@ def write_summary_pdf(summary: pd.DataFrame, *, title: str) -> bytes:
     """The PDF bytes of a summary export: ``title`` and one table ``Billing item | Region | Period | Quantity | Unit``.
 
     Quantities are whole numbers without thousands separators (a fraction is written as Python writes
-    floats); a missing region is written ``-``. The output is deterministic: the same summary and title
+    floats); a missing region is written ``-``. Long cells wrap below their row's first line (cells are
+    top-aligned), which is where ``read_summary`` looks for the rest of a wrapped cell. The output is deterministic: the same summary and title
     give the same bytes. The core Helvetica font only covers Latin-1: other text raises ``ValueError``.
 
     >>> summary = summary_frame([{"item": "Traffic", "region": "Mainland", "period": "2024-03",
@@ -250,7 +251,9 @@ def write_summary_pdf(summary: pd.DataFrame, *, title: str) -> bytes:
     pdf.cell(text=title, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", size=10)
-    with pdf.table(col_widths=(40, 45, 60, 50, 25), text_align="LEFT", first_row_as_headings=True) as table:
+    with pdf.table(
+        col_widths=(40, 45, 60, 50, 25), text_align="LEFT", v_align="TOP", first_row_as_headings=True
+    ) as table:
         for row in (SUMMARY_HEADER, *body):
             cells = table.row()
             for text in row:
