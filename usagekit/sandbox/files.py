@@ -32,12 +32,16 @@ from usagekit.frames import BEIJING
 
 __all__ = [
     "SUMMARY_HEADER",
+    "WRITER_VERSION",
     "detail_headers",
     "summarise",
     "summary_frame",
     "write_detail_workbook",
     "write_summary_pdf",
 ]
+
+#: bumped whenever the bytes written for the same input change: file caches should key on it
+WRITER_VERSION = 2
 
 DETAIL_METRICS = {"flow": ("traffic", "bandwidth"), "vas": ("requests",)}
 
