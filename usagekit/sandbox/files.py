@@ -214,8 +214,9 @@ def write_summary_pdf(summary: pd.DataFrame, *, title: str) -> bytes:
 
     Quantities are whole numbers without thousands separators (a fraction is written as Python writes
     floats); a missing region is written ``-``. Long cells wrap below their row's first line (cells are
-    top-aligned), which is where ``read_summary`` looks for the rest of a wrapped cell. The output is deterministic: the same summary and title
-    give the same bytes. The core Helvetica font only covers Latin-1: other text raises ``ValueError``.
+    top-aligned), which is where ``read_summary`` looks for the rest of a wrapped cell. The output is
+    deterministic: the same summary and title give the same bytes. The core Helvetica font only covers
+    Latin-1: other text raises ``ValueError``.
 
     >>> summary = summary_frame([{"item": "Traffic", "region": "Mainland", "period": "2024-03",
     ...                           "value": 1024.0, "unit": "byte"}])
