@@ -656,13 +656,18 @@ def resolve(ref: TaskRef, accounts: Sequence[Account] | None) -> tuple[Account, 
 
 def progress_enabled(progress: bool | None) -> bool:
     """Whether to draw progress bars: ``False`` never, ``None`` when interactive; ``TQDM_DISABLE`` wins."""
-    if os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no"):
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off"):
         return False
     if progress is not None:
         return bool(progress)
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":  # a notebook's kernel
         return True
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class _ByteBar:

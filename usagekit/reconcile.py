@@ -79,31 +79,38 @@ def reconcile(
         out.attrs = {"overlaps": []}
         return out
 
-    codes = {name: frame[name].cat.codes.to_numpy(np.int64) for name in _KEY}
+    # Codes that sort like the labels (missing first), so the result comes out in label order.
+    codes = {name: _sorted_codes(frame[name]) for name in _KEY}
     id_codes, ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
     # an export is (account, task id): two accounts may hold the same id
     width = len(ids) + 1
-    pairs, task_codes = np.unique(codes["account"] * width + id_codes, return_inverse=True)
+    account_codes = frame["account"].cat.codes.to_numpy(np.int64)
+    pairs, task_codes = np.unique(account_codes * width + id_codes, return_inverse=True)
     accounts = frame["account"].cat.categories
     owners = [str(accounts[int(p) // width]) if p >= 0 else "" for p in pairs]
     task_ids = [str(ids[int(p) % width]) for p in pairs]
-    rank = _rank(owners, task_ids, updated)[task_codes]
+    rank = _rank(owners, task_ids, updated).astype(np.int32)[task_codes]
     start = frame["start"].to_numpy("datetime64[ns]").view(np.int64)
 
     # Rule 1: sort so that equal keys are adjacent, newest export first; keep the first of each run.
     order = np.lexsort((-rank, start, codes["metric"], codes["region"], codes["domain"], codes["account"]))
-    keys = [codes[name][order] for name in _KEY] + [start[order]]
+    del rank
     first = np.ones(n, dtype=bool)
-    first[1:] = np.any([k[1:] != k[:-1] for k in keys], axis=0)
+    differs = np.zeros(n - 1, dtype=bool)
+    for values in (*codes.values(), start):
+        ordered = values[order]
+        differs |= ordered[1:] != ordered[:-1]
+    first[1:] = differs
     records: list[dict[str, Any]] = []
     if not first.all():
         records += _newer_records(frame, order, first, task_codes, task_ids)
     kept = order[first]
+    del order, first, differs
 
     # Rule 2: by-account rows give way to per-domain rows of the same account, metric and interval.
     by_account = codes["domain"][kept] < 0
     if by_account.any() and (~by_account).any():
-        group = codes["account"][kept] * 8 + codes["metric"][kept]
+        group = codes["account"][kept].astype(np.int64) * 8 + codes["metric"][kept]
         per_domain = pd.MultiIndex.from_arrays([group[~by_account], start[kept][~by_account]])
         candidates = pd.MultiIndex.from_arrays([group[by_account], start[kept][by_account]])
         shadowed = candidates.isin(per_domain)
@@ -115,6 +122,9 @@ def reconcile(
             kept = kept[keep_mask]
 
     out = frame.iloc[kept].reset_index(drop=True)  # ``kept`` is in key order already
+    for name in _KEY[:3]:  # the values met, sorted (as tidy_frame makes them)
+        column = out[name].cat.remove_unused_categories()
+        out[name] = column.cat.reorder_categories(sorted(column.cat.categories, key=str))
     out.attrs = {"overlaps": records}
     if records and warn:
         warnings.warn(_describe(records), OverlapWarning, stacklevel=stacklevel + 1)
@@ -122,11 +132,23 @@ def reconcile(
 
 
 def _contract(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with the contract's dtypes and sorted categories (codes then sort like the values)."""
+    """The frame's contract columns, coerced with :func:`tidy_frame` only when a dtype is not the contract's."""
     ok = all(name in frame and str(frame[name].dtype) == str(dtype) for name, dtype in TIDY_COLUMNS.items())
-    if ok:
-        ok = all(list(frame[c].cat.categories) == sorted(frame[c].cat.categories) for c in _KEY[:3])
     return frame[list(TIDY_COLUMNS)] if ok else tidy_frame(frame)
+
+
+def _sorted_codes(column: pd.Series) -> np.ndarray:
+    """Category codes renumbered so that they sort like the labels (``metric`` keeps its fixed order)."""
+    codes = column.cat.codes.to_numpy()
+    if column.name == "metric":
+        return codes
+    labels = [str(c) for c in column.cat.categories]
+    if labels == sorted(labels):
+        return codes
+    remap = np.empty(len(labels) + 1, dtype=np.int32)
+    remap[np.argsort(labels, kind="stable")] = np.arange(len(labels), dtype=np.int32)
+    remap[-1] = -1  # code -1 (missing) indexes the last slot
+    return remap[codes]
 
 
 def _rank(owners: list[str], task_ids: list[str], updated: Mapping[Any, Any]) -> np.ndarray:

@@ -1,0 +1,227 @@
+"""``usagekit demo``: the whole path, offline, in one command, against an in-process sandbox.
+
+It starts a sandbox (seed 0, real clock, now = the real time), lists every task of its demo accounts,
+fetches and reads their successful detail exports, writes the task frame (``tasks.csv``) and the tidy
+usage (a Parquet dataset, ``usage/account=…/month=…``) into one folder, and prints a short summary.
+
+    $ usagekit demo --output ./usagekit-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from usagekit.errors import ConfigurationError
+
+__all__ = ["handler", "human_bits", "human_bytes", "human_count", "register", "summary_lines"]
+
+MARKER = ".usagekit-demo"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``demo`` subcommand."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole path against a local sandbox: list, fetch, read, write",
+        description=(
+            "Start an in-process sandbox, list every demo account's export tasks, fetch and read the "
+            "successful detail exports, and write tasks.csv and a Parquet dataset of tidy usage."
+        ),
+    )
+    parser.add_argument(
+        "--output", default="usagekit-demo", help="folder to write into (default: ./usagekit-demo)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sandbox world seed (default 0)")
+    parser.add_argument("--now", default=None, help="sandbox time at start, ISO-8601 (default: the real now)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="keep downloaded files here (default: a temporary folder, removed)"
+    )
+    parser.set_defaults(func=handler)
+
+
+# --- human units -------------------------------------------------------------------------------------
+
+
+def _scaled(value: float, units: tuple[str, ...], base: float = 1000.0) -> str:
+    index = 0
+    while abs(value) >= base and index < len(units) - 1:
+        value /= base
+        index += 1
+    return f"{value:.0f} {units[index]}" if index == 0 else f"{value:.2f} {units[index]}"
+
+
+def human_bytes(value: float) -> str:
+    """Bytes in decimal units.
+
+    >>> human_bytes(0), human_bytes(1_234_567_890_123)
+    ('0 B', '1.23 TB')
+    """
+    return _scaled(value, ("B", "kB", "MB", "GB", "TB", "PB", "EB"))
+
+
+def human_bits(value: float) -> str:
+    """A bandwidth in bit/s, decimal units.
+
+    >>> human_bits(456_700_000)
+    '456.70 Mbit/s'
+    """
+    return _scaled(value, ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"))
+
+
+def human_count(value: float) -> str:
+    """A count, in words past ten thousand.
+
+    >>> human_count(9_999), human_count(12_345_678)
+    ('9,999', '12.3 million')
+    """
+    for size, word in ((1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if value >= max(size, 1e4):
+            return f"{value / size:.1f} {word}"
+    return f"{value:,.0f}"
+
+
+# --- the summary -------------------------------------------------------------------------------------
+
+
+def per_account(frame: pd.DataFrame) -> pd.DataFrame:
+    """Traffic (sum), peak bandwidth (peak of the per-interval sum) and requests (sum) per account."""
+    accounts = sorted(str(a) for a in frame["account"].dropna().unique())
+    rows = []
+    for account in accounts:
+        own = frame[frame["account"] == account]
+        traffic = own.loc[own["metric"] == "traffic", "value"].sum()
+        bandwidth = own[own["metric"] == "bandwidth"].groupby("start")["value"].sum()
+        requests = own.loc[own["metric"] == "requests", "value"].sum()
+        rows.append(
+            {
+                "account": account,
+                "traffic": float(traffic),
+                "peak_bandwidth": float(bandwidth.max()) if len(bandwidth) else 0.0,
+                "requests": float(requests),
+            }
+        )
+    return pd.DataFrame(rows, columns=["account", "traffic", "peak_bandwidth", "requests"])
+
+
+def summary_lines(tasks: pd.DataFrame, frame: pd.DataFrame, exports: int) -> list[str]:
+    """The printed summary: accounts, tasks by status and kind, usage per account in human units."""
+    accounts = list(dict.fromkeys(str(a) for a in tasks["account"]))
+    status = tasks["status"].astype(str).value_counts()
+    kinds = tasks["kind"].astype(str).value_counts()
+    by_status = ", ".join(f"{count} {name}" for name, count in status.items())
+    by_kind = ", ".join(f"{kinds.get(kind, 0)} {kind}" for kind in ("summary", "detail"))
+    overlaps = len(frame.attrs.get("overlaps", []))
+    lines = [
+        f"accounts  {len(accounts)}: {', '.join(accounts)}",
+        f"tasks     {len(tasks)}: {by_status} ({by_kind})",
+        f"usage     {exports} successful detail exports read: {len(frame):,} rows"
+        + (f", {overlaps} overlaps counted once" if overlaps else ""),
+        "",
+        f"  {'account':<16}{'traffic':>14}{'peak bandwidth':>18}{'requests':>18}",
+    ]
+    for row in per_account(frame).itertuples():
+        lines.append(
+            f"  {row.account:<16}{human_bytes(row.traffic):>14}{human_bits(row.peak_bandwidth):>18}"
+            f"{human_count(row.requests):>18}"
+        )
+    return lines
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def _prepare(output: Path) -> None:
+    """Use ``output`` when it is new, empty, or an earlier demo's folder (then replace what it wrote)."""
+    if output.exists() and not output.is_dir():
+        raise ConfigurationError(
+            "is a file: name a folder for the demo's output (--output)", path=str(output)
+        )
+    if output.is_dir() and any(output.iterdir()):
+        if not (output / MARKER).exists():
+            raise ConfigurationError(
+                "is not empty and not an earlier demo's folder: name a new folder (--output)",
+                path=str(output),
+            )
+        shutil.rmtree(output / "usage", ignore_errors=True)
+        (output / "tasks.csv").unlink(missing_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / MARKER).write_text("written by `usagekit demo`; safe to delete\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _cache(cache_dir: str | None) -> Iterator[str]:
+    """The download cache: the one asked for, else a temporary folder removed afterwards.
+
+    The readers' parsed-file cache follows ``USAGEKIT_CACHE_DIR``: it is pointed at the same place
+    for the run, so a demo leaves nothing behind in the user's cache.
+    """
+    with contextlib.ExitStack() as stack:
+        root = cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="usagekit-demo-"))
+        previous = os.environ.get("USAGEKIT_CACHE_DIR")
+        os.environ["USAGEKIT_CACHE_DIR"] = root
+        try:
+            yield root
+        finally:
+            if previous is None:
+                os.environ.pop("USAGEKIT_CACHE_DIR", None)
+            else:
+                os.environ["USAGEKIT_CACHE_DIR"] = previous
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the demo, printing to ``out``."""
+    from usagekit.dataset import to_dataset
+    from usagekit.reconcile import OverlapWarning
+    from usagekit.sandbox import Sandbox
+    from usagekit.tasks import list_tasks
+    from usagekit.tidy import usage
+
+    began = time.perf_counter()
+    output = Path(args.output)
+    _prepare(output)
+    with Sandbox(seed=args.seed, now=args.now, clock="real") as box, _cache(args.cache_dir) as cache:
+        print(
+            f"usagekit demo: a local sandbox at {box.endpoint} (seed {box.seed}, "
+            f"{pd.Timestamp(box.now).strftime('%Y-%m-%d %H:%M')} UTC)",
+            file=out,
+            flush=True,
+        )
+        tasks = list_tasks(box.accounts)
+        tasks.to_csv(output / "tasks.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        details = tasks[(tasks["kind"] == "detail") & (tasks["status"] == "success")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OverlapWarning)  # counted in the summary instead
+            frame = usage(details, cache_dir=cache)
+        to_dataset(frame, output / "usage")
+    for line in summary_lines(tasks, frame, len(details)):
+        print(line, file=out)
+    print("", file=out)
+    print("files", file=out)
+    print(f"  {output / 'tasks.csv'}  the task frame ({len(tasks)} rows)", file=out)
+    print(
+        f"  {output / 'usage'}{os.sep}  tidy usage as Parquet, account=…/month=… ({len(frame):,} rows)",
+        file=out,
+    )
+    print("", file=out)
+    print(
+        f"next: python -c \"import usagekit; print(usagekit.read_dataset('{output / 'usage'}'))\"", file=out
+    )
+    print(f"done in {time.perf_counter() - began:.1f} s", file=out, flush=True)
+    return 0
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run ``usagekit demo``."""
+    return run(args, sys.stdout)
