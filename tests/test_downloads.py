@@ -470,6 +470,22 @@ def test_fetch_many_in_order_from_remembered_urls(
     assert server.hits["a.xlsx"] == 1 and server.hits["b.pdf"] == 1
 
 
+def test_byte_progress_bar_drawn_when_asked_and_silenced_by_tqdm_disable(
+    server: Misbehaving, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        downloads, "resolve", lambda ref, accounts: (ACCOUNT, server.url(ref.task_id + ".xlsx"))
+    )
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    row = {"account": "shop", "kind": "detail", "task_id": "bar1", "status": "success"}
+    downloads.fetch([row], cache_dir=tmp_path, progress=True, policy=FAST)
+    drawn = capsys.readouterr().err
+    assert "fetch" in drawn and f"{len(WORKBOOK) / 1024:.0f}k" in drawn  # bytes, scaled by 1024
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    downloads.fetch([{**row, "task_id": "bar2"}], cache_dir=tmp_path, progress=True, policy=FAST)
+    assert capsys.readouterr().err == ""
+
+
 def test_progress_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
     assert progress_enabled(True) is True

@@ -58,9 +58,7 @@ def _truth(box: Sandbox, task_ids: list[str]) -> pd.DataFrame:
 
 def test_fetch_to_csv_equals_the_truth(env: Path, twin: Sandbox) -> None:
     chosen = _pick(twin)
-    argv = ["--sandbox", "--output", str(env / "usage.csv")]
-    for task_id in chosen:
-        argv += ["--task-id", task_id]
+    argv = ["--sandbox", "--output", str(env / "usage.csv"), "--task-id", *chosen[:2], "--task-id", chosen[2]]
     code, out, err = _fetch(argv)
     assert code == 0 and out == ""
     assert f"from {len(chosen)} detail exports of 3 accounts" in err

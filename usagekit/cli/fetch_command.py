@@ -38,10 +38,10 @@ def register(subparsers: Any) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--sandbox", action="store_true", help="use the demo accounts of a local sandbox")
     source.add_argument(
-        "--profile", action="append", default=[], metavar="NAME", help="an account by name (repeatable)"
+        "--profile", action="extend", nargs="+", default=[], metavar="NAME", help="accounts by name"
     )
     parser.add_argument(
-        "--task-id", action="append", default=[], metavar="ID", help="only this export (repeatable)"
+        "--task-id", action="extend", nargs="+", default=[], metavar="ID", help="only these exports"
     )
     parser.add_argument("--since", default=None, help="only exports created at or after this ISO-8601 time")
     parser.add_argument(
