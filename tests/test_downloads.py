@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import multiprocessing
 import os
 import stat
@@ -341,6 +342,18 @@ class socket_port:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def test_debug_logs_never_show_the_url_query(
+    server: Misbehaving, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    server.faults["l.xlsx"] = ("truncate", 1)
+    fetch_file(ACCOUNT, "detail", "l", server.url("l.xlsx"), cache_dir=tmp_path, policy=FAST)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("/files/l.xlsx" in line for line in lines)  # urllib3 really logged its request lines
+    assert not any("Signature" in line or "OSSAccessKeyId" in line for line in lines)
 
 
 def test_pdf_kept_as_pdf(server: Misbehaving, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -133,6 +134,23 @@ def _describe_head(head: bytes, content_type: str | None) -> str:
     else:
         what = "neither a workbook nor a PDF"
     return what + (f" (Content-Type {content_type})" if content_type else "")
+
+
+class _NoQueryInLogs(logging.Filter):
+    """Drop query strings from urllib3's request lines (its DEBUG log would show presigned URLs whole)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_QUERY.sub("", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_LOG_FILTER = _NoQueryInLogs()
+
+
+def _keep_urls_out_of_logs() -> None:
+    """Install :class:`_NoQueryInLogs` on urllib3's connection-pool logger (once; adding it twice is a no-op)."""
+    logging.getLogger("urllib3.connectionpool").addFilter(_LOG_FILTER)
 
 
 def _safe(text: str, url: str | None) -> str:
@@ -509,6 +527,7 @@ def fetch_file(
     """
     task_id = str(task_id)
     policy = policy or DownloadPolicy()
+    _keep_urls_out_of_logs()
     folder = _private_dirs(cache_root(cache_dir), "files", account_folder_name(account), kind)
     stem = _task_stem(task_id)
     hit = _lookup(folder, task_id)
