@@ -94,6 +94,8 @@ ClientFactory = Callable[[Account], CdnClient]
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_WINDOW = timedelta(days=31)
 _MAX_POLL = 30.0
+#: listings (account x kind) run at once by default: I/O-bound threads, each mostly waiting on the network
+_MAX_LISTINGS = 64
 
 
 # --- one task -----------------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ class ExportTask:
             if tag is not None:
                 object.__setattr__(self, "type", tag.type)
                 object.__setattr__(self, "domains", tag.domains)
-        if self.download_url:
+        if self.download_url and any(mark in self.download_url for mark in "?#@"):
             object.__setattr__(self, "download_url", strip_query(self.download_url))
 
     def __repr__(self) -> str:
@@ -149,7 +151,7 @@ class ExportTask:
 
     def to_row(self) -> dict[str, Any]:
         """The task as a task-frame row (a plain dict)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ExportTask:
@@ -190,9 +192,14 @@ def tasks_of(tasks: pd.DataFrame | ExportTask | Iterable[ExportTask]) -> list[Ex
     return out
 
 
+_FIELDS = tuple(f.name for f in fields(ExportTask))
+
+
 def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
     """The task frame of ``tasks`` (columns and dtypes as in :func:`usagekit.frames.task_frame`)."""
-    return task_frame([task.to_row() for task in tasks])
+    tasks = list(tasks)
+    columns = {name: pd.Series([getattr(t, name) for t in tasks], dtype="object") for name in _FIELDS}
+    return task_frame(pd.DataFrame(columns))
 
 
 # --- reading the service's replies -------------------------------------------------------------------
@@ -339,6 +346,8 @@ def _parse_instant(text: str, task_id: str, name: str) -> datetime:
 
 @functools.lru_cache(maxsize=4096)
 def _exclusive_text(text: str) -> datetime:
+    """``exclusive_end`` of a window end, cached: windows of whole days repeat across tasks."""
+    _parse_instant(text, "?", "EndTime")  # raises a clear ValueError (never cached) for a malformed end
     end = exclusive_end(text)
     assert end is not None
     return end.to_pydatetime()
@@ -347,9 +356,10 @@ def _exclusive_text(text: str) -> datetime:
 def _exclusive(value: Any, task_id: str) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = str(value).strip()
-    _parse_instant(text, task_id, "EndTime")  # a clear error for a malformed end
-    return _exclusive_text(text)
+    try:
+        return _exclusive_text(str(value).strip())
+    except ValueError:
+        raise ValueError(f"task {task_id}: EndTime {str(value)!r} is not an ISO 8601 time") from None
 
 
 # --- the full URLs, in memory only --------------------------------------------------------------------
@@ -692,7 +702,7 @@ def _run(
     remaining: dict[str, int] = {}
     for account, _ in jobs:
         remaining[account.name] = remaining.get(account.name, 0) + 1
-    workers = max_workers or min(32, len(jobs))
+    workers = max_workers or min(_MAX_LISTINGS, len(jobs))
     if workers < 1:
         raise ValueError("max_workers must be at least 1")
     pool = ThreadPoolExecutor(workers, thread_name_prefix="usagekit-list")
