@@ -375,6 +375,8 @@ def test_odd_task_ids_never_make_paths(server: Misbehaving, tmp_path: Path) -> N
     assert path.parent.parent.parent == tmp_path / "files"
     assert path.name.startswith("id-")
     assert cached_file(ACCOUNT, "detail", "../../etc/x", cache_dir=tmp_path) == path
+    with pytest.raises(ValueError, match="kind"):
+        fetch_file(ACCOUNT, "../detail", "o", server.url("o.xlsx"), cache_dir=tmp_path, policy=FAST)
 
 
 def test_threads_fetching_one_task_download_it_once(server: Misbehaving, tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
-from usagekit.frames import strip_query
+from usagekit.frames import KINDS, strip_query
 
 if TYPE_CHECKING:
     import requests
@@ -526,6 +526,8 @@ def fetch_file(
     '129456.xlsx'
     """
     task_id = str(task_id)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'summary' or 'detail', not {kind!r}")
     policy = policy or DownloadPolicy()
     _keep_urls_out_of_logs()
     folder = _private_dirs(cache_root(cache_dir), "files", account_folder_name(account), kind)
