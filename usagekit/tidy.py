@@ -116,9 +116,10 @@ def usage(
     ``tasks`` is a task frame (``list_tasks()``), rows of one, or ``ExportTask`` objects; summary
     exports and tasks not ``success`` are skipped. Each file is one job (fetch, read) on ``executor``
     (any ``concurrent.futures.Executor``: ``dask.distributed.Client.get_executor()`` runs the jobs on a
-    cluster; default: a few threads). Files come from the cache when they are there (``cache_dir``, as
-    for :func:`usagekit.fetch`). Overlaps follow the architecture's rule (:func:`usagekit.reconcile.
-    reconcile`): reported in one :class:`OverlapWarning` and in ``frame.attrs["overlaps"]``.
+    cluster; default: a few threads). Files come from the cache when they are there (``cache_dir`` and
+    ``policy`` as for :func:`usagekit.fetch`). Overlaps follow the architecture's rule (see
+    :func:`usagekit.reconcile.reconcile`): reported in one :class:`OverlapWarning` and in
+    ``frame.attrs["overlaps"]``. ``progress`` shows files done (default: when interactive).
 
     ===========  ===================  ==================================================
     column       dtype                meaning
