@@ -583,3 +583,142 @@ def test_delete_forgets_the_url_and_checks_before_repeating() -> None:
         "DeleteUsageDetailDataExportTask",
         "DescribeUserUsageDetailDataExportTask",
     ]
+
+
+# --- iter_tasks across a repeated walk ------------------------------------------------------------------
+
+
+def test_iter_tasks_yields_each_task_once_across_a_repeated_walk() -> None:
+    service = FakeService()
+    service.tasks[("prod", "summary")] = [item(str(i)) for i in range(120)]
+    original = service.handle
+    inserted = []
+
+    def insert_after_first_page(acct: Account, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        result = original(acct, action, params)
+        if params.get("PageNumber") == 1 and not inserted:
+            inserted.append(True)
+            service.tasks[("prod", "summary")].insert(0, item("500"))
+        return result
+
+    service.handle = insert_after_first_page  # type: ignore[method-assign]
+    seen = [
+        task.task_id for task in tasks_module.iter_tasks(account(), "summary", client_factory=service.factory)
+    ]
+    assert len(seen) == len(set(seen)) == 121 and "500" in seen
+    assert sum(1 for call in service.calls if call[2].get("PageNumber") == 1) == 2
+
+
+def test_list_tasks_discovers_accounts_when_none_are_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import usagekit.discovery
+
+    service = FakeService()
+    service.tasks[("found", "detail")] = [item("1")]
+    monkeypatch.setattr(usagekit.discovery, "discover_accounts", lambda: [account("found")])
+    frame = list_tasks(kind="detail", client_factory=service.factory, progress=False)
+    assert frame["account"].tolist() == ["found"]
+
+
+# --- coverage ---------------------------------------------------------------------------------------------
+
+
+def test_coverage_groups_by_type_and_reports_unknown_types_apart() -> None:
+    rows = [
+        {
+            "account": "a",
+            "kind": "detail",
+            "task_id": "1",
+            "status": "success",
+            "type": "flow",
+            "window_start": "2026-11-01T00:00Z",
+            "window_end": "2026-11-03T00:00Z",
+        },
+        {
+            "account": "a",
+            "kind": "detail",
+            "task_id": "2",
+            "status": "success",
+            "type": "vas",
+            "window_start": "2026-11-02T00:00Z",
+            "window_end": "2026-11-04T00:00Z",
+        },
+        {
+            "account": "a",
+            "kind": "detail",
+            "task_id": "3",
+            "status": "success",
+            "type": None,
+            "window_start": "2026-11-01T00:00Z",
+            "window_end": "2026-11-05T00:00Z",
+        },
+        {
+            "account": "a",
+            "kind": "detail",
+            "task_id": "4",
+            "status": "failed",
+            "type": "flow",
+            "window_start": "2026-11-03T00:00Z",
+            "window_end": "2026-11-05T00:00Z",
+        },
+        {
+            "account": "a",
+            "kind": "summary",
+            "task_id": "5",
+            "status": "success",
+            "window_start": "2026-10-01T00:00Z",
+            "window_end": "2026-11-02T00:00Z",
+        },
+        {
+            "account": "b",
+            "kind": "summary",
+            "task_id": "6",
+            "status": "created",
+            "window_start": "2026-11-01T00:00Z",
+            "window_end": "2026-11-05T00:00Z",
+        },
+        {"account": "b", "kind": "summary", "task_id": "7", "status": "success"},  # window unknown
+    ]
+    table = tasks_module.coverage(task_frame(rows), datetime(2026, 11, 1), "2026-11-05T00:00:00Z")
+    day = pd.Timestamp("2026-11-01T00:00Z")
+
+    def parts(account_name: str, kind: str, kind_type: str | None) -> list[tuple[str, int, int, Any]]:
+        chosen = table[(table["account"] == account_name) & (table["kind"] == kind)]
+        chosen = chosen[chosen["type"].isna()] if kind_type is None else chosen[chosen["type"] == kind_type]
+        return [
+            (r.part, (r.start - day).days, (r.end - day).days, None if pd.isna(r.task_ids) else r.task_ids)
+            for r in chosen.itertuples()
+        ]
+
+    assert parts("a", "detail", "flow") == [("covered", 0, 2, "1"), ("gap", 2, 4, None)]  # failed 4 ignored
+    assert parts("a", "detail", "vas") == [("gap", 0, 1, None), ("covered", 1, 3, "2"), ("gap", 3, 4, None)]
+    assert parts("a", "detail", "unknown") == [("covered", 0, 4, "3")]  # not taken for flow
+    assert parts("a", "summary", None) == [("covered", 0, 1, "5"), ("gap", 1, 4, None)]  # clipped
+    assert parts("b", "summary", None) == [("gap", 0, 4, None)]
+    assert [str(table[c].dtype) for c in ("start", "end")] == ["datetime64[ns, UTC]"] * 2
+    assert table["task_ids"].dtype == pd.StringDtype() and table["part"].dtype == "category"
+    assert list(table["part"].cat.categories) == ["covered", "gap", "overlap"]
+
+
+def test_coverage_merges_overlaps_and_takes_export_tasks() -> None:
+    windows = [("1", 0, 3), ("2", 1, 2), ("3", 3, 5)]
+    tasks = [
+        ExportTask(
+            "a",
+            "detail",
+            i,
+            status="success",
+            type="flow",
+            window_start=datetime(2026, 11, 1 + s, tzinfo=UTC),
+            window_end=datetime(2026, 11, 1 + e, tzinfo=UTC),
+        )
+        for i, s, e in windows
+    ]
+    table = tasks_module.coverage(tasks, "2026-11-01", "2026-11-07")
+    assert table["part"].tolist() == ["covered", "overlap", "covered", "gap"]
+    assert table["task_ids"].tolist()[:3] == ["1", "1,2", "1,3"]  # adjacent single covers merge
+    assert table["end"].iloc[2] == pd.Timestamp("2026-11-06T00:00Z")
+    assert tasks_module.coverage([], "2026-11-01", "2026-11-02").empty
+    with pytest.raises(ValueError, match="start < end"):
+        tasks_module.coverage(tasks, "2026-11-02", "2026-11-01")

@@ -15,7 +15,7 @@ import requests
 from usagekit import tasks as tasks_module
 from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
-from usagekit.errors import AuthenticationError, IncompleteListingError
+from usagekit.errors import AuthenticationError, IncompleteListingError, InvalidParameterError
 from usagekit.frames import TASK_COLUMNS, parse_task_tag
 from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
@@ -324,3 +324,14 @@ def test_create_whose_reply_was_lost_is_not_created_twice(fresh_sandbox: Callabl
     assert set(after["task_id"]) - before == {task.task_id}
     creates = [r for r in box.requests if r["action"].startswith("Create")]
     assert len(creates) == 1
+
+
+def test_the_one_year_rule_is_the_sandboxs_own(fresh_sandbox: Callable[..., Sandbox]) -> None:
+    # Sandbox time 2025-06: a May 2025 window is recent for it, though over a year old for this machine.
+    box = fresh_sandbox(accounts=1, tasks=3, now="2025-06-01T00:00:00Z")
+    account = box.accounts[0]
+    task = create_export(account, "detail", "2025-05-01T16:00:00Z", "2025-05-02T16:00:00Z")
+    assert task.task_id in set(box.truth.tasks(account.name, "detail")["task_id"])
+    with pytest.raises(InvalidParameterError) as caught:  # too old by the sandbox's clock: its refusal
+        create_export(account, "detail", "2024-05-01T16:00:00Z", "2024-05-02T16:00:00Z")
+    assert caught.value.code == "InvalidStartTime.ValueNotSupported"
