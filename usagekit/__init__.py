@@ -18,6 +18,7 @@ from usagekit.errors import (
     AuthenticationError,
     ConfigurationError,
     DownloadError,
+    FileFormatError,
     IncompleteListingError,
     InvalidParameterError,
     MayHaveRunError,
@@ -32,6 +33,7 @@ from usagekit.errors import (
     UnsafeFileError,
     UrlExpiredError,
     UsagekitError,
+    WaitTimeoutError,
 )
 
 __version__ = "0.1.0"
@@ -66,6 +68,7 @@ __all__ = [
     "ConfigurationError",
     "DownloadError",
     "ExportTask",
+    "FileFormatError",
     "IncompleteListingError",
     "InvalidParameterError",
     "MayHaveRunError",
@@ -82,6 +85,7 @@ __all__ = [
     "UnsafeFileError",
     "UrlExpiredError",
     "UsagekitError",
+    "WaitTimeoutError",
     "__version__",
     "coverage",
     "create_export",

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from usagekit.sandbox import files
 from usagekit.sandbox.truth import Truth
 from usagekit.sandbox.world import Task
 
@@ -96,7 +97,8 @@ class ExportFiles:
         self._disk = disk if disk is not None else file_cache_dir()
 
     def _key(self, task: Task, title: str) -> str:
-        text = f"{self._world_key}|{task!r}|{title}"
+        # The writer's version is part of the key: a disk cache never serves files of an older writer.
+        text = f"{files.WRITER_VERSION}|{self._world_key}|{task!r}|{title}"
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     def get(self, task: Task, title: str) -> ExportFile:
