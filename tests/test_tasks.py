@@ -722,3 +722,14 @@ def test_coverage_merges_overlaps_and_takes_export_tasks() -> None:
     assert tasks_module.coverage([], "2026-11-01", "2026-11-02").empty
     with pytest.raises(ValueError, match="start < end"):
         tasks_module.coverage(tasks, "2026-11-02", "2026-11-01")
+
+
+def test_abandoning_iter_tasks_stops_its_page_threads() -> None:
+    import threading
+
+    service = FakeService()
+    service.tasks[("prod", "detail")] = [item(str(i)) for i in range(1000)]
+    tasks = tasks_module.iter_tasks(account(), "detail", client_factory=service.factory)
+    next(tasks)
+    tasks.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("usagekit-page")]

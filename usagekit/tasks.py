@@ -21,6 +21,7 @@ ExportTask(account='prod', kind='detail', task_id='129456', task_name='uk:flow:a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -628,12 +629,13 @@ def iter_tasks(
     with _open(account, client_factory) as client:
         for one in kinds:
             yielded: set[str] = set()
-            pages = _walk_one(account, one, client, _limiter(account), PagingPolicy(), _Bars(False, 0))
-            for page in pages:
-                for item in page.items:
-                    if item.task.task_id not in yielded:
-                        yielded.add(item.task.task_id)
-                        yield item.task
+            walking = _walk_one(account, one, client, _limiter(account), PagingPolicy(), _Bars(False, 0))
+            with contextlib.closing(walking) as pages:  # an abandoned iteration stops the page threads
+                for page in pages:
+                    for item in page.items:
+                        if item.task.task_id not in yielded:
+                            yielded.add(item.task.task_id)
+                            yield item.task
 
 
 def list_tasks(
