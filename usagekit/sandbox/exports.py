@@ -19,7 +19,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from usagekit.sandbox import files
 from usagekit.sandbox.truth import Truth
 from usagekit.sandbox.world import Task
 
@@ -97,6 +96,8 @@ class ExportFiles:
         self._disk = disk if disk is not None else file_cache_dir()
 
     def _key(self, task: Task, title: str) -> str:
+        from usagekit.sandbox import files  # the writers' stack loads only when a file is asked for
+
         # The writer's version is part of the key: a disk cache never serves files of an older writer.
         text = f"{files.WRITER_VERSION}|{self._world_key}|{task!r}|{title}"
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
