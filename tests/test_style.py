@@ -27,3 +27,17 @@ def test_import_usagekit_is_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_public_names_resolve_to_what_they_name() -> None:
+    """Every name in ``__all__`` resolves, and no function is shadowed by a submodule of the same name."""
+    import types
+
+    import usagekit
+    import usagekit.tasks
+    import usagekit.tidy
+
+    for name in usagekit.__all__:
+        value = getattr(usagekit, name)
+        assert not isinstance(value, types.ModuleType), f"usagekit.{name} is a module, not the public object"
+    assert callable(usagekit.coverage)

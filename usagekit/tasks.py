@@ -10,7 +10,7 @@ query string; the full URL stays in memory only, beside the listing that returne
 :mod:`usagekit.downloads`: :func:`remembered`, :func:`refresh` and :func:`resolve_account`.
 
 :func:`create_export`, :func:`wait` and :func:`delete_export` drive the lifecycle; :func:`coverage`
-(from :mod:`usagekit.coverage`) says which parts of a period successful exports cover.
+(from :mod:`usagekit.windows`) says which parts of a period successful exports cover.
 
 >>> task = ExportTask("prod", "detail", "129456", task_name="uk:flow:all:0a1b2c3d march", status="success")
 >>> task.type, task.domains
@@ -42,7 +42,6 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
-from usagekit.coverage import coverage
 from usagekit.errors import (
     ApiError,
     ConfigurationError,
@@ -62,6 +61,7 @@ from usagekit.frames import (
     task_frame,
 )
 from usagekit.paging import Page, PagingPolicy, RateLimiter, collect, walk
+from usagekit.windows import coverage
 
 __all__ = [
     "CREATE_ACTIONS",

@@ -383,6 +383,9 @@ class LoopbackServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    # socketserver's default backlog of 5 makes a burst of concurrent clients (a listing fetching many
+    # pages at once) wait a second for TCP to retry the refused connections.
+    request_queue_size = 128
 
     def __init__(self, service: Service, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)

@@ -1,4 +1,4 @@
-"""Coverage: which parts of a period the successful exports cover, where the gaps and overlaps are.
+"""Export windows: which parts of a period the successful exports cover, where the gaps and overlaps are.
 
 Exports are grouped by account, kind and, for detail exports, type: a ``flow`` export says nothing
 about requests, so it never fills a ``vas`` gap. A detail export whose type the listing cannot know
