@@ -11,16 +11,16 @@ Without ``--task-id`` every successful detail export is used (``--since`` keeps 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
-from usagekit.errors import ConfigurationError, TaskStateError
+from usagekit.cli.accounts_option import add_account_options, chosen_accounts
+from usagekit.errors import TaskStateError
 
 __all__ = ["handler", "register"]
 
@@ -35,11 +35,7 @@ def register(subparsers: Any) -> None:
             "count overlapping exports once, and write the tidy usage frame."
         ),
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--sandbox", action="store_true", help="use the demo accounts of a local sandbox")
-    source.add_argument(
-        "--profile", action="extend", nargs="+", default=[], metavar="NAME", help="accounts by name"
-    )
+    add_account_options(parser)
     parser.add_argument(
         "--task-id", action="extend", nargs="+", default=[], metavar="ID", help="only these exports"
     )
@@ -55,34 +51,6 @@ def register(subparsers: Any) -> None:
         "--cache-dir", default=None, help="download cache (default: USAGEKIT_CACHE_DIR or the user cache)"
     )
     parser.set_defaults(func=handler)
-
-
-@contextlib.contextmanager
-def _accounts(args: argparse.Namespace) -> Iterator[list[Any]]:
-    """The accounts to use (a sandbox's runs for as long as the command does)."""
-    if args.sandbox:
-        from usagekit.sandbox import Sandbox
-
-        with Sandbox(now=None, clock="real") as box:
-            yield box.accounts
-        return
-    from usagekit.discovery import discover_accounts
-
-    found = discover_accounts()
-    if not args.profile:
-        if not found:
-            raise ConfigurationError(
-                "no accounts found: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, configure the aliyun CLI, "
-                "or try --sandbox"
-            )
-        yield found
-        return
-    chosen = [account for account in found if account.name in args.profile]
-    missing = sorted(set(args.profile) - {account.name for account in chosen})
-    if missing:
-        known = ", ".join(repr(account.name) for account in found) or "none"
-        raise ConfigurationError(f"no profile named {', '.join(map(repr, missing))} (found: {known})")
-    yield chosen
 
 
 def _choose(tasks: pd.DataFrame, task_ids: Sequence[str]) -> pd.DataFrame:
@@ -111,7 +79,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from usagekit.tidy import usage
 
     kind = args.format or ("csv" if args.output == "-" or args.output.lower().endswith(".csv") else "parquet")
-    with _accounts(args) as accounts:
+    with chosen_accounts(args) as accounts:
         tasks = list_tasks(accounts, kind="detail", since=args.since)
         chosen = _choose(tasks, [str(t) for t in args.task_id])
         with warnings.catch_warnings(record=True) as caught:

@@ -12,16 +12,14 @@ URLs are written without their query string, as in the task frame.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from usagekit.accounts import Account
+from usagekit.cli.accounts_option import add_account_options, chosen_accounts
 from usagekit.errors import ConfigurationError
 
 __all__ = ["handler", "register"]
@@ -36,16 +34,7 @@ def register(subparsers: Any) -> None:
         help="list export tasks (table, CSV, JSON or Parquet)",
         description="List the summary and detail export tasks of the chosen accounts, complete and typed.",
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--sandbox", action="store_true", help="use the demo accounts of a local sandbox")
-    source.add_argument(
-        "--profile",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="NAME",
-        help="accounts by name (repeatable; default: every discovered account)",
-    )
+    add_account_options(parser)
     parser.add_argument("--kind", choices=("all", "summary", "detail"), default="all", help="default: all")
     parser.add_argument(
         "--status", action="extend", nargs="+", default=[], metavar="STATUS", help="keep these statuses"
@@ -65,7 +54,7 @@ def handler(args: argparse.Namespace) -> int:
     chosen = _format(args.format, args.output)
     if chosen == "parquet" and args.output == "-":
         raise ConfigurationError("Parquet is binary: give --output FILE.parquet")
-    with _accounts(args) as accounts, warnings.catch_warnings():
+    with chosen_accounts(args) as accounts, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # failures are printed below, one line each
         frame = list_tasks(
             accounts,
@@ -86,33 +75,6 @@ def _format(given: str | None, output: str) -> str:
         return given
     suffix = Path(output).suffix.lower().lstrip(".") if output != "-" else ""
     return {"csv": "csv", "json": "json", "parquet": "parquet", "pq": "parquet"}.get(suffix, "table")
-
-
-@contextlib.contextmanager
-def _accounts(args: argparse.Namespace) -> Iterator[list[Account]]:
-    """The accounts to list (a sandbox runs for as long as the command does)."""
-    if args.sandbox:
-        from usagekit.sandbox import Sandbox
-
-        with Sandbox(now=None, clock="real") as box:
-            yield box.accounts
-        return
-    from usagekit.discovery import discover_accounts
-
-    found = discover_accounts()
-    if not args.profile:
-        if not found:
-            raise ConfigurationError(
-                "no accounts found: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, configure the aliyun CLI, "
-                "or try --sandbox"
-            )
-        yield found
-        return
-    missing = [name for name in args.profile if name not in {account.name for account in found}]
-    if missing:
-        names = ", ".join(repr(account.name) for account in found) or "none"
-        raise ConfigurationError(f"no profile named {', '.join(map(repr, missing))} (found: {names})")
-    yield [account for account in found if account.name in args.profile]
 
 
 def _write(frame: pd.DataFrame, chosen: str, output: str) -> None:

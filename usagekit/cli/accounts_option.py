@@ -1,0 +1,65 @@
+"""The ``--sandbox`` / ``--profile`` options that commands working on accounts share.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_account_options(parser)
+>>> parser.parse_args(["--profile", "prod", "staging"]).profile
+['prod', 'staging']
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+
+from usagekit.accounts import Account
+from usagekit.errors import ConfigurationError
+
+__all__ = ["add_account_options", "chosen_accounts"]
+
+
+def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Add the mutually exclusive ``--sandbox`` and ``--profile NAME ...`` options."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--sandbox", action="store_true", help="use the demo accounts of a local sandbox")
+    source.add_argument(
+        "--profile",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="accounts by name (repeatable; default: every discovered account)",
+    )
+
+
+@contextlib.contextmanager
+def chosen_accounts(args: argparse.Namespace) -> Iterator[list[Account]]:
+    """The accounts the options name; with ``--sandbox`` one runs for as long as the block does.
+
+    Without ``--profile`` every discovered account is used; a name that matches nothing is an error
+    listing the names found.
+    """
+    if args.sandbox:
+        from usagekit.sandbox import Sandbox
+
+        with Sandbox(now=None, clock="real") as box:
+            yield box.accounts
+        return
+    from usagekit.discovery import discover_accounts
+
+    found = discover_accounts()
+    if not found:
+        raise ConfigurationError(
+            "no accounts found: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, configure the aliyun CLI, "
+            "or try --sandbox"
+        )
+    if not args.profile:
+        yield found
+        return
+    names = {account.name for account in found}
+    missing = [name for name in args.profile if name not in names]
+    if missing:
+        known = ", ".join(repr(account.name) for account in found)
+        raise ConfigurationError(f"no profile named {', '.join(map(repr, missing))} (found: {known})")
+    yield [account for account in found if account.name in args.profile]
