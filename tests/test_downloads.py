@@ -31,8 +31,9 @@ import requests
 
 from usagekit import downloads
 from usagekit.accounts import Account
-from usagekit.downloads import DownloadPolicy, cached_file, fetch_file, progress_enabled, task_refs
+from usagekit.downloads import DownloadPolicy, cached_file, fetch_file, task_refs
 from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
+from usagekit.progress import progress_enabled
 
 SECRET_QUERY = (
     "Expires=9999999999&OSSAccessKeyId=LTAIkeyidkeyidkeyid00&Signature=c2VjcmV0LXNpZ25hdHVyZQ%3D%3D"

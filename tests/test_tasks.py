@@ -389,7 +389,9 @@ def test_progress_bars(
 
 def test_progress_defaults_to_off_when_not_interactive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    assert tasks_module._progress_on(None) is False  # pytest captures stderr: not a terminal
+    from usagekit.progress import progress_enabled
+
+    assert progress_enabled(None) is False  # pytest captures stderr: not a terminal
 
 
 # --- create ---------------------------------------------------------------------------------------------

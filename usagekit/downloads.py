@@ -37,7 +37,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -52,6 +51,7 @@ import pandas as pd
 
 from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
 from usagekit.frames import KINDS, strip_query
+from usagekit.progress import progress_enabled
 
 if TYPE_CHECKING:
     import requests
@@ -66,7 +66,6 @@ __all__ = [
     "cached_file",
     "fetch",
     "fetch_file",
-    "progress_enabled",
     "require_success",
     "resolve",
     "run_jobs",
@@ -673,22 +672,6 @@ def resolve(ref: TaskRef, accounts: Sequence[Account] | None) -> tuple[Account, 
     if entry is not None:
         return entry.account, entry.url
     return tasks.resolve_account(ref.account, accounts), None
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    """Whether to draw progress bars: ``False`` never, ``None`` when interactive; ``TQDM_DISABLE`` wins."""
-    if os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off"):
-        return False
-    if progress is not None:
-        return bool(progress)
-    ipython = sys.modules.get("IPython")
-    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
-    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":  # a notebook's kernel
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class _ByteBar:

@@ -24,9 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import secrets
-import sys
 import threading
 import time
 import warnings
@@ -61,6 +59,7 @@ from usagekit.frames import (
     task_frame,
 )
 from usagekit.paging import Page, PagingPolicy, RateLimiter, collect, walk
+from usagekit.progress import progress_enabled
 from usagekit.windows import coverage
 
 __all__ = [
@@ -716,7 +715,7 @@ def _run(
     if not jobs:
         return results, []
     clients: dict[str, CdnClient] = {}
-    bars = _Bars(_progress_on(progress), n_accounts, len(jobs))
+    bars = _Bars(progress_enabled(progress), n_accounts, len(jobs))
     remaining: dict[str, int] = {}
     for account, _ in jobs:
         remaining[account.name] = remaining.get(account.name, 0) + 1
@@ -1058,7 +1057,7 @@ def wait(
         raise ValueError("wait needs timeout >= 0 and poll > 0")
     resolved = {name: resolve_account(name, accounts) for name in dict.fromkeys(k[0] for k in targets)}
     jobs = [(resolved[name], kind) for name, kind in dict.fromkeys((k[0], k[1]) for k in targets)]
-    bar = _WaitBar(_progress_on(progress), len(targets))
+    bar = _WaitBar(progress_enabled(progress), len(targets))
     started = clock()
     delay = poll
     try:
@@ -1107,31 +1106,6 @@ class _WaitBar:
 
 
 # --- progress -----------------------------------------------------------------------------------------
-
-
-def _progress_on(progress: bool | None) -> bool:
-    """Whether to draw bars: never under ``TQDM_DISABLE``; else as asked; by default when interactive.
-
-    The environment is read here, at each call: tqdm itself reads ``TQDM_DISABLE`` only once, when
-    it is imported, so the bars are then made with an explicit ``disable=False``.
-    """
-    if os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off"):
-        return False
-    if progress is not None:
-        return bool(progress)
-    return _interactive()
-
-
-def _interactive() -> bool:
-    ipython = sys.modules.get("IPython")
-    if ipython is not None:
-        shell = getattr(ipython, "get_ipython", lambda: None)()
-        if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
-            return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class _Bars:

@@ -31,12 +31,12 @@ from usagekit.downloads import (
     Job,
     cache_root,
     fetch_file,
-    progress_enabled,
     resolve,
     run_jobs,
     task_refs,
 )
 from usagekit.frames import concat_frames, tidy_frame
+from usagekit.progress import progress_enabled
 from usagekit.reconcile import OverlapWarning, reconcile
 
 if TYPE_CHECKING:
