@@ -207,6 +207,10 @@ class CdnClient:
         self._clock = clock
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        if loopback and self._owns_session:
+            # Nothing in the environment (proxies, .netrc) applies to a local server: skipping the
+            # lookups requests makes on every call saves about half a millisecond per call.
+            self._session.trust_env = False
         self._user_agent = f"usagekit/{__version__} {requests.utils.default_user_agent()}"
         self._secrets = _secret_forms(account)
 

@@ -229,6 +229,8 @@ def strip_query(url: str | None) -> str | None:
     """
     if not url:
         return None
+    if "@" not in url:  # the common case, without parsing: listings strip thousands of URLs
+        return url.partition("#")[0].partition("?")[0]
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 

@@ -16,10 +16,9 @@ expiry is in sandbox time. A URL is signed afresh at every listing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from collections.abc import Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 __all__ = ["Presigner"]
 
@@ -37,16 +36,16 @@ class Presigner:
 
     def _signature(self, path: str, expires: str) -> str:
         message = f"GET\n{path}\n{expires}\n{self.key_id}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha1).digest()
+        digest = hmac.digest(self._secret, message, "sha1")
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def url(self, base: str, path: str, *, now: float) -> str:
         """The presigned URL of ``path`` on ``base``, expiring ``ttl`` seconds after sandbox ``now``."""
         expires = str(int(now + self.ttl))
-        query = urlencode(
-            {"Expires": expires, "OSSAccessKeyId": self.key_id, "Signature": self._signature(path, expires)}
-        )
-        return f"{base}{quote(path)}?{query}"
+        # Every value is URL-safe already (digits, the alphanumeric key id, url-safe base64 without
+        # padding), so the query is written directly: urlencode was most of a listing's cost.
+        signature = self._signature(path, expires)
+        return f"{base}{quote(path)}?Expires={expires}&OSSAccessKeyId={self.key_id}&Signature={signature}"
 
     def check(self, path: str, query: Mapping[str, str], *, now: float) -> tuple[str, str] | None:
         """``None`` when the URL is good, else the (code, message) of the 403 to answer."""
