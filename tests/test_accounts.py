@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from usagekit.accounts import DEFAULT_REGION, Account, discover_accounts
 from usagekit.errors import ConfigurationError
 
-KEY_ID = "LTAI5tAbCdEfGhIjKlMn"
+KEY_ID = "LTAIexample-0000KlMn"
 SECRET = "Sup3rSecretValue0xDEADBEEF"
 TOKEN = "CAIStsTokenValueNeverShown42"
 

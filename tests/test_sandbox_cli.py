@@ -75,7 +75,7 @@ def test_the_command_refuses_bad_rates() -> None:
 
 def test_switch_off_delegates_to_real_discovery(tmp_path: Path) -> None:
     assert discovery.discover_accounts(environ={}, home=tmp_path) == []
-    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tAbCdEfGhIjKlMn", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s"}
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIexample-0000KlMn", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s"}
     assert [a.name for a in usagekit.discover_accounts(environ=env, home=tmp_path)] == ["environment"]
 
 

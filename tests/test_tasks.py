@@ -141,7 +141,7 @@ class FakeClient:
 
 
 def account(name: str = "prod") -> Account:
-    return Account(name, "LTAI5tAbCdEfGhIjKlMn", "secret-" + name, endpoint="http://127.0.0.1:9")
+    return Account(name, "LTAIexample-0000KlMn", "secret-" + name, endpoint="http://127.0.0.1:9")
 
 
 # --- parsing ------------------------------------------------------------------------------------------

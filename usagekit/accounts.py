@@ -7,7 +7,7 @@ file (``~/.alibabacloud/credentials`` and ``credentials.ini``; ``ALIBABA_CLOUD_C
 overrides). Names are unique within one discovery: a later profile of a taken name is renamed with
 its source, ``prod (credentials file)``.
 
->>> acct = Account("prod", "LTAI5tAbCdEfGhIjKlMn", "not-shown")
+>>> acct = Account("prod", "LTAIexample-0000KlMn", "not-shown")
 >>> acct
 Account(name='prod', access_key_id='LTAI…KlMn', source='explicit')
 >>> "not-shown" in repr(acct) + str(acct) + acct._repr_html_()
@@ -40,7 +40,7 @@ DEFAULT_REGION = "cn-hangzhou"
 def shorten_key_id(access_key_id: str) -> str:
     """An access key id cut to its first and last four characters, for display.
 
-    >>> shorten_key_id("LTAI5tAbCdEfGhIjKlMn")
+    >>> shorten_key_id("LTAIexample-0000KlMn")
     'LTAI…KlMn'
     >>> shorten_key_id("short")
     '…'
@@ -185,7 +185,7 @@ def discover_accounts(*, environ: Mapping[str, str] | None = None, home: Path | 
     ``environ`` and ``home`` default to ``os.environ`` and ``Path.home()``.
 
     >>> import tempfile
-    >>> env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tAbCdEfGhIjKlMn", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cret"}
+    >>> env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIexample-0000KlMn", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cret"}
     >>> with tempfile.TemporaryDirectory() as empty_home:
     ...     discover_accounts(environ=env, home=Path(empty_home))
     [Account(name='environment', access_key_id='LTAI…KlMn', source='environment')]

@@ -18,7 +18,7 @@ outside it, so the chain holds only usagekit's errors, each with a sanitized des
 (requests' own messages quote URLs); text the service sends back is masked for the secret and the token.
 
 >>> from usagekit.accounts import Account
->>> client = CdnClient(Account("demo", "LTAI5tAbCdEfGhIjKlMn", "secret"), endpoint="http://127.0.0.1:8080")
+>>> client = CdnClient(Account("demo", "LTAIexample-0000KlMn", "secret"), endpoint="http://127.0.0.1:8080")
 >>> client
 CdnClient(account='demo', endpoint_url='http://127.0.0.1:8080')
 >>> client.close()
@@ -168,10 +168,10 @@ class CdnClient:
     or let the client create one that :meth:`close` closes). A client may be shared by threads.
 
     >>> from usagekit.accounts import Account
-    >>> with CdnClient(Account("prod", "LTAI5tAbCdEfGhIjKlMn", "secret"), signature="v2") as client:
+    >>> with CdnClient(Account("prod", "LTAIexample-0000KlMn", "secret"), signature="v2") as client:
     ...     client.endpoint_url
     'https://cdn.aliyuncs.com'
-    >>> CdnClient(Account("prod", "LTAI5tAbCdEfGhIjKlMn", "secret"), endpoint="http://example.com")
+    >>> CdnClient(Account("prod", "LTAIexample-0000KlMn", "secret"), endpoint="http://example.com")
     Traceback (most recent call last):
     ...
     usagekit.errors.ConfigurationError: plain http:// to example.com would send signed requests unencrypted; use https://, or pass allow_insecure=True for a trusted network
@@ -238,7 +238,7 @@ class CdnClient:
         ``Create*`` / ``Delete*`` calls are repeated only when the reply proves they did not run.
 
         >>> from usagekit.accounts import Account
-        >>> CdnClient(Account("a", "LTAI5tAbCdEfGhIjKlMn", "s")).call("Describe Tasks")
+        >>> CdnClient(Account("a", "LTAIexample-0000KlMn", "s")).call("Describe Tasks")
         Traceback (most recent call last):
         ...
         usagekit.errors.ConfigurationError: an API action is a name such as 'DescribeUserUsageDataExportTask', not 'Describe Tasks'

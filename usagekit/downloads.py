@@ -242,7 +242,7 @@ def cached_file(
     """The cached export file of a task, or ``None`` when it has not been fetched (no network).
 
     >>> from usagekit.accounts import Account
-    >>> cached_file(Account("a", "LTAI0000000000000000", "s"), "detail", "1", cache_dir="/nonexistent")
+    >>> cached_file(Account("a", "LTAIexample-00000000", "s"), "detail", "1", cache_dir="/nonexistent")
     """
     return _lookup(_folder(cache_root(cache_dir), account, kind), str(task_id))
 

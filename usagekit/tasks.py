@@ -373,7 +373,7 @@ class Remembered:
 
     The URL is a secret (whoever holds it can read the file): it is never shown in the repr.
 
-    >>> entry = Remembered(Account("prod", "LTAI5tAbCdEfGhIjKlMn", "s"), "https://b/x.xlsx?Signature=abc",
+    >>> entry = Remembered(Account("prod", "LTAIexample-0000KlMn", "s"), "https://b/x.xlsx?Signature=abc",
     ...                    datetime(2026, 1, 1, tzinfo=UTC))
     >>> "Signature" in repr(entry)
     False
@@ -508,7 +508,7 @@ def resolve_account(name: str, accounts: Sequence[Account] | None = None) -> Acc
     Given ``accounts=``, or discovering (``usagekit.discover_accounts``) when no listing used that name,
     the account is matched by name; two matches or none raise ``ConfigurationError``.
 
-    >>> a = Account("prod", "LTAI5tAbCdEfGhIjKlMn", "s")
+    >>> a = Account("prod", "LTAIexample-0000KlMn", "s")
     >>> resolve_account("prod", [a]) is a
     True
     """

@@ -4,7 +4,7 @@
 signature is an HMAC-SHA1 (url-safe base64) of the path, expiry and key id with a server secret, and
 expiry is in sandbox time. A URL is signed afresh at every listing.
 
->>> signer = Presigner(b"server-secret", "LTAIsandboxfiles0000", ttl=900)
+>>> signer = Presigner(b"server-secret", "LTAI-sandbox-files", ttl=900)
 >>> url = signer.url("http://127.0.0.1:8080", "/files/123.xlsx", now=1000)
 >>> url.split("?")[0]
 'http://127.0.0.1:8080/files/123.xlsx'
