@@ -15,7 +15,12 @@ import requests
 from usagekit import tasks as tasks_module
 from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
-from usagekit.errors import AuthenticationError, IncompleteListingError, InvalidParameterError
+from usagekit.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    IncompleteListingError,
+    InvalidParameterError,
+)
 from usagekit.frames import TASK_COLUMNS, parse_task_tag
 from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
@@ -212,6 +217,24 @@ def test_an_account_with_a_bad_key_is_named(sandbox: Sandbox) -> None:
         frame = list_tasks([good, bad], errors="collect", progress=False)
     assert set(frame["account"].unique()) == {good.name}
     assert {e["account"] for e in frame.attrs["errors"]} == {"broken"}
+
+
+def test_an_account_whose_client_cannot_be_made_is_named_and_collected(sandbox: Sandbox) -> None:
+    # Plain http:// to a remote host is refused when the client is made, before any connection:
+    # that is this one account's failure, not the whole listing's.
+    good = sandbox.accounts[0]
+    remote = Account("remote", "LTAIexample-0000KlMn", "remote-secret", endpoint="http://example.com")
+    with pytest.raises(ConfigurationError, match="'remote'"):
+        list_tasks([good, remote], progress=False)
+    with pytest.warns(UserWarning, match="remote"):
+        frame = list_tasks([good, remote], errors="collect", progress=False)
+    assert set(frame["account"].unique()) == {good.name} and len(frame) > 0
+    records = frame.attrs["errors"]
+    assert [(r["account"], r["kind"], r["code"]) for r in records] == [
+        ("remote", "summary", "ConfigurationError"),
+        ("remote", "detail", "ConfigurationError"),
+    ]
+    assert "http://" in records[0]["message"] and "remote-secret" not in str(records)
 
 
 class CountingLimiter(RateLimiter):

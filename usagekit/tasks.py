@@ -47,6 +47,7 @@ from usagekit.errors import (
     MayHaveRunError,
     ResponseError,
     TaskStateError,
+    UsagekitError,
     WaitTimeoutError,
 )
 from usagekit.frames import (
@@ -724,14 +725,27 @@ def _run(
         raise ValueError("max_workers must be at least 1")
     pool = ThreadPoolExecutor(workers, thread_name_prefix="usagekit-list")
     try:
+        unusable: dict[str, UsagekitError] = {}
         for account, _ in jobs:
-            if account.name not in clients:
-                clients[account.name] = (client_factory or CdnClient)(account)
+            if account.name not in clients and account.name not in unusable:
+                try:
+                    clients[account.name] = (client_factory or CdnClient)(account)
+                except UsagekitError as error:  # e.g. http:// to a remote host: this account's failure
+                    unusable[account.name] = _named(error, account)
+        for index, (account, _) in enumerate(jobs):
+            if account.name in unusable:
+                failed[index] = unusable[account.name]
+                remaining[account.name] -= 1
+                if remaining[account.name] == 0:
+                    bars.account()
+        if failed and errors == "raise":
+            raise failed[min(failed)]
         running: dict[Future[list[ExportTask]], int] = {
             pool.submit(
                 _list_one, account, one, clients[account.name], _limiter(account), PagingPolicy(), bars
             ): index
             for index, (account, one) in enumerate(jobs)
+            if account.name in clients
         }
         while running:
             done, _ = wait_futures(running, return_when=FIRST_COMPLETED)
@@ -756,6 +770,15 @@ def _run(
             client.close()
         bars.close()
     return results, [(jobs[index], failed[index]) for index in sorted(failed)]
+
+
+def _named(error: UsagekitError, account: Account) -> UsagekitError:
+    """``error`` (raised making ``account``'s client) with the account named, as listing errors are."""
+    if not isinstance(error, ConfigurationError) or repr(account.name) in str(error):
+        return error
+    named = ConfigurationError(f"account {account.name!r}: {error}")
+    named.__cause__ = error
+    return named
 
 
 def _failure_record(account: Account, kind: str, error: BaseException) -> dict[str, str]:
