@@ -6,6 +6,7 @@ import http.client
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -143,6 +144,8 @@ def test_unknown_path_is_404_json(sandbox: Sandbox, wire: Any) -> None:
         ({"PageSize": 0}, "InvalidParameter"),
         ({"PageNumber": "-1"}, "InvalidParameter"),
         ({"PageNumber": 100001}, "InvalidParameter"),
+        ({"PageSize": "\u00b2"}, "InvalidParameter"),  # str.isdigit() says yes, int() says no: was a 500
+        ({"PageNumber": "\uff12"}, "InvalidParameter"),  # a full-width digit is not an API number
     ],
 )
 def test_paging_refusals(sandbox: Sandbox, wire: Any, params: dict, code: str) -> None:
@@ -359,3 +362,25 @@ def test_v3_x_acs_headers_must_all_be_signed(sandbox: Sandbox, wire: Any) -> Non
 def test_v2_signature_method_must_be_hmac_sha1(sandbox: Sandbox, wire: Any) -> None:
     reply = wire.v2(sandbox.accounts[0], LIST_SUMMARY, {"SignatureMethod": "HMAC-SHA256"})
     assert (reply.status, reply.code) == (400, "InvalidParameter")
+
+
+@pytest.mark.parametrize("signature", ["\u00e9t\u00e9", "\uff21" * 28])
+def test_a_v2_signature_with_non_ascii_characters_is_signature_does_not_match(
+    sandbox: Sandbox, wire: Any, signature: str
+) -> None:
+    # hmac.compare_digest refuses non-ASCII str with TypeError: the sandbox answered 500 InternalError
+    # instead of the service's 400 SignatureDoesNotMatch, so a client could not tell its bug apart.
+    account = sandbox.accounts[0]
+    params = {
+        "Action": LIST_SUMMARY,
+        "Version": "2018-05-10",
+        "AccessKeyId": account.access_key_id,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": uuid.uuid4().hex,
+        "Timestamp": wire.now(),
+        "Format": "JSON",
+        "Signature": signature,
+    }
+    reply = wire.send(f"{account.endpoint}/?{urlencode(params)}")
+    assert (reply.status, reply.code) == (400, "SignatureDoesNotMatch")

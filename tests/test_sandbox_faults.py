@@ -161,6 +161,9 @@ def test_failing_pages_for_one_account(fresh_sandbox: Any, wire: Any) -> None:
             assert (reply.status, reply.code) == (503, "ServiceUnavailable")
         assert wire.v3(shop, action, {"PageNumber": 3, "PageSize": 10}).status == 200
         assert wire.v3(media, action, {"PageNumber": 2, "PageSize": 10}).status == 200
+    # a page number str.isdigit() accepts but int() refuses was a 500 before paging could refuse it
+    reply = wire.v3(shop, LIST_SUMMARY, {"PageNumber": "\u00b2", "PageSize": 10})
+    assert (reply.status, reply.code) == (400, "InvalidParameter")
 
 
 def test_a_task_inserted_after_a_page_shifts_the_later_pages(fresh_sandbox: Any, wire: Any) -> None:

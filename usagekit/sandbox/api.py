@@ -70,7 +70,7 @@ def _paging(params: dict[str, str], name: str, default: int, high: int, clamp: b
     text = params.get(name)
     if text is None or text == "":
         return default
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):  # "²".isdigit() is true, int() refuses
         raise Rejection(
             "InvalidParameter", 400, f"The specified parameter {name} {text!r} is not a whole number."
         )

@@ -53,7 +53,12 @@ class Presigner:
         signature = query.get("Signature", "")
         if not expires or not signature or query.get("OSSAccessKeyId") != self.key_id:
             return ("AccessDenied", "Anonymous access is forbidden for this operation.")
-        if not expires.isdigit() or not hmac.compare_digest(self._signature(path, expires), signature):
+        # ASCII digits only (``"²".isdigit()`` is true), and bytes for compare_digest, which raises
+        # TypeError on non-ASCII text: a tampered URL answers 403, never 500.
+        good = self._signature(path, expires).encode()
+        if not (expires.isascii() and expires.isdigit()) or not hmac.compare_digest(
+            good, signature.encode("utf-8", "replace")
+        ):
             return (
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you provided.",

@@ -212,7 +212,8 @@ class Service:
         if self.faults.fail_account is not None and self.faults.fail_account != account:
             return False
         number = params.get("PageNumber") or "1"
-        return number.strip().isdigit() and int(number) in self.faults.fail_pages
+        number = number.strip()
+        return number.isascii() and number.isdigit() and int(number) in self.faults.fail_pages
 
     def _error(self, rejection: Rejection, request_id: str, headers: Mapping[str, str]) -> Reply:
         recommend = (

@@ -195,7 +195,8 @@ class Verifier:
         string_to_sign = f"{method.upper()}&{_encode('/')}&{_encode(canonical)}"
         key = (identity.access_key_secret + "&").encode()
         expected = base64.b64encode(hmac.new(key, string_to_sign.encode(), hashlib.sha1).digest()).decode()
-        if not hmac.compare_digest(expected, params["Signature"]):
+        # As bytes: compare_digest raises TypeError on non-ASCII text, which would answer 500, not 400.
+        if not hmac.compare_digest(expected.encode(), params["Signature"].encode("utf-8", "replace")):
             raise Rejection(
                 "SignatureDoesNotMatch",
                 400,
