@@ -452,7 +452,7 @@ def test_create_summary_uses_the_plain_name_and_aware_times() -> None:
     create_export(
         account(), "summary", beijing - timedelta(days=1), beijing, name="oct", client_factory=service.factory
     )
-    params = service.calls[0][2]
+    params = next(call[2] for call in service.calls if call[1] == "CreateUserUsageDataExportTask")
     assert params["TaskName"] == "oct" and "Type" not in params and "DomainNames" not in params
     assert params["EndTime"] == "2026-11-01T15:59:59Z"
 
@@ -482,6 +482,7 @@ def test_create_that_did_not_run_is_created_again_once() -> None:
         )
     actions = [call[1] for call in service.calls]
     assert actions == [
+        "DescribeUserUsageDataExportTask",  # what exists before: nothing was listed in this process
         "CreateUserUsageDataExportTask",
         "DescribeUserUsageDataExportTask",
         "CreateUserUsageDataExportTask",

@@ -358,3 +358,27 @@ def test_the_one_year_rule_is_the_sandboxs_own(fresh_sandbox: Callable[..., Sand
     with pytest.raises(InvalidParameterError) as caught:  # too old by the sandbox's clock: its refusal
         create_export(account, "detail", "2024-05-01T16:00:00Z", "2024-05-02T16:00:00Z")
     assert caught.value.code == "InvalidStartTime.ValueNotSupported"
+
+
+def test_summary_create_whose_reply_was_lost_is_told_from_an_older_one(
+    fresh_sandbox: Callable[..., Sandbox],
+) -> None:
+    # A summary export carries no tag: after a lost reply it is told apart from an older export of the
+    # same window by what was listed before the create, also when nothing was listed in this process yet.
+    box = fresh_sandbox(accounts=1, tasks=3)
+    account = box.accounts[0]
+    older = create_export(account, "summary", "2026-11-10T16:00:00Z", "2026-11-11T16:00:00Z")
+    tasks_module._MEMORY.clear()  # a new process: nothing listed yet
+    session = LosingSession()
+    task = create_export(
+        account,
+        "summary",
+        "2026-11-10T16:00:00Z",
+        "2026-11-11T16:00:00Z",
+        client_factory=functools.partial(CdnClient, session=session),
+    )
+    assert session.lost == 1 and task.task_id != older.task_id
+    truth = box.truth.tasks(account.name, "summary")
+    same_window = truth[truth["window_start"] == pd.Timestamp("2026-11-10T16:00:00Z")]
+    assert set(same_window["task_id"]) == {older.task_id, task.task_id}
+    assert len([r for r in box.requests if r["action"].startswith("Create")]) == 2

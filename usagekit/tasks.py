@@ -427,9 +427,10 @@ class _Memory:
         with self._lock:
             self._ids[(account.name, kind)] = frozenset(ids)
 
-    def ids(self, account_name: str, kind: str) -> frozenset[str]:
+    def ids(self, account_name: str, kind: str) -> frozenset[str] | None:
+        """The task ids of the latest complete listing of ``account_name`` and ``kind``; None if none."""
         with self._lock:
-            return self._ids.get((account_name, kind), frozenset())
+            return self._ids.get((account_name, kind))
 
     def get(self, account_name: str, kind: str, task_id: str) -> Remembered | None:
         with self._lock:
@@ -867,7 +868,8 @@ def create_export(
     listings know its type and domains, and a create that timed out (``MayHaveRunError``) is found by
     listing for its token instead of being created twice; if it is not there, it is created again
     (once). A summary export is named ``name`` and recognised after a timeout by its window and name
-    among tasks the latest listing did not hold: give it a unique name to make that exact.
+    among tasks the latest listing did not hold (listed before the create when this process has not
+    listed that account's summaries yet): give it a unique name to make that exact.
 
     >>> import usagekit
     >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=3) as sandbox:
@@ -896,9 +898,18 @@ def create_export(
     else:
         task_name = name
     params["TaskName"] = task_name
-    known = _MEMORY.ids(account.name, kind)
     _MEMORY.use_account(account)  # so that wait(create_export(...)) finds the very same account
     with _open(account, client_factory) as client:
+        known = _MEMORY.ids(account.name, kind)
+        if token is None and known is None:
+            # A summary export has no tag: after a timeout it is told from older exports of the same
+            # window only by what was listed before the create, so list first when nothing was.
+            known = frozenset(
+                task.task_id
+                for task in _list_one(
+                    account, kind, client, _limiter(account), PagingPolicy(), _Bars(False, 0)
+                )
+            )
         try:
             reply = client.call(action, **params)
         except MayHaveRunError as unknown:
@@ -967,7 +978,7 @@ def _find_created(
     task_name: str | None,
     lower: pd.Timestamp,
     upper: pd.Timestamp,
-    known: frozenset[str],
+    known: frozenset[str] | None,
 ) -> list[ExportTask]:
     """The tasks a create that may have run could have made: by token (detail) or window and name."""
     listed = _list_one(account, kind, client, _limiter(account), PagingPolicy(), _Bars(False, 0))
@@ -976,7 +987,7 @@ def _find_created(
     return [
         t
         for t in listed
-        if t.task_id not in known
+        if t.task_id not in (known or ())
         and t.window_start == lower
         and t.window_end == upper
         and (task_name is None or t.task_name == task_name)
