@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from typing import Any
@@ -166,3 +167,19 @@ def test_stop_is_fast_with_an_idle_keep_alive_connection_open() -> None:
     connection.close()
     assert elapsed < 0.2, elapsed
     assert set(threading.enumerate()) - before == set()
+
+
+def test_stop_with_a_half_sent_request_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+    # A connection cut by stop() (or by a client that gives up) made the handler write into a closed
+    # socket; socketserver then printed a BrokenPipeError traceback on stderr, in the CLI and test logs.
+    before = set(threading.enumerate())
+    box = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen").start()
+    client = socket.create_connection(("127.0.0.1", int(box.endpoint.rsplit(":", 1)[1])))
+    try:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        time.sleep(0.1)  # the handler is now waiting for the rest of the body
+        box.stop()
+    finally:
+        client.close()
+    assert set(threading.enumerate()) - before == set()
+    assert "Traceback" not in capfd.readouterr().err

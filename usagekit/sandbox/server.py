@@ -14,6 +14,7 @@ import json
 import re
 import selectors
 import socket
+import sys
 import threading
 import uuid
 from collections import Counter, deque
@@ -439,6 +440,13 @@ class LoopbackServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._threads_alive.discard(threading.current_thread())
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet for a connection the client or :meth:`stop` cut (no traceback on stderr); else the default."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError) or (isinstance(error, OSError) and self.stopping.is_set()):
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
