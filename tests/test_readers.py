@@ -397,6 +397,25 @@ def test_a_sheet_with_data_but_no_header_raises_even_beside_a_good_sheet(tmp_pat
         read_usage(path)
 
 
+def test_a_sheet_whose_data_is_stored_as_text_is_never_skipped_silently(tmp_path: Path) -> None:
+    # numbers and times written as text are still data: a sheet of them under an unknown header must
+    # raise, not vanish from the result beside a good sheet (the frame would be silently short)
+    path = build(
+        tmp_path / "text.xlsx",
+        {
+            "good": [["Time", "Requests"], ["2024-03-02 00:00", 1]],
+            "bad": [["Zeit", "Anfragen"], ["2024-03-02 00:05:00", "2"]],
+        },
+    )
+    with pytest.raises(UnrecognizedLayoutError, match="'bad'"):
+        read_usage(path)
+    numbers_only = build(
+        tmp_path / "n.xlsx", {"good": [["Time", "Requests"]], "b": [["x", "y"], ["1,234", "5"]]}
+    )
+    with pytest.raises(UnrecognizedLayoutError, match="'b'"):
+        read_usage(numbers_only)
+
+
 def test_a_workbook_without_any_header_raises(tmp_path: Path) -> None:
     path = build(tmp_path / "notes.xlsx", {"notes": [["nothing here"]]})
     with pytest.raises(UnrecognizedLayoutError, match="no sheet has a header"):
@@ -685,6 +704,38 @@ def test_a_damaged_cache_file_is_a_miss(tmp_path: Path, parses: list[int]) -> No
     clear_cache()
     assert read_usage(path)["value"].tolist() == [1.0]
     assert len(parses) == 2
+
+
+def test_the_disk_cache_follows_the_cache_dir_asked_for(tmp_path: Path, parses: list[int]) -> None:
+    # usage(cache_dir=...) and `usagekit fetch --cache-dir` keep customer data where they were told,
+    # never in $USAGEKIT_CACHE_DIR or the user's home cache
+    path = _workbook(tmp_path)
+    chosen = tmp_path / "chosen"
+    expected = read_usage(path, cache_dir=chosen)
+    assert len(list((chosen / "parsed").glob("*.parquet"))) == 1
+    assert not cache_dir().exists()
+    clear_cache()
+    pd.testing.assert_frame_equal(read_usage(path, cache_dir=chosen), expected)
+    assert len(parses) == 1  # from the chosen folder's disk cache
+
+
+def test_a_file_changed_while_it_is_parsed_is_not_cached_under_its_old_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _workbook(tmp_path, 1)
+    old = path.read_bytes()
+    real = detail.parse_workbook
+
+    def replaced_meanwhile(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        _workbook(tmp_path, 2)  # another writer replaces the file between hashing and parsing
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(detail, "parse_workbook", replaced_meanwhile)
+    read_usage(path)
+    monkeypatch.setattr(detail, "parse_workbook", real)
+    clear_cache()
+    path.write_bytes(old)  # the old content again: its parse must say 1, not the other file's 2
+    assert read_usage(path)["value"].tolist() == [1.0]
 
 
 def test_cache_false_parses_every_time_and_memory_never_writes(tmp_path: Path, parses: list[int]) -> None:

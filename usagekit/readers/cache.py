@@ -29,12 +29,17 @@ __all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_ca
 CACHE_ENV = "USAGEKIT_CACHE_DIR"
 
 
-def cache_dir() -> Path:
-    """Where parsed frames are kept on disk: ``$USAGEKIT_CACHE_DIR/parsed`` or the user cache dir's.
+def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where parsed frames are kept on disk: ``<root>/parsed``, ``root`` defaulting to
+    ``$USAGEKIT_CACHE_DIR``, else the user cache dir (the same root as the download cache's).
 
     >>> cache_dir().name
     'parsed'
+    >>> cache_dir("/tmp/chosen").as_posix()
+    '/tmp/chosen/parsed'
     """
+    if root is not None:
+        return Path(root) / "parsed"
     root = os.environ.get(CACHE_ENV)
     if not root:
         import platformdirs
@@ -83,20 +88,22 @@ class ParsedCache:
         *,
         disk: bool = True,
         conform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        directory: Path | None = None,
     ) -> pd.DataFrame | None:
         """A copy of the frame cached under ``key`` (memory first, then disk), or ``None``.
 
         ``conform`` restores what Parquet does not keep (e.g. an all-missing categorical comes back as
-        ``object``) on frames read from disk.
+        ``object``) on frames read from disk. ``directory`` overrides the cache's own for this call.
         """
         with self._lock:
             frame = self._frames.get(key)
             if frame is not None:
                 self._frames.move_to_end(key)
                 return frame.copy()
-        if not disk or self.directory is None:
+        directory = directory or self.directory
+        if not disk or directory is None:
             return None
-        path = self.directory / f"{key}.parquet"
+        path = directory / f"{key}.parquet"
         if not path.is_file():
             return None
         try:
@@ -111,11 +118,13 @@ class ParsedCache:
         self._remember(key, frame)
         return frame.copy()
 
-    def put(self, key: str, frame: pd.DataFrame, *, disk: bool = True) -> None:
-        """Keep a copy of ``frame`` under ``key`` in memory, and on disk when ``disk`` and a directory is set."""
+    def put(self, key: str, frame: pd.DataFrame, *, disk: bool = True, directory: Path | None = None) -> None:
+        """Keep a copy of ``frame`` under ``key`` in memory, and on disk when ``disk`` and a directory is set
+        (``directory``, else the cache's own)."""
         self._remember(key, frame.copy())
-        if disk and self.directory is not None:
-            self._write(key, frame)
+        directory = directory or self.directory
+        if disk and directory is not None:
+            self._write(key, frame, directory)
 
     def clear(self) -> None:
         """Forget every frame held in memory (files on disk stay)."""
@@ -129,22 +138,21 @@ class ParsedCache:
             while len(self._frames) > self.capacity:
                 self._frames.popitem(last=False)
 
-    def _write(self, key: str, frame: pd.DataFrame) -> None:
-        assert self.directory is not None
+    def _write(self, key: str, frame: pd.DataFrame, directory: Path) -> None:
         tmp = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")  # mode 0600
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key[:16]}.", suffix=".tmp")  # mode 0600
             with os.fdopen(fd, "wb") as handle:
                 # uncompressed: reads twice as fast, and dictionary encoding already keeps it small
                 frame.to_parquet(handle, index=False, compression=None)
-            os.replace(tmp, self.directory / f"{key}.parquet")
+            os.replace(tmp, directory / f"{key}.parquet")
             tmp = None
         except ImportError:  # no pyarrow (the parquet extra): keep the memory cache only
             return
         except OSError as error:
             warnings.warn(
-                f"usagekit could not keep the parsed file in {self.directory} ({error.strerror or error}); "
+                f"usagekit could not keep the parsed file in {directory} ({error.strerror or error}); "
                 f"it will be parsed again next time (set {CACHE_ENV} to a writable directory)",
                 RuntimeWarning,
                 stacklevel=4,

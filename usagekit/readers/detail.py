@@ -25,6 +25,7 @@ import gc
 import hashlib
 import io
 import math
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ import pandas as pd
 
 from usagekit.errors import FileFormatError, ReadError, UnrecognizedLayoutError
 from usagekit.frames import METRICS, UNITS, UTC_NS
+from usagekit.readers.cache import cache_dir as parsed_dir
 from usagekit.readers.cache import content_digest, memory_cache
 from usagekit.readers.detect import Source, check_zip, detect_format, snippet, source_name
 
@@ -244,12 +246,26 @@ def _seen_headers(rows: Sequence[Sequence[Any]], limit: int = 24) -> tuple[str, 
 
 
 def _has_data(rows: Sequence[Sequence[Any]]) -> bool:
-    """Whether a sheet holds anything but text: numbers or dates are data."""
-    return any(
-        isinstance(cell, int | float | datetime | date | time | timedelta) and not isinstance(cell, bool)
-        for row in rows
-        for cell in row
-    )
+    """Whether a sheet holds data: numbers or dates, also when written as text (``"2024-03-02 00:05"``,
+    ``"1,234"``), so a sheet of text-stored figures under an unknown header is never skipped silently."""
+    return any(_is_datum(cell) for row in rows for cell in row)
+
+
+def _is_datum(cell: Any) -> bool:
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, int | float | datetime | date | time | timedelta):
+        return True
+    if not isinstance(cell, str):
+        return False
+    text = unicodedata.normalize("NFKC", cell).strip()
+    if _TIME_TEXT.match(_DATE_SEPARATORS.sub(r"\1-\2-\3", text)):
+        return True
+    try:
+        float(text.replace(",", "").replace("_", "").replace(" ", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_blank(value: Any) -> bool:
@@ -679,7 +695,12 @@ def _options(mapping: ColumnMapping | None, kb: int) -> _Options:
 
 
 def read_usage(
-    path: Source, *, mapping: ColumnMapping | None = None, kb: int = 1024, cache: bool | str = True
+    path: Source,
+    *,
+    mapping: ColumnMapping | None = None,
+    kb: int = 1024,
+    cache: bool | str = True,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Read a detail export workbook (xlsx, or xls) into a tidy usage frame.
 
@@ -689,7 +710,9 @@ def read_usage(
     ``traffic``, ``bandwidth``, ``requests`` (``None`` ignores a column), e.g.
     ``{"Flow (GiB)": ("traffic", "GiB")}``. ``kb`` is the size of a KB (1024, Alibaba Cloud's billing
     convention, or 1000). ``cache=True`` keeps parsed frames in memory and on disk (keyed by the file's
-    SHA-256), ``"memory"`` in memory only, ``False`` parses every time.
+    SHA-256), ``"memory"`` in memory only, ``False`` parses every time. ``cache_dir`` is the cache's
+    root folder (parsed frames go to ``<cache_dir>/parsed``; default ``$USAGEKIT_CACHE_DIR``, else the
+    user cache folder), the same root as :func:`usagekit.fetch`'s ``cache_dir``.
 
     Columns (sorted by domain, region, metric, start; missing labels first):
 
@@ -724,11 +747,15 @@ def read_usage(
             return parse_workbook(path, options)
         disk = cache is True
         store = memory_cache()
-        key = _cache_key(content_digest(path), options)
-        frame = store.get(key, disk=disk, conform=_conform)
+        directory = parsed_dir(cache_dir)
+        digest = content_digest(path)
+        key = _cache_key(digest, options)
+        frame = store.get(key, disk=disk, conform=_conform, directory=directory)
         if frame is None:
             frame = parse_workbook(path, options)
-            store.put(key, frame, disk=disk)
+            # a file replaced between hashing and parsing: its parse belongs to other bytes, keep none
+            if isinstance(path, bytes | bytearray) or content_digest(path) == digest:
+                store.put(key, frame, disk=disk, directory=directory)
         return frame
     except OSError as error:
         raise ReadError(f"cannot be read: {error.strerror or error}", path=source_name(path)) from None
