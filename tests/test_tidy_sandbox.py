@@ -112,3 +112,19 @@ def test_usage_on_a_local_dask_cluster_equals_threads(world: Sandbox, cache: Pat
             on_dask = usage(some, cache_dir=cache / "dask", executor=client.get_executor(), progress=False)
     pd.testing.assert_frame_equal(on_dask, threads)
     assert len(list((cache / "dask" / "files").rglob("*.xlsx"))) == len(some)
+
+
+def test_usage_keeps_parsed_frames_in_the_cache_dir_it_was_given(
+    world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # customer data stays where the caller said: never in $USAGEKIT_CACHE_DIR or the user's home cache
+    from usagekit.readers import clear_cache
+
+    monkeypatch.setenv("USAGEKIT_CACHE_DIR", str(tmp_path / "elsewhere"))
+    clear_cache()
+    some = _successful_details(world).head(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OverlapWarning)
+        usage(some, cache_dir=tmp_path / "chosen", progress=False)
+    assert len(list((tmp_path / "chosen" / "parsed").glob("*.parquet"))) == len(some)
+    assert not (tmp_path / "elsewhere").exists()

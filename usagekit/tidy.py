@@ -60,7 +60,7 @@ def read_export(
     from usagekit.readers import read_usage
 
     path = fetch_file(account, "detail", task_id, url, cache_dir=cache_dir, policy=policy)
-    frame = read_usage(path)
+    frame = read_usage(path, cache_dir=cache_dir)  # parsed frames beside the files, where the caller said
     if not _has_contract_dtypes(frame):  # e.g. an all-missing column back from a parsed-file cache
         frame = tidy_frame(frame, with_source=False)
     n = len(frame)
