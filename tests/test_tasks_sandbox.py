@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -382,3 +383,16 @@ def test_summary_create_whose_reply_was_lost_is_told_from_an_older_one(
     same_window = truth[truth["window_start"] == pd.Timestamp("2026-11-10T16:00:00Z")]
     assert set(same_window["task_id"]) == {older.task_id, task.task_id}
     assert len([r for r in box.requests if r["action"].startswith("Create")]) == 2
+
+
+def test_concurrent_pages_reuse_connections_without_overflowing_the_pool(
+    fresh_sandbox: Callable[..., Sandbox], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Both kinds' pages of one account go through one client at once (16 requests in flight): a pool
+    # smaller than that discards connections (a fresh TLS handshake each with the real service) and
+    # urllib3 logs a warning for every one.
+    box = fresh_sandbox(accounts=1, tasks=500, faults=Faults(latency=0.02))
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        frame = list_tasks(box.accounts, progress=False)
+    assert len(frame) == 1000
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

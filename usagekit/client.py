@@ -84,6 +84,8 @@ _V2_COMMON = frozenset(
     }
 )
 _SNIPPET_BYTES = 200
+#: connections kept per host by a client-made session: more than the requests a listing has in flight
+_POOL_SIZE = 32
 _REQUEST_ID_RE = re.compile(r'"RequestId"\s*:\s*"([^"\\]{1,128})"')
 #: a path-like token followed by a query string (``http://h/p?a=b``, ``url: /?Action=...``)
 _QUERY_RE = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#'\"]*)?/[^\s?#'\"]*)\?[^\s'\"]*")
@@ -207,6 +209,12 @@ class CdnClient:
         self._clock = clock
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        if self._owns_session:
+            # Listings send many pages at once through one client (both kinds, 8 pages each): a pool
+            # smaller than that discards connections, each a new TLS handshake and a urllib3 warning.
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=_POOL_SIZE)
+            self._session.mount("https://", adapter)
+            self._session.mount("http://", adapter)
         if loopback and self._owns_session:
             # Nothing in the environment (proxies, .netrc) applies to a local server: skipping the
             # lookups requests makes on every call saves about half a millisecond per call.
