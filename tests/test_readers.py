@@ -422,6 +422,15 @@ def test_a_workbook_without_any_header_raises(tmp_path: Path) -> None:
         read_usage(path)
 
 
+def test_a_workbook_with_an_unknown_header_and_no_rows_names_what_it_saw(tmp_path: Path) -> None:
+    path = build(tmp_path / "de.xlsx", {"Daten": [["Bericht"], ["Zeit", "Menge (GiB)"]]})
+    with pytest.raises(UnrecognizedLayoutError) as caught:
+        read_usage(path)
+    assert caught.value.sheet == "Daten"
+    assert caught.value.headers == ("Bericht", "Zeit", "Menge (GiB)")
+    assert "Menge (GiB)" in str(caught.value) and "mapping=" in str(caught.value)
+
+
 def test_an_unknown_unit_is_a_layout_error_not_a_silent_drop(tmp_path: Path) -> None:
     path = build(tmp_path / "u.xlsx", {"s": [["Time", "Traffic(Pages)"], ["2024-03-02 00:00", 1]]})
     with pytest.raises(UnrecognizedLayoutError, match=r"unit of column 'Traffic\(Pages\)'"):

@@ -620,6 +620,7 @@ def _gc_paused() -> Iterator[None]:
 
 def _read_sheets(workbook: Any, parts: list[_Part], options: _Options, name: str, kind: str) -> None:
     headers_found = False
+    seen: tuple[str, tuple[str, ...]] | None = None  # the first sheet with text: named in the error
     try:
         for sheet_name in workbook.sheet_names:
             try:
@@ -633,18 +634,24 @@ def _read_sheets(workbook: Any, parts: list[_Part], options: _Options, name: str
                     detected=kind,
                 ) from None
             part = _read_sheet(rows, options, _Where(name, sheet_name))
-            del rows
             if part is not None:
                 headers_found = True
                 parts.append(part)
+            elif seen is None and (texts := _seen_headers(rows)):
+                seen = (sheet_name, texts)
+            del rows
     finally:
         workbook.close()
     if not headers_found:
+        sheet, texts = seen or (None, ())
+        shown = f"; sheet {sheet!r} shows {' | '.join(texts)}" if sheet is not None else ""
         raise UnrecognizedLayoutError(
             f"no sheet has a header naming a time column and a usage column (sheets: "
-            f"{', '.join(map(repr, workbook.sheet_names)) or 'none'}); if it is a usage export, name its columns, "
-            "e.g. read_usage(path, mapping={'Zeit': 'time', 'Flow (GiB)': ('traffic', 'GiB')})",
+            f"{', '.join(map(repr, workbook.sheet_names)) or 'none'}){shown}; if it is a usage export, name its "
+            "columns, e.g. read_usage(path, mapping={'Zeit': 'time', 'Flow (GiB)': ('traffic', 'GiB')})",
             path=name,
+            sheet=sheet,
+            headers=texts,
         )
 
 
