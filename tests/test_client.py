@@ -14,7 +14,7 @@ from _signing_server import Reply, SigningServer
 
 import usagekit
 from usagekit.accounts import Account
-from usagekit.client import API_VERSION, CdnClient, RetryPolicy
+from usagekit.client import API_VERSION, CdnClient, RetryPolicy, TransportCause
 from usagekit.errors import (
     ApiError,
     AuthenticationError,
@@ -328,6 +328,28 @@ def test_connection_refused_retried_for_any_call(fake: FakeTime, action: str) ->
     assert type(caught.value) is TransportError  # never sent: not "may have run"
     assert "could not connect" in str(caught.value)
     assert len(fake.waits) == 2
+
+
+def test_transport_error_keeps_a_sanitized_cause_chain(fake: FakeTime) -> None:
+    """The requests/urllib3 chain is included, as sanitized stand-ins: types and reasons, no query."""
+    account = Account(
+        "prod", AK.access_key_id, AK.access_key_secret, endpoint=f"http://127.0.0.1:{closed_port()}"
+    )
+    client = CdnClient(
+        account, retry=RetryPolicy(max_attempts=1), signature="v3", sleep=fake.sleep, clock=fake.clock
+    )
+    with client, pytest.raises(TransportError) as caught:
+        client.call(DESCRIBE, PageSize="50", PageNumber="1")
+    chain = []
+    current: BaseException | None = caught.value.__cause__
+    while current is not None:
+        chain.append(current)
+        current = current.__cause__
+    assert chain and all(isinstance(item, TransportCause) for item in chain)
+    texts = [str(item) for item in chain]
+    assert texts[0].startswith("requests.exceptions.ConnectionError: ")
+    assert any("ConnectionRefusedError" in text for text in texts)
+    assert not [text for text in texts if "PageSize" in text or "?" in text]
 
 
 def test_retries_logged_at_debug_without_params(

@@ -148,6 +148,14 @@ class RetryPolicy:
         return delay
 
 
+class TransportCause(Exception):
+    """A sanitized stand-in for a requests / urllib3 error in a :class:`TransportError`'s cause chain.
+
+    Its text is the original's type and message with URL queries removed and secrets masked; the original
+    objects are not kept, since they quote the request's URL and can hold its parameters.
+    """
+
+
 @dataclass
 class _Failure:
     """One failed attempt: the error to raise if no retry follows, and whether a retry is allowed."""
@@ -156,6 +164,8 @@ class _Failure:
     retry: bool
     retry_after: float | None = None
     label: str = ""
+    #: a sanitized copy of the requests/urllib3 cause chain (see :class:`TransportCause`)
+    cause: BaseException | None = None
 
 
 class CdnClient:
@@ -273,7 +283,7 @@ class CdnClient:
                     f"gave up after {attempt} attempt(s): waiting {delay:.2f} s more would pass the "
                     f"{self._retry.deadline:g} s retry deadline"
                 )
-                raise outcome.error
+                raise self._with_cause(outcome)
             logger.debug(
                 "retrying %s for account %r: attempt %d failed with %s; waiting %.3f s",
                 action,
@@ -285,8 +295,9 @@ class CdnClient:
             self._sleep(delay)
         if outcome.retry:
             outcome.error.add_note(f"gave up after {attempt} attempt(s) (RetryPolicy.max_attempts)")
-        # Raised outside any ``except`` block: the chain holds only our own, sanitized errors.
-        raise outcome.error
+        # Raised outside any ``except`` block, from a sanitized copy of the cause chain: the traceback
+        # shows every underlying error, none of them the original objects, which quote URLs.
+        raise self._with_cause(outcome)
 
     def close(self) -> None:
         """Close the HTTP session if the client created it (a session passed in stays the caller's)."""
@@ -473,6 +484,28 @@ class CdnClient:
         return error
 
     def _transport_failure(self, exc: BaseException, action: str, changes_state: bool) -> _Failure:
+        failure = self._classify_transport_failure(exc, action, changes_state)
+        failure.cause = self._sanitized_chain(exc)
+        return failure
+
+    @staticmethod
+    def _with_cause(outcome: _Failure) -> UsagekitError:
+        """The error to raise, chained to the sanitized transport causes when there are any."""
+        if outcome.cause is not None:
+            outcome.error.__cause__ = outcome.cause
+        return outcome.error
+
+    def _sanitized_chain(self, exc: BaseException) -> TransportCause | None:
+        """A :class:`TransportCause` per error in ``exc``'s chain (outermost first), queries and secrets out."""
+        head: TransportCause | None = None
+        for item in reversed(_chain(exc)):
+            kind = type(item)
+            cause = TransportCause(f"{kind.__module__}.{kind.__qualname__}: {self._scrub(str(item))}")
+            cause.__cause__ = head
+            head = cause
+        return head
+
+    def _classify_transport_failure(self, exc: BaseException, action: str, changes_state: bool) -> _Failure:
         description = self._scrub(_describe(exc))
         name = self._account.name
         if isinstance(exc, requests.exceptions.SSLError):
