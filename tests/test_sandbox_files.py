@@ -95,6 +95,13 @@ def test_range_requests(
     assert int(reply.headers["content-length"]) == len(reply.body)
 
 
+def test_an_invalid_range_is_ignored_and_the_whole_file_sent(wire: Any, detail_task: tuple[str, str]) -> None:
+    whole = wire.send(detail_task[1]).body
+    reply = wire.send(detail_task[1], headers={"Range": "bytes=5-3"})
+    assert reply.status == 200 and reply.body == whole
+    assert "content-range" not in reply.headers
+
+
 def test_a_range_past_the_end_is_416(wire: Any, detail_task: tuple[str, str]) -> None:
     size = len(wire.send(detail_task[1]).body)
     reply = wire.send(detail_task[1], headers={"Range": f"bytes={size}-"})

@@ -290,6 +290,9 @@ class Service:
             return Reply(
                 200, headers, data
             )  # no Range, or one we do not support (several ranges): whole file
+        if match["first"] and match["last"] and int(match["last"]) < int(match["first"]):
+            # Syntactically invalid (RFC 9110 14.1.1): ignored, the whole file, as object storage does.
+            return Reply(200, headers, data)
         if match["first"]:
             first = int(match["first"])
             last = min(int(match["last"]), size - 1) if match["last"] else size - 1
