@@ -162,22 +162,15 @@ def _prepare(output: Path) -> None:
 
 @contextlib.contextmanager
 def _cache(cache_dir: str | None) -> Iterator[str]:
-    """The download cache: the one asked for, else a temporary folder removed afterwards.
+    """The cache for downloads and parsed files: the one asked for, else a temporary folder removed after.
 
-    The readers' parsed-file cache follows ``USAGEKIT_CACHE_DIR``: it is pointed at the same place
-    for the run, so a demo leaves nothing behind in the user's cache.
+    ``usage(cache_dir=...)`` keeps both there, so a demo leaves nothing behind in the user's cache.
     """
-    with contextlib.ExitStack() as stack:
-        root = cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="usagekit-demo-"))
-        previous = os.environ.get("USAGEKIT_CACHE_DIR")
-        os.environ["USAGEKIT_CACHE_DIR"] = root
-        try:
-            yield root
-        finally:
-            if previous is None:
-                os.environ.pop("USAGEKIT_CACHE_DIR", None)
-            else:
-                os.environ["USAGEKIT_CACHE_DIR"] = previous
+    if cache_dir:
+        yield cache_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="usagekit-demo-") as root:
+        yield root
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
