@@ -107,3 +107,14 @@ def test_switch_on_without_an_endpoint_starts_one_sandbox_per_process(
     finally:
         discovery._stop_sandbox()
     assert discovery.running_sandbox() is None
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_the_rate_limit_flag_refuses_what_is_not_a_rate(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usagekit.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sandbox", "--rate-limit", value])
+    assert "rate limit" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -32,6 +33,13 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text}")
+    return value
+
+
+def _calls_per_second(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"a rate limit is a number of calls per second, 0 or more: {text}")
     return value
 
 
@@ -65,7 +73,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--jitter", type=_seconds, default=0.0, help="extra random delay up to this, seconds")
     parser.add_argument(
         "--rate-limit",
-        type=float,
+        type=_calls_per_second,
         default=100.0,
         help="calls per second per account (0 disables; default 100)",
     )

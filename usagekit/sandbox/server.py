@@ -328,7 +328,23 @@ class _Handler(BaseHTTPRequestHandler):
         service = self.server.service
         try:
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not (declared.isascii() and declared.isdigit()):
+                self.close_connection = True  # the body's end is unknown: the connection cannot be reused
+                self._write(
+                    _json_reply(
+                        400,
+                        {
+                            "RequestId": uuid.uuid4().hex.upper(),
+                            "HostId": "127.0.0.1",
+                            "Code": "InvalidParameter",
+                            "Message": "The Content-Length header is not a number.",
+                        },
+                        "-",
+                    )
+                )
+                return
+            length = int(declared)
             body = self.rfile.read(length) if length > 0 else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             if parts.path.startswith("/files/") and self.command in ("GET", "HEAD"):
