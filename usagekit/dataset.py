@@ -31,6 +31,7 @@ import pandas as pd
 
 from usagekit.errors import ReadError
 from usagekit.frames import BEIJING, TIDY_COLUMNS, sort_tidy, tidy_frame
+from usagekit.optional import require
 
 __all__ = ["read_dataset", "to_dataset"]
 
@@ -38,12 +39,10 @@ PARTITIONS = ("account", "month")
 
 
 def _pyarrow() -> Any:
-    try:
-        import pyarrow
-        import pyarrow.dataset
-        import pyarrow.parquet
-    except ImportError as error:  # pragma: no cover - pyarrow is in the parquet extra
-        raise ImportError("Parquet datasets need pyarrow: pip install 'usagekit[parquet]'") from error
+    for module in ("pyarrow", "pyarrow.dataset", "pyarrow.parquet"):
+        require(module, extra="parquet", purpose="Parquet datasets")
+    import pyarrow
+
     return pyarrow
 
 

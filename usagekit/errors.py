@@ -4,6 +4,7 @@
 
     UsagekitError
     ├── ConfigurationError            a profile or credentials file that cannot be used
+    ├── MissingExtraError             an optional package is not installed: the message names the extra
     ├── TransportError                the request never got an answer (connection, TLS, timeout)
     │   └── MayHaveRunError           a state-changing call whose outcome is unknown: list before retrying
     ├── ResponseError                 an answer that is not the API's JSON (an HTML page, broken JSON)
@@ -51,6 +52,7 @@ __all__ = [
     "IncompleteListingError",
     "InvalidParameterError",
     "MayHaveRunError",
+    "MissingExtraError",
     "PermissionDeniedError",
     "ReadError",
     "ResponseError",
@@ -84,6 +86,17 @@ class ConfigurationError(UsagekitError):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(where + message)
+
+
+class MissingExtraError(UsagekitError, ImportError):
+    """A feature's optional package is missing; ``extra`` names what to install (``usagekit[extra]``).
+
+    Also an :class:`ImportError`, so code that guards optional imports keeps working.
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class TransportError(UsagekitError):

@@ -39,6 +39,7 @@ import pandas as pd
 
 from usagekit.errors import FileFormatError, ReadError, UnrecognizedLayoutError
 from usagekit.frames import METRICS, UNITS, UTC_NS
+from usagekit.optional import require
 from usagekit.readers.cache import cache_dir as parsed_dir
 from usagekit.readers.cache import content_digest, memory_cache
 from usagekit.readers.detect import Source, check_zip, detect_format, snippet, source_name
@@ -574,10 +575,7 @@ def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
 
 
 def _open_workbook(source: Source, name: str, kind: str) -> Any:
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError as error:  # pragma: no cover - the files extra is installed in tests
-        raise ImportError("reading workbooks needs python-calamine: pip install 'usagekit[files]'") from error
+    CalamineWorkbook = require("python_calamine", extra="files", purpose="reading workbooks").CalamineWorkbook
     try:
         if isinstance(source, bytes | bytearray):
             return CalamineWorkbook.from_filelike(io.BytesIO(source))

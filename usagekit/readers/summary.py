@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.errors import FileFormatError, ReadError
+from usagekit.optional import require
 from usagekit.readers.detect import Source, detect_format, opened, snippet, source_name
 
 __all__ = ["SUMMARY_COLUMNS", "read_summary"]
@@ -47,10 +48,7 @@ def _key(text: str) -> str:
 
 
 def _pieces(source: Source, name: str) -> list[_Piece]:
-    try:
-        from pypdf import PdfReader
-    except ImportError as error:  # pragma: no cover - the files extra is installed in tests
-        raise ImportError("reading summary PDFs needs pypdf: pip install 'usagekit[files]'") from error
+    PdfReader = require("pypdf", extra="files", purpose="reading summary PDFs").PdfReader
     pieces: list[_Piece] = []
     try:
         with opened(source) as handle:

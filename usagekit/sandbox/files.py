@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.frames import BEIJING
+from usagekit.optional import require
 
 __all__ = [
     "SUMMARY_HEADER",
@@ -111,7 +112,7 @@ def write_detail_workbook(
     >>> data[:4]
     b'PK\\x03\\x04'
     """
-    import xlsxwriter
+    xlsxwriter = require("xlsxwriter", extra="sandbox", purpose="writing the sandbox's workbooks")
 
     type, language = _type(type), _language(language)
     roles = _roles(type, by_account)
@@ -223,7 +224,7 @@ def write_summary_pdf(summary: pd.DataFrame, *, title: str) -> bytes:
     >>> write_summary_pdf(summary, title="Usage summary")[:5]
     b'%PDF-'
     """
-    from fpdf import FPDF
+    FPDF = require("fpdf", extra="sandbox", purpose="writing the sandbox's summary PDFs").FPDF
 
     body = []
     for item, region, period, value, unit in summary[
