@@ -396,3 +396,26 @@ def test_concurrent_pages_reuse_connections_without_overflowing_the_pool(
         frame = list_tasks(box.accounts, progress=False)
     assert len(frame) == 1000
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_listings_reuse_one_client_per_account(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a client factory, repeated listings (and wait's polls) reuse each account's connections."""
+    from collections import OrderedDict
+
+    made: list[str] = []
+    pool: OrderedDict[Account, CdnClient] = OrderedDict()
+
+    def counting(account: Account, **options: Any) -> CdnClient:
+        made.append(account.name)
+        return CdnClient(account, **options)
+
+    monkeypatch.setattr(tasks_module, "CdnClient", counting)
+    monkeypatch.setattr(tasks_module, "_CLIENTS", pool)
+    try:
+        first = tasks_module.list_tasks(sandbox.accounts, progress=False)
+        second = tasks_module.list_tasks(sandbox.accounts, progress=False)
+    finally:
+        for client in pool.values():
+            client.close()
+    assert sorted(made) == sorted(account.name for account in sandbox.accounts)
+    assert first.equals(second)

@@ -21,6 +21,7 @@ ExportTask(account='prod', kind='detail', task_id='129456', task_name='uk:flow:a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -550,17 +551,51 @@ def _limiter(account: Account) -> RateLimiter:
         return limiter
 
 
+_CLIENTS: OrderedDict[Account, CdnClient] = OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 32
+
+
+def _client(account: Account, factory: ClientFactory | None) -> tuple[CdnClient, bool]:
+    """The client for ``account`` and whether the caller owns it (must close it).
+
+    Without a factory, one client per account is kept for the process (the latest 32), so listings,
+    the polls of :func:`wait` and creates reuse its connections instead of opening new ones (a TLS
+    handshake each, against the real service). A factory's clients are the caller's, closed after use.
+    """
+    if factory is not None:
+        return factory(account), True
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(account)
+        if client is not None:
+            _CLIENTS.move_to_end(account)
+            return client, False
+        client = _CLIENTS[account] = CdnClient(account)
+        while len(_CLIENTS) > _MAX_CLIENTS:
+            _, old = _CLIENTS.popitem(last=False)
+            old.close()
+        return client, False
+
+
+@atexit.register
+def _close_clients() -> None:
+    with _CLIENTS_LOCK:
+        while _CLIENTS:
+            _CLIENTS.popitem()[1].close()
+
+
 class _open:
-    """A client from the factory, closed on exit."""
+    """A client for ``account`` (see :func:`_client`), closed on exit when the caller owns it."""
 
     def __init__(self, account: Account, factory: ClientFactory | None) -> None:
-        self.client = (factory or CdnClient)(account)
+        self.client, self._owned = _client(account, factory)
 
     def __enter__(self) -> CdnClient:
         return self.client
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        if self._owned:
+            self.client.close()
 
 
 def _walk_one(
@@ -717,6 +752,7 @@ def _run(
     if not jobs:
         return results, []
     clients: dict[str, CdnClient] = {}
+    owned: list[CdnClient] = []
     bars = _Bars(progress_enabled(progress), n_accounts, len(jobs))
     remaining: dict[str, int] = {}
     for account, _ in jobs:
@@ -730,9 +766,13 @@ def _run(
         for account, _ in jobs:
             if account.name not in clients and account.name not in unusable:
                 try:
-                    clients[account.name] = (client_factory or CdnClient)(account)
+                    client, is_owned = _client(account, client_factory)
                 except UsagekitError as error:  # e.g. http:// to a remote host: this account's failure
                     unusable[account.name] = _named(error, account)
+                else:
+                    clients[account.name] = client
+                    if is_owned:
+                        owned.append(client)
         for index, (account, _) in enumerate(jobs):
             if account.name in unusable:
                 failed[index] = unusable[account.name]
@@ -767,7 +807,7 @@ def _run(
                 raise failed[min(failed)]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        for client in clients.values():
+        for client in owned:
             client.close()
         bars.close()
     return results, [(jobs[index], failed[index]) for index in sorted(failed)]
