@@ -146,14 +146,15 @@ def _labels_as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_detail_files_downloaded_from_the_sandbox_equal_its_truth(sandbox: Any, wire: Any) -> None:
-    checked: set[tuple[str, str]] = set()
+    checked: set[tuple[str, str, str]] = set()
+    languages = {task.task_id: task.language for task in sandbox.world.tasks}
     for account in sandbox.accounts:
         truth = sandbox.truth.tasks(account.name, "detail").set_index("task_id")
         for item in _walk(wire, account, "detail"):
             if item["Status"] != "success":
                 continue
             task = truth.loc[item["TaskId"]]
-            kind = (str(task["type"]), str(task["domains"]))
+            kind = (str(task["type"]), str(task["domains"]), languages[item["TaskId"]])
             if kind in checked:
                 continue
             reply = wire.send(item["DownloadUrl"])
@@ -163,7 +164,9 @@ def test_detail_files_downloaded_from_the_sandbox_equal_its_truth(sandbox: Any, 
             expected = sort_tidy(sandbox.truth.usage(item["TaskId"]).drop(columns=["account", "task_id"]))
             pd.testing.assert_frame_equal(_labels_as_text(frame), _labels_as_text(expected))
             checked.add(kind)
-    assert len(checked) >= 2, checked  # at least two kinds of export (flow/vas, all/some) were read
+    # one workbook of every kind the world holds: flow/vas x all/some (by account or per domain) x zh/en
+    assert {kind[2] for kind in checked} == {"zh-cn", "en-us"}, checked
+    assert len(checked) >= 6, checked
 
 
 def test_summary_files_downloaded_from_the_sandbox_equal_its_truth(sandbox: Any, wire: Any) -> None:
