@@ -123,8 +123,8 @@ def snippet(source: Source, limit: int = 80) -> str:
 
     URLs lose their query strings: an error page may quote a presigned URL, whose query is a credential.
 
-    >>> snippet(b"<html>\\n  <body>see https://b.example.com/f.xlsx?Signature=abc</body>")
-    '<html> <body>see https://b.example.com/f.xlsx?… </body>'
+    >>> snippet(b"<html>\\n  <body>see https://b.example.com/f.xlsx?Signature=abc </body>")
+    '<html> <body>see https://b.example.com/f.xlsx?…  </body>'
     """
     text = head(source, limit * 4).decode("utf-8", errors="replace")
     text = _URL_QUERY.sub(r"\1?… ", " ".join(text.split()))
