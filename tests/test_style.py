@@ -41,3 +41,18 @@ def test_public_names_resolve_to_what_they_name() -> None:
         value = getattr(usagekit, name)
         assert not isinstance(value, types.ModuleType), f"usagekit.{name} is a module, not the public object"
     assert callable(usagekit.coverage)
+
+
+def _imported_after(statement: str, watched: tuple[str, ...]) -> list[str]:
+    code = f"import sys; {statement}; print(','.join(m for m in {watched!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_lower_layers_do_not_import_higher_ones() -> None:
+    """The architecture's one-way arrows: the client knows nothing of pandas, the readers nothing of HTTP."""
+    assert _imported_after("import usagekit.client", ("pandas",)) == []
+    assert (
+        _imported_after("import usagekit.readers", ("requests", "usagekit.client", "usagekit.downloads"))
+        == []
+    )

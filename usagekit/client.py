@@ -55,6 +55,7 @@ from usagekit.errors import (
     UsagekitError,
     error_for,
 )
+from usagekit.redact import strip_queries
 from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
 
 __all__ = ["API_VERSION", "DEFAULT_ENDPOINT", "PRODUCT", "CdnClient", "RetryPolicy"]
@@ -87,8 +88,6 @@ _SNIPPET_BYTES = 200
 #: connections kept per host by a client-made session: more than the requests a listing has in flight
 _POOL_SIZE = 32
 _REQUEST_ID_RE = re.compile(r'"RequestId"\s*:\s*"([^"\\]{1,128})"')
-#: a path-like token followed by a query string (``http://h/p?a=b``, ``url: /?Action=...``)
-_QUERY_RE = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#'\"]*)?/[^\s?#'\"]*)\?[^\s'\"]*")
 _ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _shared_random = random.Random()  # backoff jitter, not cryptography
 
@@ -543,7 +542,7 @@ class CdnClient:
 
     def _scrub(self, text: str) -> str:
         """``text`` with URL queries removed and any form of the secret or token masked."""
-        return self._mask(_QUERY_RE.sub(r"\1", text))
+        return self._mask(strip_queries(text))
 
     def _mask(self, text: str) -> str:
         """``text`` with the secret and the token masked, raw or percent-encoded once or twice."""

@@ -50,8 +50,10 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
-from usagekit.frames import KINDS, strip_query
+from usagekit.frames import KINDS
 from usagekit.progress import progress_enabled
+from usagekit.readers.detect import detect_format
+from usagekit.redact import strip_queries, strip_query
 
 if TYPE_CHECKING:
     import requests
@@ -73,11 +75,10 @@ __all__ = [
     "task_refs",
 ]
 
-#: file types by their first bytes, and the extension each is kept under
-MAGIC = {b"%PDF-": "pdf", b"PK\x03\x04": "xlsx", b"\xd0\xcf\x11\xe0": "xls"}
+#: the export file types (as readers.detect names them), each kept under that extension
+EXPORT_TYPES = ("pdf", "xlsx", "xls")
 _META_VERSION = 1
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SECRET_QUERY = re.compile(r"\?[^\s'\"()<>]*=[^\s'\"()<>]*")
 
 ProgressCallback = Callable[[int, int], None]  # (bytes written, bytes added to the expected total)
 
@@ -113,25 +114,16 @@ def sniff(head: bytes) -> str | None:
     >>> sniff(b"\\xd0\\xcf\\x11\\xe0\\xa1\\xb1\\x1a\\xe1")
     'xls'
     """
-    for magic, kind in MAGIC.items():
-        if head.startswith(magic):
-            return kind
-    return None
+    found = detect_format(head)
+    return found if found in EXPORT_TYPES else None
+
+
+_WHAT = {"html": "an HTML page", "xml": "an XML document", "json": "JSON", "empty": "an empty body"}
 
 
 def _describe_head(head: bytes, content_type: str | None) -> str:
     """Say what a non-export reply looks like, without quoting it (a page may echo the URL)."""
-    text = head.lstrip()[:64].lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        what = "an HTML page"
-    elif text.startswith(b"<?xml") or text.startswith(b"<error"):
-        what = "an XML document"
-    elif text.startswith((b"{", b"[")):
-        what = "JSON"
-    elif not head:
-        what = "an empty body"
-    else:
-        what = "neither a workbook nor a PDF"
+    what = _WHAT.get(detect_format(head), "neither a workbook nor a PDF")
     return what + (f" (Content-Type {content_type})" if content_type else "")
 
 
@@ -140,7 +132,7 @@ class _NoQueryInLogs(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_SECRET_QUERY.sub("", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(strip_queries(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -158,7 +150,7 @@ def _safe(text: str, url: str | None) -> str:
         query = urlsplit(url).query
         if query:
             text = text.replace(url, strip_query(url) or "").replace(query, "…")
-    return _SECRET_QUERY.sub("", text)
+    return strip_queries(text)
 
 
 # --- the cache ---------------------------------------------------------------------------------------
@@ -225,7 +217,7 @@ def _lookup(folder: Path, task_id: str) -> Path | None:
     """The cached file of a task when its record and its file agree (size), else ``None``."""
     stem = _task_stem(task_id)
     meta = _read_meta(folder / f"{stem}.json")
-    if meta is None or meta.get("task_id") != task_id or meta.get("file_type") not in MAGIC.values():
+    if meta is None or meta.get("task_id") != task_id or meta.get("file_type") not in EXPORT_TYPES:
         return None
     path = folder / f"{stem}.{meta['file_type']}"
     try:

@@ -39,9 +39,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
+
+from usagekit.redact import strip_query
 
 __all__ = [
     "BEIJING",
@@ -217,22 +218,6 @@ def exclusive_end(end: datetime | pd.Timestamp | str | None) -> pd.Timestamp | N
     if ts.second == 59:
         ts = ts + pd.Timedelta(seconds=1)
     return ts
-
-
-def strip_query(url: str | None) -> str | None:
-    """A URL without its query string and fragment: enough to see the file, never the credential.
-
-    >>> strip_query("https://bucket.oss.example.com/export/123.xlsx?Expires=1&Signature=abc")
-    'https://bucket.oss.example.com/export/123.xlsx'
-    >>> strip_query("") is None
-    True
-    """
-    if not url:
-        return None
-    if "@" not in url:  # the common case, without parsing: listings strip thousands of URLs
-        return url.partition("#")[0].partition("?")[0]
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 # --- the task-name tag -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from usagekit.errors import FileFormatError, UnsafeFileError
+from usagekit.redact import strip_queries
 
 __all__ = [
     "MAX_RATIO",
@@ -51,7 +51,6 @@ _MAGIC: tuple[tuple[bytes, Format], ...] = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
 )
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body", b"<!--")
-_URL_QUERY = re.compile(r"(https?://[^\s?\"'<>]*)\?[^\s\"'<>]*")
 
 
 def source_name(source: Source) -> str:
@@ -124,10 +123,10 @@ def snippet(source: Source, limit: int = 80) -> str:
     URLs lose their query strings: an error page may quote a presigned URL, whose query is a credential.
 
     >>> snippet(b"<html>\\n  <body>see https://b.example.com/f.xlsx?Signature=abc </body>")
-    '<html> <body>see https://b.example.com/f.xlsx?…  </body>'
+    '<html> <body>see https://b.example.com/f.xlsx?… </body>'
     """
     text = head(source, limit * 4).decode("utf-8", errors="replace")
-    text = _URL_QUERY.sub(r"\1?… ", " ".join(text.split()))
+    text = strip_queries(" ".join(text.split()), marker="?…")
     return text[:limit].rstrip()
 
 
