@@ -166,6 +166,5 @@ _MEMORY = ParsedCache()
 
 
 def memory_cache() -> ParsedCache:
-    """The process-wide cache ``read_usage`` uses, its directory set from the environment at each call."""
-    _MEMORY.directory = cache_dir()
+    """The process-wide in-memory cache ``read_usage`` uses (it names the disk folder at each call)."""
     return _MEMORY
