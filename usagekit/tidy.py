@@ -16,7 +16,6 @@ see :mod:`usagekit.reconcile`). :func:`to_focus` maps a tidy frame onto FinOps F
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -61,24 +60,10 @@ def read_export(
 
     path = fetch_file(account, "detail", task_id, url, cache_dir=cache_dir, policy=policy)
     frame = read_usage(path, cache_dir=cache_dir)  # parsed frames beside the files, where the caller said
-    if not _has_contract_dtypes(frame):  # e.g. an all-missing column back from a parsed-file cache
-        frame = tidy_frame(frame, with_source=False)
     n = len(frame)
     frame.insert(0, "account", pd.Categorical([account.name] * n))
     frame.insert(1, "task_id", pd.array([str(task_id)] * n, dtype=pd.StringDtype()))
     return frame
-
-
-@functools.cache
-def _read_dtypes() -> tuple[tuple[str, str], ...]:
-    return tuple((name, str(dtype)) for name, dtype in tidy_frame({}, with_source=False).dtypes.items())
-
-
-def _has_contract_dtypes(frame: pd.DataFrame) -> bool:
-    expected = _read_dtypes()
-    return list(frame.columns) == [name for name, _ in expected] and all(
-        str(frame[name].dtype) == dtype for name, dtype in expected
-    )
 
 
 class _FileBar:
