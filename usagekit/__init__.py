@@ -59,6 +59,8 @@ _LAZY = {
     "to_dataset": "usagekit.tidy",
     "read_dataset": "usagekit.tidy",
     "to_focus": "usagekit.tidy",
+    "plot_timeline": "usagekit.plots",
+    "plot_usage": "usagekit.plots",
 }
 
 __all__ = [
@@ -96,6 +98,8 @@ __all__ = [
     "fetch",
     "iter_tasks",
     "list_tasks",
+    "plot_timeline",
+    "plot_usage",
     "read_dataset",
     "read_summary",
     "read_usage",
@@ -124,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.client import CdnClient, RetryPolicy
     from usagekit.discovery import discover_accounts
     from usagekit.downloads import fetch
+    from usagekit.plots import plot_timeline, plot_usage
     from usagekit.readers import read_summary, read_usage
     from usagekit.sandbox import Sandbox
     from usagekit.tasks import (
