@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -131,6 +132,51 @@ def test_filters_and_empty_results(tmp_path: Path) -> None:
     assert len(one) == len(expected) == 36 * 3  # 12 points of 30 September (Beijing) left out
     none = read_dataset(tmp_path, filters=[("account", "=", "nobody")])
     assert none.empty and list(none.columns) == list(tidy_frame({}).columns)
+
+
+def test_an_empty_frame_round_trips_to_an_empty_tidy_frame(tmp_path: Path) -> None:
+    assert to_dataset(tidy_frame({}), tmp_path / "empty") == []
+    back = read_dataset(tmp_path / "empty")
+    pd.testing.assert_frame_equal(back, tidy_frame({}))
+
+
+def test_a_partition_is_one_file_replaced_whole_and_hidden_leftovers_are_not_data(tmp_path: Path) -> None:
+    frame = sample()
+    first = to_dataset(frame, tmp_path)
+    assert all(f.name == "part-0.parquet" for f in first)
+    folder = first[0].parent
+    # what a process killed mid-write leaves: a hidden half file, and the manifest beside the data
+    (folder / ".part-0.parquet.999-dead.tmp").write_bytes(b"PAR1 half a file")
+    (tmp_path / "_manifest.json").write_text("{}")
+    back = read_dataset(tmp_path)
+    pd.testing.assert_frame_equal(back, sort_tidy(tidy_frame(frame)))
+    pattern = str(tmp_path / "**" / "*.parquet")
+    rows = duckdb.connect().execute("SELECT count(*) FROM read_parquet(?, hive_partitioning=true)", [pattern])
+    assert rows.fetchone() == (len(frame),)
+    second = to_dataset(frame.assign(value=2.0), tmp_path)
+    assert second == first and sorted(p.name for p in folder.iterdir() if p.suffix == ".parquet") == [
+        "part-0.parquet"
+    ]
+
+
+def test_provenance_travels_with_the_data_and_the_manifest_indexes_it(tmp_path: Path) -> None:
+    from usagekit.dataset import read_manifest, read_partition, write_partition
+
+    frame = sample()
+    shop = frame[(frame["account"] == "demo-shop") & (frame["start"] >= "2026-10-31T16:00:00Z")]
+    write_partition(shop, tmp_path, "demo-shop", "2026-11", provenance={"pieces": [{"task_id": "7"}]})
+    to_dataset(frame[frame["account"] == "a/b=c"], tmp_path)  # no provenance
+    manifest = read_manifest(tmp_path)
+    entries = manifest["partitions"]
+    assert entries["demo-shop/2026-11"]["provenance"] == {"pieces": [{"task_id": "7"}]}
+    assert entries["demo-shop/2026-11"]["rows"] == len(shop)
+    assert entries["a/b=c/2026-10"]["provenance"] is None
+    assert json.loads((tmp_path / "_manifest.json").read_text()) == manifest
+    expected = sort_tidy(tidy_frame(shop.astype({"account": "string"})))  # categories: this account only
+    pd.testing.assert_frame_equal(read_partition(tmp_path, "demo-shop", "2026-11"), expected)
+    # the footer is the authority: a stale index is rebuilt from the files
+    (tmp_path / "_manifest.json").write_text('{"version": 1, "partitions": {}}')
+    assert read_manifest(tmp_path) == manifest
 
 
 def test_reading_nothing_is_a_read_error(tmp_path: Path) -> None:
