@@ -152,9 +152,9 @@ def _remove_leftovers(folder: Path) -> None:
     for other in folder.iterdir():
         if other.name == PART_NAME:
             continue
-        if other.suffix == ".parquet" and not other.name.startswith((".", "_")):
-            other.unlink(missing_ok=True)
-        elif other.name.startswith(f".{PART_NAME}.") and other.stat().st_mtime < stale:
+        older_layout = other.suffix == ".parquet" and not other.name.startswith((".", "_"))
+        abandoned = other.name.startswith(f".{PART_NAME}.") and other.stat().st_mtime < stale
+        if older_layout or abandoned:
             other.unlink(missing_ok=True)
 
 
