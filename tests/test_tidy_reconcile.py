@@ -1,11 +1,11 @@
-"""The overlap rule on frames built by hand: counted once, newer wins, per-domain rows over by-account."""
+"""The overlap rule on frames built by hand: counted once, newer wins, totals kept whole (see also
+test_reconcile_overlap.py for account totals under per-domain exports)."""
 
 from __future__ import annotations
 
 import json
 import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -96,36 +96,6 @@ def test_equal_updated_times_fall_back_to_the_later_task_id() -> None:
     assert out["value"].tolist() == [2.0, 2.0]
 
 
-def test_per_domain_rows_win_over_by_account_rows() -> None:
-    by_account = rows("shop", "10", range(0, 6), domains=(None,), regions=("CN", "EU"))
-    per_domain = rows("shop", "11", range(3, 6), domains=("a.example", "b.example"))
-    other_account = rows("media", "12", range(0, 6), domains=(None,))
-    other_metric = rows("shop", "13", range(0, 6), domains=(None,), regions=(None,), metric="requests")
-    frame = concat_frames([by_account, per_domain, other_account, other_metric])
-    # the per-domain export is OLDER: the rule is about domains, not age
-    with pytest.warns(OverlapWarning) as caught:
-        out = reconcile(frame, updated(**{"10": 5, "11": 1, "12": 1, "13": 1}))
-    assert len(caught) == 1
-    shop_traffic = out[(out["account"] == "shop") & (out["metric"] == "traffic")]
-    by_account_left = shop_traffic[shop_traffic["domain"].isna()]
-    assert sorted(by_account_left["start"].unique()) == [T0 + pd.Timedelta(minutes=5 * i) for i in range(3)]
-    assert len(by_account_left) == 3 * 2  # both regions, first three intervals only
-    assert len(shop_traffic[shop_traffic["domain"].notna()]) == 3 * 2
-    assert len(out[out["account"] == "media"]) == 6
-    assert len(out[out["metric"] == "requests"]) == 6
-    assert out.attrs["overlaps"] == [
-        {
-            "account": "shop",
-            "metric": "traffic",
-            "rule": "per-domain rows",
-            "kept_task_id": "11",
-            "dropped_task_id": "10",
-            "intervals": 3,
-            "disagreeing": None,
-        }
-    ]
-
-
 def test_the_same_task_id_in_two_accounts_is_two_exports() -> None:
     a = rows("shop", "7", range(0, 3), value=1.0)
     b = rows("media", "7", range(0, 3), value=2.0)
@@ -147,12 +117,20 @@ def test_no_overlap_no_warning_and_canonical_order() -> None:
     assert out.attrs == {"overlaps": []}
 
 
+ALL_DOMAINS = ("a.example", "b.example", "c.example")
+
+
+def truth(account: str, domain: str, metric: str, point: int) -> float:
+    """The world's value of one domain at one point (a pure function, written here, not read back)."""
+    return float(hash((account, domain, metric, point)) % 10_000)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
         st.tuples(
             st.sampled_from(["shop", "media"]),
-            st.booleans(),  # by account?
+            st.sets(st.sampled_from(ALL_DOMAINS), max_size=3),  # empty: an export by account
             st.integers(0, 20),  # first point
             st.integers(1, 12),  # length
             st.sampled_from(["traffic", "requests"]),
@@ -161,42 +139,64 @@ def test_no_overlap_no_warning_and_canonical_order() -> None:
         max_size=6,
     )
 )
-def test_reconciled_frame_equals_the_truth_it_was_cut_from(
-    exports: list[tuple[str, bool, int, int, str]],
+def test_reconciled_totals_equal_the_truth_the_exports_were_cut_from(
+    exports: list[tuple[str, set[str], int, int, str]],
 ) -> None:
-    """Exports cut from one truth, overlapping at random: each key once, by-account only where no domain."""
+    """Exports cut from one world at random; the answer comes from that world, not from the rule.
+
+    Per account, metric and point: the rows add up to the account's total (all three domains) where an
+    export by account covers the point, else to the listed domains; each listed domain holds its own
+    value once; the remainder row, only when not zero, carries the newest account-wide export's id.
+    """
     frames, ages = [], {}
-    for number, (account, by_account, first, length, metric) in enumerate(exports):
-        domains = (None,) if by_account else ("a.example", "b.example")
-        frames.append(
-            rows(account, str(number), range(first, first + length), domains=domains, metric=metric)
-        )
+    covered: dict[tuple[str, str, int], list[tuple[int, set[str]]]] = {}
+    for number, (account, listed, first, length, metric) in enumerate(exports):
+        records = []
+        for point in range(first, first + length):
+            covered.setdefault((account, metric, point), []).append((number, listed))
+            start = T0 + pd.Timedelta(minutes=5 * point)
+            values = (
+                {domain: truth(account, domain, metric, point) for domain in sorted(listed)}
+                if listed
+                else {None: sum(truth(account, d, metric, point) for d in ALL_DOMAINS)}
+            )
+            for domain, value in values.items():
+                records.append(
+                    {
+                        "account": account,
+                        "task_id": str(number),
+                        "domain": domain,
+                        "region": "CN" if metric == "traffic" else None,
+                        "metric": metric,
+                        "start": start,
+                        "end": start + pd.Timedelta(minutes=5),
+                        "value": value,
+                        "unit": UNITS[metric],
+                    }
+                )
+        frames.append(tidy_frame(pd.DataFrame(records)))
         ages[str(number)] = T0 + pd.Timedelta(hours=number)
-    everything = concat_frames(frames)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)
-        out = reconcile(everything, ages)
-    key = ["account", "domain", "region", "metric", "start"]
-    expected = everything.drop_duplicates(key)
-    per_domain = expected[expected["domain"].notna()][["account", "metric", "start"]].drop_duplicates()
-    marked = expected.merge(per_domain.assign(shadow=True), on=["account", "metric", "start"], how="left")
-    expected = marked[~(marked["domain"].isna() & marked["shadow"].eq(True))]
-    assert not out.duplicated(key).any()
+        out = reconcile(concat_frames(frames), ages)
 
-    def plain(frame: pd.DataFrame) -> pd.Series:
-        text = frame.astype({c: "object" for c in ["account", "domain", "region", "metric"]}).fillna(
-            {"domain": "", "region": ""}
-        )
-        return text.set_index(key)["value"].sort_index()
-
-    left, right = plain(out), plain(expected)
-    assert left.index.equals(right.index)
-    assert np.array_equal(left.to_numpy(), right.to_numpy())
-    # the newest export holding a key is the one kept
-    newest = (
-        everything.assign(age=everything["task_id"].map(ages))
-        .sort_values("age")
-        .drop_duplicates(key, keep="last")
-    )
-    merged = out.merge(newest[[*key, "task_id"]], on=key, suffixes=("", "_newest"))
-    assert (merged["task_id"] == merged["task_id_newest"]).all()
+    expected: dict[tuple[str, str | None, str, int], tuple[float, str]] = {}
+    for (account, metric, point), holders in covered.items():
+        domains = {d: str(max(n for n, listed in holders if d in listed)) for h in holders for d in h[1]}
+        for domain, newest in domains.items():
+            expected[(account, domain, metric, point)] = (truth(account, domain, metric, point), newest)
+        by_account = [n for n, listed in holders if not listed]
+        if by_account:
+            total = sum(truth(account, d, metric, point) for d in ALL_DOMAINS)
+            rest = total - sum(truth(account, d, metric, point) for d in domains)
+            if rest != 0:
+                expected[(account, None, metric, point)] = (rest, str(max(by_account)))
+        elif not domains:
+            raise AssertionError("every export lists domains or is by account")
+    got = {}
+    for row in out.itertuples(index=False):
+        point = int((row.start - T0) / pd.Timedelta(minutes=5))
+        key = (str(row.account), None if pd.isna(row.domain) else str(row.domain), str(row.metric), point)
+        assert key not in got, f"counted twice: {key}"
+        got[key] = (float(row.value), str(row.task_id))
+    assert got == expected
