@@ -116,7 +116,7 @@ class Sandbox:
         self.faults = faults or Faults()
         self.file_ttl = float(file_ttl)
         self.port_requested = port
-        self._store = TaskStore(self.world, task_delay=task_delay)
+        self._store = TaskStore(self.world, task_delay=task_delay, faults=self.faults)
         files_key = "LTAI" + "".join(
             stable_rng(self.seed, "files-key").choices("abcdefghijkmnpqrstuvwxyz23456789", k=20)
         )

@@ -28,8 +28,10 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-__all__ = ["FAULT_KINDS", "Decision", "Faults", "RateLimiter", "decide"]
+__all__ = ["FAILED_EXPORTS", "FAULT_KINDS", "Decision", "Faults", "RateLimiter", "decide", "export_fails"]
 
+#: the default share of exports created in the sandbox that end ``failed``, as the service's sometimes do
+FAILED_EXPORTS = 0.1
 #: the fault outcomes, in the order their rates are stacked
 FAULT_KINDS = ("throttle", "unavailable", "error500", "drop", "truncate")
 ODD_SHAPES = frozenset(
@@ -55,9 +57,13 @@ class Faults:
     time page N of a listing is served for an account and kind, a task is created there (later pages
     shift by one). ``odd_shapes`` bends the listing JSON: ``single_item``, ``numeric_task_id``,
     ``string_total_count``, ``missing_task_config``, ``missing_download_url``, ``empty_data``.
+    ``failed_exports`` is the share of exports created in the sandbox that end ``failed`` instead of
+    ``success`` (decided from the seed and the task id, see :func:`export_fails`; 0 turns it off).
 
     >>> Faults(throttle=0.05, fail_pages=(2,))
     Faults(throttle=0.05, fail_pages=(2,))
+    >>> Faults(failed_exports=0.0)
+    Faults(failed_exports=0.0)
     """
 
     throttle: float = 0.0
@@ -72,9 +78,10 @@ class Faults:
     fail_account: str | None = None
     insert_task_after_page: int | None = None
     odd_shapes: frozenset[str] = field(default_factory=frozenset)
+    failed_exports: float = FAILED_EXPORTS
 
     def __post_init__(self) -> None:
-        for name in FAULT_KINDS:
+        for name in (*FAULT_KINDS, "failed_exports"):
             rate = getattr(self, name)
             if not (isinstance(rate, int | float) and 0.0 <= rate <= 1.0):
                 raise ValueError(f"Faults.{name} is a rate in [0, 1], not {rate!r}")
@@ -141,6 +148,18 @@ def decide(faults: Faults, seed: int, identity: Hashable, count: int) -> Decisio
             break
     delay = faults.latency + faults.jitter * wait
     return Decision(fault, delay, int(100 + 900 * after) if fault == "throttle" else 0)
+
+
+def export_fails(faults: Faults, seed: int, task_id: str) -> bool:
+    """Whether the export ``task_id`` created in a sandbox of ``seed`` ends ``failed``: pure, per task.
+
+    >>> ids = [str(20_000_000 + n) for n in range(1000)]
+    >>> sum(export_fails(Faults(failed_exports=0.25), 7, i) for i in ids), any(
+    ...     export_fails(Faults(failed_exports=0.0), 7, i) for i in ids)
+    (232, False)
+    """
+    digest = hashlib.blake2b(f"{seed}|{task_id}|outcome".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < faults.failed_exports
 
 
 class RateLimiter:

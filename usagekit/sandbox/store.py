@@ -1,8 +1,8 @@
 """The sandbox's task store: the seeded history plus what clients create and delete, over sandbox time.
 
 Thread safe. Statuses are read as of a sandbox time (``Task.status(now)``): a task created here stays
-``created`` for ``task_delay`` seconds of sandbox time, then becomes ``success`` (or ``failed`` for a
-seeded few, decided by a hash of the seed and its id). Listings show only the tasks created within the
+``created`` for ``task_delay`` seconds of sandbox time, then becomes ``success`` or, for a share
+``faults.failed_exports`` of them decided by a hash of the seed and its id, ``failed``. Listings show only the tasks created within the
 last three calendar months of sandbox time, newest ``CreateTime`` first.
 
 >>> from datetime import datetime, timezone
@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from usagekit.sandbox.world import Task, World, stable_rng, stable_uniform
+from usagekit.sandbox.faults import FAILED_EXPORTS, Faults, export_fails
+from usagekit.sandbox.world import Task, World, stable_rng
 
 __all__ = ["FAILURE_RATE", "TaskStore", "three_months_before"]
 
-#: share of tasks created in the sandbox that end ``failed`` (by hash of seed and task id)
-FAILURE_RATE = 0.1
+#: the default share of tasks created in the sandbox that end ``failed`` (see ``Faults.failed_exports``)
+FAILURE_RATE = FAILED_EXPORTS
 
 
 def three_months_before(now: float) -> float:
@@ -39,11 +40,12 @@ def three_months_before(now: float) -> float:
 
 
 class TaskStore:
-    """Every task of every account, with create and delete."""
+    """Every task of every account, with create and delete; ``faults`` decides which exports fail."""
 
-    def __init__(self, world: World, *, task_delay: float = 2.0) -> None:
+    def __init__(self, world: World, *, task_delay: float = 2.0, faults: Faults | None = None) -> None:
         self.world = world
         self.task_delay = float(task_delay)
+        self.faults = faults or Faults()
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {t.task_id: t for t in world.tasks}
         self._by_account: dict[tuple[str, str], list[Task]] = {}
@@ -90,11 +92,7 @@ class TaskStore:
         with self._lock:
             self._next_id += self._ids.randint(1, 29)
             task_id = str(self._next_id)
-            outcome = (
-                "failed"
-                if stable_uniform(self.world.params.seed, task_id, "outcome") < FAILURE_RATE
-                else "success"
-            )
+            outcome = "failed" if export_fails(self.faults, self.world.params.seed, task_id) else "success"
             created = int(now)
             task = Task(
                 task_id=task_id,

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import pandas as pd
 
-from usagekit.frames import exclusive_end, task_frame
+from usagekit.frames import concat_frames, exclusive_end, sort_tidy, task_frame
 from usagekit.sandbox.store import TaskStore
-from usagekit.sandbox.usage import account_totals, detail_usage
+from usagekit.sandbox.usage import (  # one generator for files and truth
+    POINT,
+    _flow_blocks,
+    _frame,
+    _vas_blocks,
+    account_totals,
+    detail_usage,
+    point_starts,
+)
 from usagekit.sandbox.world import Task, World
 
 __all__ = ["Truth"]
@@ -116,6 +125,52 @@ class Truth:
                 self._cache.popitem(last=False)
         return frame.copy()
 
+    def usage_over(
+        self,
+        account_name: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        types: Sequence[str] = ("flow", "vas"),
+        domains: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The true usage of ``account_name`` over ``[start, end)``, whatever exports exist.
+
+        ``start`` and ``end`` are aware datetimes or ISO text (naive: UTC); points run from ``start``
+        (floored to 5 minutes) and stop before ``end`` and before sandbox now (no data from the
+        future). ``types`` picks ``flow`` (traffic, bandwidth per billing region) and ``vas``
+        (requests). With ``domains=None`` the rows are the account's totals (``domain`` NA), as an
+        export by account holds them; with a list, one row per listed domain. ``task_id`` is NA. The
+        columns are those of :meth:`usage`, sorted as :func:`usagekit.frames.sort_tidy` sorts.
+
+        >>> from usagekit.sandbox import Sandbox
+        >>> with Sandbox(seed=7, now="2026-11-20T08:00:00Z", clock="frozen", accounts=1) as box:
+        ...     day = box.truth.usage_over("demo-shop", "2026-11-18T16:00:00Z", "2026-11-19T16:00:00Z")
+        >>> len(day) == 288 * 3, bool(day["domain"].isna().all())
+        (True, True)
+        """
+        unknown = set(types) - {"flow", "vas"}
+        if unknown:
+            raise ValueError(f"types are 'flow' and 'vas', not {sorted(unknown)}")
+        spec = self._world.account(account_name)
+        lower, upper = (_epoch(value) for value in (start, end))
+        upper = min(upper, int(self._now()) // POINT * POINT)
+        by_account = domains is None
+        chosen = [d for d in spec.domains if by_account or d.name in set(domains or ())]
+        missing = set(domains or ()) - {d.name for d in chosen}
+        if missing:
+            raise KeyError(f"{account_name!r} has no domains {sorted(missing)}")
+        starts = point_starts(lower, upper)
+        seed = self._world.params.seed
+        blocks = []
+        if "flow" in types:
+            blocks += _flow_blocks(seed, spec, chosen, starts, by_account)
+        if "vas" in types:
+            blocks += _vas_blocks(seed, spec, chosen, starts, by_account)
+        frame = _frame(spec.name, "", blocks, starts)
+        frame["task_id"] = pd.array([pd.NA] * len(frame), dtype=pd.StringDtype())
+        return sort_tidy(concat_frames([frame]))
+
     def account_usage(self, task_id: str) -> pd.DataFrame:
         """The account totals (domain NA) a summary export ``task_id`` summarises, as a tidy frame."""
         task = self._task(task_id, "summary")
@@ -135,3 +190,9 @@ class Truth:
         return files.summarise(
             self.account_usage(task_id), period=self._period(self._task(task_id, "summary"))
         )
+
+
+def _epoch(value: datetime | str) -> int:
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return int(moment.timestamp())
