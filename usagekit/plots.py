@@ -71,6 +71,7 @@ SERIES_PALETTE: tuple[str, ...] = (
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
 )  # fmt: skip
 
+_STRONG = 9  # the first colours of SERIES_PALETTE, the light tones after them
 _STATUS_LABELS = {"created": "created (running)"}
 _VIEWS = ("windows", "runs")
 _LANE_ORDERS = ("account", "kind")
@@ -83,8 +84,9 @@ _MAX_LABEL = 32
 def series_colors(names: Sequence[str]) -> dict[str, str]:
     """A colour per name: stable across figures (from a hash of the name), distinct within one.
 
-    ``other`` and ``rest of account`` have their own greys. When two names of one figure hash to the
-    same colour, the later one in ``names`` takes the next free colour of :data:`SERIES_PALETTE`.
+    ``other`` and ``rest of account`` have their own greys. Each name hashes to one of the nine strong
+    colours of :data:`SERIES_PALETTE`; when two names of one figure meet there, the later one in
+    ``names`` takes the next free colour (the light tones come after the strong ones).
 
     >>> colors = series_colors(["a.example.com", "b.example.com", "other"])
     >>> colors["other"], colors == series_colors(["a.example.com", "b.example.com", "other"])
@@ -98,7 +100,8 @@ def series_colors(names: Sequence[str]) -> dict[str, str]:
         if name in fixed:
             out[name] = fixed[name]
             continue
-        index = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "big") % size
+        digest = hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest()
+        index = int.from_bytes(digest, "big") % _STRONG  # a strong tone first, light ones on collisions
         if len(taken) < size:
             while index in taken:
                 index = (index + 1) % size
@@ -365,7 +368,7 @@ def plot_timeline(
                     hatch="///",
                     linewidth=0.0,
                     zorder=0.5,
-                    gid=f"gap:{_lane_label(lane)}",
+                    gid=f"gap:{_lane_label(lane)}@{part.start.isoformat()}",
                 )
             )
             gaps_drawn = True
