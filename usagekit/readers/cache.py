@@ -4,14 +4,18 @@ Entries are keyed by the SHA-256 of the file's bytes together with the reader's 
 (the column mapping, the size of a kilobyte), never by the file's name or date, so a changed file is
 never served stale and a renamed one is still found. The memory cache keeps a few frames and hands out
 copies, so a caller changing its frame cannot change the cache. The disk cache lives in
-``$USAGEKIT_CACHE_DIR/parsed`` (default: the platform's user cache dir for ``usagekit``); files are
-written atomically (temporary file, then rename) and readable by their owner only (0600). It needs
-pyarrow (the ``parquet`` extra); without it only the memory cache works.
+``$USAGEKIT_CACHE_DIR/parsed`` (default: the platform's user cache dir for ``usagekit``), a private folder
+(:mod:`usagekit.cachedir`: created 0700, a folder open to others tightened, one owned by another user
+refused); files are written atomically (temporary file, then rename) and readable by their owner only
+(0600), and a file that is not a private file of ours is never read. It needs pyarrow (the ``parquet``
+extra); without it only the memory cache works. A damaged file is a miss (parsed again); any other error
+surfaces as itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -22,11 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from usagekit.cachedir import CACHE_ENV, cache_root, existing_private_folder, owned_file, private_folder
 from usagekit.readers.detect import Source, opened
 
 __all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_cache"]
 
-CACHE_ENV = "USAGEKIT_CACHE_DIR"
+logger = logging.getLogger("usagekit.readers")
 
 
 def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
@@ -38,14 +43,7 @@ def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
     >>> cache_dir("/tmp/chosen").as_posix()
     '/tmp/chosen/parsed'
     """
-    if root is not None:
-        return Path(root) / "parsed"
-    root = os.environ.get(CACHE_ENV)
-    if not root:
-        import platformdirs
-
-        root = platformdirs.user_cache_dir("usagekit")
-    return Path(root) / "parsed"
+    return cache_root(root) / "parsed"
 
 
 def content_digest(source: Source) -> str:
@@ -103,16 +101,28 @@ class ParsedCache:
         directory = directory or self.directory
         if not disk or directory is None:
             return None
+        if not existing_private_folder(directory):
+            return None
         path = directory / f"{key}.parquet"
-        if not path.is_file():
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return None
+        if not owned_file(info):
+            logger.warning("parsed cache file %s is not a private file of ours; parsing again", path.name)
+            path.unlink(missing_ok=True)
             return None
         try:
+            import pyarrow as pa
             import pyarrow.parquet as pq  # the parquet extra; without it the disk cache is off
-
+        except ImportError:
+            return None
+        try:
             frame = pq.read_table(path, memory_map=True).to_pandas()  # twice as fast as pd.read_parquet
             if conform is not None:
                 frame = conform(frame)
-        except Exception:  # a damaged cache file is a miss, never an error: parse the workbook again
+        except (OSError, ValueError, pa.ArrowException) as error:  # damaged or foreign: a miss
+            logger.warning("parsed cache file %s could not be used (%s); parsing again", path.name, error)
             path.unlink(missing_ok=True)
             return None
         self._remember(key, frame)
@@ -141,7 +151,7 @@ class ParsedCache:
     def _write(self, key: str, frame: pd.DataFrame, directory: Path) -> None:
         tmp = None
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folder(directory.parent, directory.name)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key[:16]}.", suffix=".tmp")  # mode 0600
             with os.fdopen(fd, "wb") as handle:
                 # uncompressed: reads twice as fast, and dictionary encoding already keeps it small
