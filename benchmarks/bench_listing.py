@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
+from usagekit.listing import list_tasks
 from usagekit.sandbox import demo_accounts
-from usagekit.tasks import LIST_ACTIONS, list_tasks
+from usagekit.tasks import LIST_ACTIONS
 
 SEED = 7
 NOW = "2026-11-20T08:00:00Z"

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import requests
 
-from usagekit import downloads, tasks
+from usagekit import downloads, listing, memory
 from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
 from usagekit.downloads import DownloadPolicy, fetch, fetch_file
@@ -40,7 +40,7 @@ def _data_files(root: Path) -> list[Path]:
 
 
 def _details(box: Sandbox, count: int = 4) -> pd.DataFrame:
-    listed = tasks.list_tasks(
+    listed = listing.list_tasks(
         box.accounts, kind="detail", status="success", progress=False, client_factory=PATIENT
     )
     return listed.head(count).reset_index(drop=True)
@@ -62,7 +62,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_fetch_returns_files_equal_to_truth_and_a_second_fetch_stays_offline(
     sandbox: Sandbox, cache: Path
 ) -> None:
-    listed = tasks.list_tasks(sandbox.accounts[:1], status="success", progress=False)
+    listed = listing.list_tasks(sandbox.accounts[:1], status="success", progress=False)
     chosen = pd.concat(
         [listed[listed["kind"] == "detail"].head(2), listed[listed["kind"] == "summary"].head(1)]
     )
@@ -82,7 +82,7 @@ def test_fetch_returns_files_equal_to_truth_and_a_second_fetch_stays_offline(
 
 
 def test_a_task_not_successful_is_refused_by_name(sandbox: Sandbox, cache: Path) -> None:
-    listed = tasks.list_tasks(sandbox.accounts[:1], kind="detail", progress=False)
+    listed = listing.list_tasks(sandbox.accounts[:1], kind="detail", progress=False)
     running = listed[listed["status"] == "created"].head(1)
     with pytest.raises(TaskStateError, match=str(running["task_id"].iloc[0])):
         fetch(running, cache_dir=cache)
@@ -115,7 +115,7 @@ def test_downloads_out_of_attempts_are_typed_errors_and_leave_nothing(
     assert "Signature" not in "".join(traceback.format_exception(caught.value))
     fetched, failed = [], []
     for account, task_id in zip(chosen["account"], chosen["task_id"], strict=True):
-        path = downloads.cached_file(tasks.resolve_account(account), "detail", task_id, cache_dir=cache)
+        path = downloads.cached_file(memory.resolve_account(account), "detail", task_id, cache_dir=cache)
         (fetched if path is not None else failed).append((task_id, path))
     assert failed and fetched  # both outcomes met (the faults are seeded, so this is deterministic)
     assert caught.value.task_id in {task_id for task_id, _ in failed}
@@ -227,7 +227,7 @@ def test_two_processes_fetching_one_task_leave_one_good_file(
     box = fresh_sandbox(tasks=4, window_days=(3, 5), faults=Faults(truncate=0.3))
     chosen = _details(box, 1)
     task_id = chosen["task_id"].iloc[0]
-    entry = tasks.remembered(chosen["account"].iloc[0], "detail", task_id)
+    entry = memory.remembered(chosen["account"].iloc[0], "detail", task_id)
     assert entry is not None
     context = multiprocessing.get_context("fork" if os.name != "nt" else "spawn")
     barrier, queue = context.Barrier(2), context.Queue()

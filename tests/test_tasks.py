@@ -15,7 +15,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from usagekit import listing
+from usagekit import memory as memory_module
 from usagekit import tasks as tasks_module
+from usagekit import windows as windows_module
 from usagekit.accounts import Account
 from usagekit.errors import (
     AuthenticationError,
@@ -27,27 +30,19 @@ from usagekit.errors import (
     WaitTimeoutError,
 )
 from usagekit.frames import parse_task_tag, task_frame
-from usagekit.tasks import (
-    ExportTask,
-    Remembered,
-    create_export,
-    delete_export,
-    list_tasks,
-    parse_page,
-    refresh,
-    remembered,
-    resolve_account,
-    wait,
-)
+from usagekit.lifecycle import create_export, delete_export, wait
+from usagekit.listing import list_tasks, refresh
+from usagekit.memory import Remembered, remembered, resolve_account
+from usagekit.tasks import ExportTask, parse_page
 
 SECRET_QUERY = "Expires=1&OSSAccessKeyId=AK&Signature=TOPSECRET"
 
 
 @pytest.fixture(autouse=True)
 def empty_memory() -> Iterator[None]:
-    tasks_module._MEMORY.clear()
+    memory_module._MEMORY.clear()
     yield
-    tasks_module._MEMORY.clear()
+    memory_module._MEMORY.clear()
 
 
 def item(task_id: str, status: str = "success", **extra: Any) -> dict[str, Any]:
@@ -262,7 +257,7 @@ def test_listing_remembers_full_urls_and_the_very_account_object() -> None:
 
 
 def test_memory_is_bounded() -> None:
-    memory = tasks_module._Memory(max_listings=2)
+    memory = memory_module._Memory(max_listings=2)
     listed = tasks_module._Listed(ExportTask("a", "summary", "1"), "https://u?q", datetime.now(UTC))
     for name in ("a", "b", "c"):
         memory.store(account(name), "summary", [listed], complete=True)
@@ -605,9 +600,7 @@ def test_iter_tasks_yields_each_task_once_across_a_repeated_walk() -> None:
         return result
 
     service.handle = insert_after_first_page  # type: ignore[method-assign]
-    seen = [
-        task.task_id for task in tasks_module.iter_tasks(account(), "summary", client_factory=service.factory)
-    ]
+    seen = [task.task_id for task in listing.iter_tasks(account(), "summary", client_factory=service.factory)]
     assert len(seen) == len(set(seen)) == 121 and "500" in seen
     assert sum(1 for call in service.calls if call[2].get("PageNumber") == 1) == 2
 
@@ -683,7 +676,7 @@ def test_coverage_groups_by_type_and_reports_unknown_types_apart() -> None:
         },
         {"account": "b", "kind": "summary", "task_id": "7", "status": "success"},  # window unknown
     ]
-    table = tasks_module.coverage(task_frame(rows), datetime(2026, 11, 1), "2026-11-05T00:00:00Z")
+    table = windows_module.coverage(task_frame(rows), datetime(2026, 11, 1), "2026-11-05T00:00:00Z")
     day = pd.Timestamp("2026-11-01T00:00Z")
 
     def parts(account_name: str, kind: str, kind_type: str | None) -> list[tuple[str, int, int, Any]]:
@@ -718,13 +711,13 @@ def test_coverage_merges_overlaps_and_takes_export_tasks() -> None:
         )
         for i, s, e in windows
     ]
-    table = tasks_module.coverage(tasks, "2026-11-01", "2026-11-07")
+    table = windows_module.coverage(tasks, "2026-11-01", "2026-11-07")
     assert table["part"].tolist() == ["covered", "overlap", "covered", "gap"]
     assert table["task_ids"].tolist()[:3] == ["1", "1,2", "1,3"]  # adjacent single covers merge
     assert table["end"].iloc[2] == pd.Timestamp("2026-11-06T00:00Z")
-    assert tasks_module.coverage([], "2026-11-01", "2026-11-02").empty
+    assert windows_module.coverage([], "2026-11-01", "2026-11-02").empty
     with pytest.raises(ValueError, match="start < end"):
-        tasks_module.coverage(tasks, "2026-11-02", "2026-11-01")
+        windows_module.coverage(tasks, "2026-11-02", "2026-11-01")
 
 
 def test_abandoning_iter_tasks_stops_its_page_threads() -> None:
@@ -732,7 +725,7 @@ def test_abandoning_iter_tasks_stops_its_page_threads() -> None:
 
     service = FakeService()
     service.tasks[("prod", "detail")] = [item(str(i)) for i in range(1000)]
-    tasks = tasks_module.iter_tasks(account(), "detail", client_factory=service.factory)
+    tasks = listing.iter_tasks(account(), "detail", client_factory=service.factory)
     next(tasks)
     tasks.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("usagekit-page")]

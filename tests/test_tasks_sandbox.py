@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import requests
 
-from usagekit import tasks as tasks_module
+from usagekit import listing, memory, pool
 from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
 from usagekit.errors import (
@@ -23,19 +23,12 @@ from usagekit.errors import (
     InvalidParameterError,
 )
 from usagekit.frames import TASK_COLUMNS, parse_task_tag
+from usagekit.lifecycle import create_export, delete_export, wait
+from usagekit.listing import iter_tasks, list_tasks, refresh
+from usagekit.memory import remembered, resolve_account
 from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
-from usagekit.tasks import (
-    coverage,
-    create_export,
-    delete_export,
-    iter_tasks,
-    list_tasks,
-    refresh,
-    remembered,
-    resolve_account,
-    wait,
-)
+from usagekit.windows import coverage
 
 FAST = functools.partial(CdnClient, retry=RetryPolicy(max_attempts=12, base=0.001, cap=0.01, deadline=30))
 COMPARED = [
@@ -52,9 +45,9 @@ COMPARED = [
 
 @pytest.fixture(autouse=True)
 def empty_memory() -> Iterator[None]:
-    tasks_module._MEMORY.clear()
+    memory._MEMORY.clear()
     yield
-    tasks_module._MEMORY.clear()
+    memory._MEMORY.clear()
 
 
 def by_id(frame: pd.DataFrame, columns: list[str] = COMPARED) -> pd.DataFrame:
@@ -257,9 +250,7 @@ def test_every_page_call_takes_a_token_from_its_accounts_one_bucket(
         accounts=2, tasks=260, faults=Faults(insert_task_after_page=1)
     )  # 6 pages, walked twice
     limiters: dict[str, CountingLimiter] = {}
-    monkeypatch.setattr(
-        tasks_module, "_limiter", lambda a: limiters.setdefault(a.cache_key, CountingLimiter())
-    )
+    monkeypatch.setattr(listing, "limiter", lambda a: limiters.setdefault(a.cache_key, CountingLimiter()))
     frame = list_tasks(box.accounts, progress=False)
     assert len(frame) == 2 * 2 * 261
     assert len(limiters) == 2  # one bucket per account, shared by both kinds' threads
@@ -369,7 +360,7 @@ def test_summary_create_whose_reply_was_lost_is_told_from_an_older_one(
     box = fresh_sandbox(accounts=1, tasks=3)
     account = box.accounts[0]
     older = create_export(account, "summary", "2026-11-10T16:00:00Z", "2026-11-11T16:00:00Z")
-    tasks_module._MEMORY.clear()  # a new process: nothing listed yet
+    memory._MEMORY.clear()  # a new process: nothing listed yet
     session = LosingSession()
     task = create_export(
         account,
@@ -400,22 +391,19 @@ def test_concurrent_pages_reuse_connections_without_overflowing_the_pool(
 
 def test_listings_reuse_one_client_per_account(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a client factory, repeated listings (and wait's polls) reuse each account's connections."""
-    from collections import OrderedDict
 
     made: list[str] = []
-    pool: OrderedDict[Account, CdnClient] = OrderedDict()
 
     def counting(account: Account, **options: Any) -> CdnClient:
         made.append(account.name)
         return CdnClient(account, **options)
 
-    monkeypatch.setattr(tasks_module, "CdnClient", counting)
-    monkeypatch.setattr(tasks_module, "_CLIENTS", pool)
+    shared = pool.ClientPool(make=counting)
+    monkeypatch.setattr(pool, "_POOL", shared)
     try:
-        first = tasks_module.list_tasks(sandbox.accounts, progress=False)
-        second = tasks_module.list_tasks(sandbox.accounts, progress=False)
+        first = listing.list_tasks(sandbox.accounts, progress=False)
+        second = listing.list_tasks(sandbox.accounts, progress=False)
     finally:
-        for client in pool.values():
-            client.close()
+        shared.close()
     assert sorted(made) == sorted(account.name for account in sandbox.accounts)
     assert first.equals(second)

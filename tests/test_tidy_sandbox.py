@@ -13,9 +13,9 @@ import pytest
 
 from usagekit.downloads import Job
 from usagekit.frames import BEIJING, concat_frames
+from usagekit.listing import list_tasks
 from usagekit.reconcile import OverlapWarning
 from usagekit.sandbox import Sandbox
-from usagekit.tasks import list_tasks
 from usagekit.tidy import read_export, usage
 
 KEY = ["account", "domain", "region", "metric", "start"]

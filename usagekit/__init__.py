@@ -36,8 +36,7 @@ from usagekit.errors import (
     UsagekitError,
     WaitTimeoutError,
 )
-
-__version__ = "0.1.0"
+from usagekit.version import __version__
 
 _LAZY = {
     "Account": "usagekit.accounts",
@@ -46,12 +45,12 @@ _LAZY = {
     "RetryPolicy": "usagekit.client",
     "Sandbox": "usagekit.sandbox",
     "ExportTask": "usagekit.tasks",
-    "iter_tasks": "usagekit.tasks",
-    "list_tasks": "usagekit.tasks",
-    "create_export": "usagekit.tasks",
-    "wait": "usagekit.tasks",
-    "delete_export": "usagekit.tasks",
-    "coverage": "usagekit.tasks",
+    "iter_tasks": "usagekit.listing",
+    "list_tasks": "usagekit.listing",
+    "create_export": "usagekit.lifecycle",
+    "wait": "usagekit.lifecycle",
+    "delete_export": "usagekit.lifecycle",
+    "coverage": "usagekit.windows",
     "read_usage": "usagekit.readers",
     "read_summary": "usagekit.readers",
     "fetch": "usagekit.downloads",
@@ -128,16 +127,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.client import CdnClient, RetryPolicy
     from usagekit.discovery import discover_accounts
     from usagekit.downloads import fetch
+    from usagekit.lifecycle import create_export, delete_export, wait
+    from usagekit.listing import iter_tasks, list_tasks
     from usagekit.plots import plot_timeline, plot_usage
     from usagekit.readers import read_summary, read_usage
     from usagekit.sandbox import Sandbox
-    from usagekit.tasks import (
-        ExportTask,
-        coverage,
-        create_export,
-        delete_export,
-        iter_tasks,
-        list_tasks,
-        wait,
-    )
+    from usagekit.tasks import ExportTask
     from usagekit.tidy import read_dataset, to_dataset, to_focus, usage
+    from usagekit.windows import coverage

@@ -43,7 +43,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from usagekit import __version__
 from usagekit.accounts import Account
 from usagekit.errors import (
     ConfigurationError,
@@ -57,6 +56,7 @@ from usagekit.errors import (
 )
 from usagekit.redact import strip_queries
 from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
+from usagekit.version import __version__
 
 __all__ = ["API_VERSION", "DEFAULT_ENDPOINT", "PRODUCT", "CdnClient", "RetryPolicy"]
 

@@ -17,7 +17,7 @@ files, and no key id sits in a path in clear). Folders are created ``0700`` and 
 customer data. Two threads or processes fetching the same task wait for each other on a lock file
 (``fcntl.flock``, where the platform has it) and in any case never leave a partial file in place.
 
-The full presigned URL comes from the memory of the listing that returned it (``usagekit.tasks``); when it
+The full presigned URL comes from the memory of the listing that returned it (``usagekit.memory``); when it
 is missing or has expired (HTTP 403 ``AccessDenied`` "Request has expired") the task is listed once more.
 No error message, warning or record carries a URL's query string.
 
@@ -487,9 +487,9 @@ def _rewind(transfer: _Transfer, progress: ProgressCallback | None) -> None:
 
 def _refresh(account: Account, kind: str, task_id: str) -> str:
     """List the task again and return its fresh presigned URL (kept in memory only)."""
-    from usagekit import tasks
+    from usagekit.listing import refresh
 
-    return tasks.refresh(account, kind, task_id).url
+    return refresh(account, kind, task_id).url
 
 
 def fetch_file(
@@ -658,12 +658,12 @@ def require_success(refs: Sequence[TaskRef]) -> None:
 
 def resolve(ref: TaskRef, accounts: Sequence[Account] | None) -> tuple[Account, str | None]:
     """The account a task was listed with and its remembered full URL (``None`` when not remembered)."""
-    from usagekit import tasks
+    from usagekit.memory import remembered, resolve_account
 
-    entry = tasks.remembered(ref.account, ref.kind, ref.task_id)
+    entry = remembered(ref.account, ref.kind, ref.task_id)
     if entry is not None:
         return entry.account, entry.url
-    return tasks.resolve_account(ref.account, accounts), None
+    return resolve_account(ref.account, accounts), None
 
 
 class _ByteBar:

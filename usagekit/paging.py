@@ -160,6 +160,11 @@ class RateLimiter:
                 wait_for = (1 - self._tokens) / self.rate
             self._sleep(wait_for)
 
+    def full(self) -> bool:
+        """Whether the bucket is full again: untouched long enough to be the same as a new one."""
+        with self._lock:
+            return self._tokens + (self._clock() - self._stamp) * self.rate >= self.burst
+
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate:g}, burst={self.burst})"
 

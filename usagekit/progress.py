@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from typing import Any
 
-__all__ = ["progress_enabled"]
+__all__ = ["ListingBars", "WaitBar", "progress_enabled"]
 
 
 def progress_enabled(progress: bool | None) -> bool:
@@ -37,3 +39,62 @@ def _interactive() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class ListingBars:
+    """A pages bar (its total grows as first pages tell how many follow) and an accounts bar."""
+
+    def __init__(self, enabled: bool, accounts: int, first_pages: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._pages: Any = None
+        self._accounts: Any = None
+        if not enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if accounts > 1:
+            self._accounts = tqdm(total=accounts, desc="accounts", unit="account", position=0, disable=False)
+        self._pages = tqdm(
+            total=first_pages, desc="pages", unit="page", position=1 if accounts > 1 else 0, disable=False
+        )
+
+    def plan(self, more: int) -> None:
+        if self._pages is not None and more:
+            with self._lock:
+                self._pages.total += more
+                self._pages.refresh()
+
+    def page(self) -> None:
+        if self._pages is not None:
+            with self._lock:
+                self._pages.update(1)
+
+    def account(self) -> None:
+        if self._accounts is not None:
+            with self._lock:
+                self._accounts.update(1)
+
+    def close(self) -> None:
+        for bar in (self._pages, self._accounts):
+            if bar is not None:
+                bar.close()
+
+
+class WaitBar:
+    """A bar of tasks done, for :func:`usagekit.lifecycle.wait`."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="tasks done", unit="task", disable=False)
+
+    def show(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.n = done
+            self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.frames import KINDS, task_frame
+from usagekit.times import to_utc
 
 __all__ = ["PARTS", "UNKNOWN_TYPE", "coverage"]
 
@@ -61,7 +62,7 @@ def coverage(tasks: Any, start: datetime | str, end: datetime | str) -> pd.DataF
     task_ids      string                the exports covering the run, comma separated; NA for gaps
     ============  ====================  ==========================================================
     """
-    lower, upper = _utc(start, "start"), _utc(end, "end")
+    lower, upper = to_utc(start, "start"), to_utc(end, "end")
     if not lower < upper:
         raise ValueError(f"coverage needs start < end, got {lower} and {upper}")
     frame = _task_frame(tasks)
@@ -140,10 +141,3 @@ def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame) -> pd.DataFrame:
             "task_ids": pd.array(data["task_ids"].astype("object"), dtype=pd.StringDtype()),
         }
     )
-
-
-def _utc(value: datetime | str, what: str) -> pd.Timestamp:
-    if not isinstance(value, datetime | str):
-        raise TypeError(f"{what} must be a datetime or ISO 8601 text, not {type(value).__name__}")
-    moment = pd.Timestamp(value)
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")

@@ -14,8 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from usagekit import __version__
 from usagekit.errors import UsagekitError
+from usagekit.version import __version__
 
 __all__ = ["main"]
 

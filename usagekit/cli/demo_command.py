@@ -176,9 +176,9 @@ def _cache(cache_dir: str | None) -> Iterator[str]:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the demo, printing to ``out``."""
     from usagekit.dataset import to_dataset
+    from usagekit.listing import list_tasks
     from usagekit.reconcile import OverlapWarning
     from usagekit.sandbox import Sandbox
-    from usagekit.tasks import list_tasks
     from usagekit.tidy import usage
 
     began = time.perf_counter()

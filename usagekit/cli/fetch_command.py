@@ -74,8 +74,8 @@ def _choose(tasks: pd.DataFrame, task_ids: Sequence[str]) -> pd.DataFrame:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``usagekit fetch``; messages to ``err`` (``out`` may carry the CSV itself)."""
     from usagekit.dataset import to_dataset
+    from usagekit.listing import list_tasks
     from usagekit.reconcile import OverlapWarning
-    from usagekit.tasks import list_tasks
     from usagekit.tidy import usage
 
     kind = args.format or ("csv" if args.output == "-" or args.output.lower().endswith(".csv") else "parquet")

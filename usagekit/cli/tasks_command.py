@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     """List, write, name failed accounts on stderr; 1 when any account failed, else 0."""
-    from usagekit.tasks import list_tasks
+    from usagekit.listing import list_tasks
 
     chosen = _format(args.format, args.output)
     if chosen == "parquet" and args.output == "-":

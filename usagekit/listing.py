@@ -1,0 +1,350 @@
+"""Listing export tasks: every page of every account, concurrently and completely, into one task frame.
+
+:func:`list_tasks` lists one account, several or all discovered ones (see :mod:`usagekit.paging` for
+what "complete" means: never a silently short listing); :func:`iter_tasks` yields
+:class:`~usagekit.tasks.ExportTask` values lazily, page by page. Each complete listing leaves its full
+presigned URLs in :mod:`usagekit.memory`; :func:`refresh` lists one task again for a fresh URL.
+
+>>> import usagekit
+>>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=2) as sandbox:
+...     frame = list_tasks(sandbox.accounts, progress=False)
+>>> frame.groupby("kind", observed=True).size().to_dict()
+{'summary': 2, 'detail': 2}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from usagekit.accounts import Account
+from usagekit.client import CdnClient
+from usagekit.errors import ApiError, ConfigurationError, TaskStateError, UsagekitError
+from usagekit.frames import KINDS
+from usagekit.memory import _MEMORY, Remembered
+from usagekit.paging import Page, PagingPolicy, RateLimiter, collect, walk
+from usagekit.pool import ClientFactory, lease, limiter
+from usagekit.progress import ListingBars, progress_enabled
+from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
+from usagekit.times import to_utc
+
+__all__ = ["iter_tasks", "list_tasks", "refresh"]
+
+#: listings (account x kind) run at once by default: I/O-bound threads, each mostly waiting on the network
+_MAX_LISTINGS = 64
+
+
+def _walk_one(
+    account: Account,
+    kind: str,
+    client: CdnClient,
+    limiter: RateLimiter,
+    policy: PagingPolicy,
+    bars: ListingBars,
+) -> Generator[Page[_Listed], None, Any]:
+    """The page walk of one account and kind, remembering the answer when it completes."""
+    action = LIST_ACTIONS[kind]
+
+    def fetch(number: int, size: int) -> Page[_Listed]:
+        limiter.acquire()
+        reply = client.call(action, PageSize=size, PageNumber=number)
+        bars.page()
+        return parse_page(reply, account=account.name, kind=kind, asked=size, action=action)
+
+    listing = yield from walk(
+        fetch,
+        key=lambda item: item.task.task_id,
+        policy=policy,
+        label=f"{kind} tasks of account {account.name!r}",
+        account=account.name,
+        kind=kind,
+        partial=lambda items: frame_of(_ordered([item.task for item in items])),
+        on_plan=bars.plan,
+    )
+    listed = list(listing.items.values())
+    _MEMORY.store(account, kind, listed, complete=True)
+    _MEMORY.store_ids(account, kind, listing.items)
+    return listing
+
+
+def _list_one(
+    account: Account,
+    kind: str,
+    client: CdnClient,
+    limiter: RateLimiter,
+    policy: PagingPolicy,
+    bars: ListingBars,
+) -> list[ExportTask]:
+    listing = collect(_walk_one(account, kind, client, limiter, policy, bars))
+    return _ordered(item.task for item in listing.items.values())
+
+
+def _ordered(tasks: Iterable[ExportTask]) -> list[ExportTask]:
+    """Newest first (unknown creation times last), then by id: a stable order for frames."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    return sorted(tasks, key=lambda t: (t.created is not None, t.created or floor, t.task_id), reverse=True)
+
+
+def iter_tasks(
+    account: Account, kind: str = "all", *, client_factory: ClientFactory | None = None
+) -> Iterator[ExportTask]:
+    """Yield ``account``'s export tasks of ``kind`` (``summary``, ``detail`` or ``all``) page by page.
+
+    Pages after the first are fetched ahead, concurrently. Each task is yielded once, as first seen;
+    when the listing had to be walked again (it changed meanwhile), tasks it gained are yielded then,
+    and a task removed during the walk may already have been yielded. When the listing cannot be
+    completed, ``IncompleteListingError`` is raised after what was yielded: never a silently short
+    listing. Use :func:`list_tasks` for the consistent frame.
+
+    >>> import usagekit
+    >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=3) as sandbox:
+    ...     kinds = [task.kind for task in iter_tasks(sandbox.accounts[0])]
+    >>> kinds
+    ['summary', 'summary', 'summary', 'detail', 'detail', 'detail']
+    """
+    kinds = _kinds(kind)
+    with lease(account, client_factory) as client:
+        for one in kinds:
+            yielded: set[str] = set()
+            walking = _walk_one(account, one, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+            with contextlib.closing(walking) as pages:  # an abandoned iteration stops the page threads
+                for page in pages:
+                    for item in page.items:
+                        if item.task.task_id not in yielded:
+                            yielded.add(item.task.task_id)
+                            yield item.task
+
+
+def list_tasks(
+    accounts: Account | Sequence[Account] | None = None,
+    kind: str = "all",
+    status: str | Sequence[str] | None = None,
+    since: datetime | pd.Timestamp | str | None = None,
+    *,
+    errors: str = "raise",
+    progress: bool | None = None,
+    max_workers: int | None = None,
+    client_factory: ClientFactory | None = None,
+) -> pd.DataFrame:
+    """List export tasks of one account, several, or all discovered ones into a task frame.
+
+    ``kind`` is ``summary``, ``detail`` or ``all``. ``status`` keeps the given status(es); ``since`` keeps
+    tasks created at or after it (aware, naive = UTC, or ISO text). Accounts and kinds are listed
+    concurrently (``max_workers`` listings at once), the pages of each concurrently within 100 calls
+    per second per account; each listing is complete or raises ``IncompleteListingError`` (never a
+    short frame). One account failing raises its error, naming it; with ``errors="collect"`` the other
+    accounts' tasks are returned, the failures listed in ``frame.attrs["errors"]`` (records of
+    ``account``, ``kind``, ``code``, ``message``) and named in one warning. ``progress`` shows tqdm bars
+    (default: when interactive; ``TQDM_DISABLE=1`` silences them). ``client_factory`` makes the client
+    of each account (default :class:`~usagekit.client.CdnClient`; e.g.
+    ``functools.partial(CdnClient, retry=RetryPolicy(...))``).
+
+    Columns (see :mod:`usagekit.frames`): ``account`` (category), ``kind`` (category), ``task_id``
+    (string), ``task_name`` (string), ``status`` (category), ``created``, ``updated``, ``window_start``,
+    ``window_end`` (datetime64[ns, UTC], end exclusive), ``type``, ``domains`` (category, detail exports
+    named by usagekit, else NA), ``download_url`` (string, without its query). Rows: accounts in the
+    order given, summary before detail, newest first.
+
+    >>> import usagekit, pandas as pd
+    >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=2, tasks=3) as sandbox:
+    ...     frame = list_tasks(sandbox.accounts, progress=False)
+    >>> len(frame), list(frame["account"].unique()), list(frame["kind"].unique())
+    (12, ['demo-shop', 'demo-media'], ['summary', 'detail'])
+    """
+    kinds = _kinds(kind)
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
+    statuses = _statuses(status)
+    since_utc = to_utc(since, "since") if since is not None else None
+    chosen = _accounts(accounts)
+    jobs = [(account, one) for account in chosen for one in kinds]
+    results, failures = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
+    tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
+    frame = frame_of(tasks)
+    if statuses is not None:
+        frame = frame[frame["status"].isin(statuses)].reset_index(drop=True)
+    if since_utc is not None:
+        frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
+    if errors == "collect":
+        records = [_failure_record(account, one, error) for (account, one), error in failures]
+        frame.attrs["errors"] = records
+        if records:
+            named = "; ".join(f"{r['account']} ({r['kind']}): {r['code']}" for r in records)
+            warnings.warn(
+                f"{len(records)} of {len(jobs)} listings failed and are left out: {named}; "
+                "see frame.attrs['errors']",
+                UserWarning,
+                stacklevel=2,
+            )
+    return frame
+
+
+def _run(
+    jobs: Sequence[tuple[Account, str]],
+    errors: str,
+    progress: bool | None,
+    max_workers: int | None,
+    client_factory: ClientFactory | None,
+    n_accounts: int,
+) -> tuple[dict[int, list[ExportTask]], list[tuple[tuple[Account, str], BaseException]]]:
+    """Run the listings of ``jobs`` concurrently: tasks by job index, and failures in job order."""
+    results: dict[int, list[ExportTask]] = {}
+    failed: dict[int, BaseException] = {}
+    if not jobs:
+        return results, []
+    clients: dict[str, CdnClient] = {}
+    leases = contextlib.ExitStack()
+    bars = ListingBars(progress_enabled(progress), n_accounts, len(jobs))
+    remaining: dict[str, int] = {}
+    for account, _ in jobs:
+        remaining[account.name] = remaining.get(account.name, 0) + 1
+    workers = max_workers or min(_MAX_LISTINGS, len(jobs))
+    if workers < 1:
+        raise ValueError("max_workers must be at least 1")
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="usagekit-list")
+    try:
+        unusable: dict[str, UsagekitError] = {}
+        for account, _ in jobs:
+            if account.name not in clients and account.name not in unusable:
+                try:
+                    clients[account.name] = leases.enter_context(lease(account, client_factory))
+                except UsagekitError as error:  # e.g. http:// to a remote host: this account's failure
+                    unusable[account.name] = _named(error, account)
+        for index, (account, _) in enumerate(jobs):
+            if account.name in unusable:
+                failed[index] = unusable[account.name]
+                remaining[account.name] -= 1
+                if remaining[account.name] == 0:
+                    bars.account()
+        if failed and errors == "raise":
+            raise failed[min(failed)]
+        running: dict[Future[list[ExportTask]], int] = {
+            pool.submit(
+                _list_one, account, one, clients[account.name], limiter(account), PagingPolicy(), bars
+            ): index
+            for index, (account, one) in enumerate(jobs)
+            if account.name in clients
+        }
+        while running:
+            done, _ = wait_futures(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                try:
+                    results[index] = future.result()
+                except Exception as error:
+                    failed[index] = error
+                name = jobs[index][0].name
+                remaining[name] -= 1
+                if remaining[name] == 0:
+                    bars.account()
+            if failed and errors == "raise":
+                for future in running:
+                    future.cancel()
+                wait_futures(running)
+                raise failed[min(failed)]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        leases.close()
+        bars.close()
+    return results, [(jobs[index], failed[index]) for index in sorted(failed)]
+
+
+def _named(error: UsagekitError, account: Account) -> UsagekitError:
+    """``error`` (raised making ``account``'s client) with the account named, as listing errors are."""
+    if not isinstance(error, ConfigurationError) or repr(account.name) in str(error):
+        return error
+    named = ConfigurationError(f"account {account.name!r}: {error}")
+    named.__cause__ = error
+    return named
+
+
+def _failure_record(account: Account, kind: str, error: BaseException) -> dict[str, str]:
+    code = error.code if isinstance(error, ApiError) else type(error).__name__
+    return {"account": account.name, "kind": kind, "code": str(code), "message": str(error)}
+
+
+def _kinds(kind: str) -> tuple[str, ...]:
+    if kind == "all":
+        return KINDS
+    return (_one_kind(kind),)
+
+
+def _one_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'summary' or 'detail' (or 'all' for listings), not {kind!r}")
+    return kind
+
+
+def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
+    if status is None:
+        return None
+    if isinstance(status, str):
+        return [status]
+    return [str(s) for s in status]
+
+
+def _accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
+    if accounts is None:
+        from usagekit.discovery import discover_accounts
+
+        accounts = discover_accounts()
+    if isinstance(accounts, Account):
+        return [accounts]
+    chosen = list(accounts)
+    for account in chosen:
+        if not isinstance(account, Account):
+            raise TypeError(f"accounts must be Account values, not {type(account).__name__}")
+    names = [account.name for account in chosen]
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:
+        raise ConfigurationError(
+            f"several accounts given are named {', '.join(map(repr, doubled))}: names must be unique "
+            "(the task frame tells accounts apart by name)"
+        )
+    return chosen
+
+
+def refresh(
+    account: Account, kind: str, task_id: str, *, client_factory: ClientFactory | None = None
+) -> Remembered:
+    """List ``account``'s ``kind`` tasks again, remember them, and return ``task_id``'s fresh entry.
+
+    Raises ``TaskStateError`` when the task is not listed any more or is not ``success``.
+
+    >>> import usagekit
+    >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=3) as sandbox:
+    ...     account = sandbox.accounts[0]
+    ...     done = list_tasks(account, "detail", status="success", progress=False)
+    ...     entry = refresh(account, "detail", done["task_id"].iloc[0])
+    >>> entry.url.startswith(done["download_url"].iloc[0] + "?"), "Signature" in repr(entry)
+    (True, False)
+    """
+    kind = _one_kind(kind)
+    task_id = str(task_id)
+    with lease(account, client_factory) as client:
+        found = _list_one(account, kind, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+    task = next((item for item in found if item.task_id == task_id), None)
+    if task is None:
+        raise TaskStateError(
+            f"{kind} task {task_id} of account {account.name!r} is not listed any more: it was deleted, "
+            "or is older than the three months the service keeps"
+        )
+    if task.status != "success":
+        raise TaskStateError(
+            f"{kind} task {task_id} of account {account.name!r} is {task.status!r}, not 'success': "
+            "wait for it (usagekit.wait) before fetching its file"
+        )
+    entry = _MEMORY.get(account.name, kind, task_id)
+    if entry is None:
+        raise TaskStateError(
+            f"{kind} task {task_id} of account {account.name!r} is 'success' but the listing gave no "
+            "download URL; list it again later"
+        )
+    return entry

@@ -1,0 +1,144 @@
+"""One client and one rate limiter per account, shared by every thread of the process.
+
+Listings, :func:`~usagekit.lifecycle.wait`'s polls and creates of the same account reuse one
+:class:`~usagekit.client.CdnClient` (its connections: a TLS handshake saved per call against the real
+service) and take their calls from one token bucket, so the account stays within the service's 100 calls
+per second however many threads call it. Both stores are bounded:
+
+- clients are *leased*: the pool keeps the latest :data:`MAX_CLIENTS` accounts' clients, and a client
+  pushed out while another thread still holds it is closed when that thread gives it back, never under it;
+- rate limiters are kept while they matter: a bucket untouched for a second is full again, the same as a
+  new one, so idle buckets beyond :data:`MAX_LIMITERS` are dropped.
+
+A caller's own ``client_factory`` makes clients that are the caller's: made for the lease, closed after.
+
+>>> from usagekit.accounts import Account
+>>> account = Account("prod", "LTAIexample-0000KlMn", "s", endpoint="http://127.0.0.1:9")
+>>> with lease(account) as first, lease(account) as second:
+...     first is second
+True
+>>> limiter(account) is limiter(account)
+True
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+
+from usagekit.accounts import Account
+from usagekit.client import CdnClient
+from usagekit.paging import RateLimiter
+
+__all__ = ["MAX_CLIENTS", "MAX_LIMITERS", "ClientFactory", "ClientPool", "lease", "limiter"]
+
+#: a factory turning an :class:`Account` into a client; :class:`CdnClient` itself is the default
+ClientFactory = Callable[[Account], CdnClient]
+
+MAX_CLIENTS = 32
+MAX_LIMITERS = 256
+
+
+class _Entry:
+    __slots__ = ("client", "leases", "retired")
+
+    def __init__(self, client: CdnClient) -> None:
+        self.client = client
+        self.leases = 0
+        self.retired = False
+
+
+class ClientPool:
+    """The latest ``size`` accounts' clients, leased to threads and closed only when nobody holds them."""
+
+    def __init__(self, size: int = MAX_CLIENTS, make: ClientFactory = CdnClient) -> None:
+        self._size = size
+        self._make = make
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Account, _Entry] = OrderedDict()
+
+    @contextlib.contextmanager
+    def lease(self, account: Account) -> Iterator[CdnClient]:
+        """Hold ``account``'s client for the ``with`` block."""
+        with self._lock:
+            entry = self._entries.get(account)
+            if entry is None:
+                entry = self._entries[account] = _Entry(self._make(account))
+            self._entries.move_to_end(account)
+            entry.leases += 1
+            retiring = self._evict()
+        for client in retiring:
+            client.close()
+        try:
+            yield entry.client
+        finally:
+            with self._lock:
+                entry.leases -= 1
+                close_now = entry.retired and entry.leases == 0
+            if close_now:
+                entry.client.close()
+
+    def _evict(self) -> list[CdnClient]:
+        """Drop the oldest entries beyond the size; return the clients nobody holds (to close)."""
+        idle = []
+        while len(self._entries) > self._size:
+            _, old = self._entries.popitem(last=False)
+            old.retired = True
+            if old.leases == 0:
+                idle.append(old.client)
+        return idle
+
+    def close(self) -> None:
+        """Close every client nobody holds; held ones close when given back."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            for entry in entries:
+                entry.retired = True
+        for entry in entries:
+            if entry.leases == 0:
+                entry.client.close()
+
+
+_POOL = ClientPool()
+atexit.register(lambda: _POOL.close())
+
+
+@contextlib.contextmanager
+def lease(account: Account, factory: ClientFactory | None = None) -> Iterator[CdnClient]:
+    """A client for ``account``: the shared one, or (given ``factory``) a new one closed after."""
+    if factory is None:
+        with _POOL.lease(account) as client:
+            yield client
+        return
+    client = factory(account)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+_LIMITERS: OrderedDict[str, RateLimiter] = OrderedDict()
+_LIMITERS_LOCK = threading.Lock()
+
+
+def limiter(account: Account) -> RateLimiter:
+    """The token bucket every thread calling ``account`` shares (keyed by key id and endpoint)."""
+    with _LIMITERS_LOCK:
+        found = _LIMITERS.get(account.cache_key)
+        if found is None:
+            found = _LIMITERS[account.cache_key] = RateLimiter()
+        _LIMITERS.move_to_end(account.cache_key)
+        if len(_LIMITERS) > MAX_LIMITERS:
+            _drop_idle_limiters()
+        return found
+
+
+def _drop_idle_limiters() -> None:
+    """Drop the oldest buckets that are full again (idle for a second): a new one would be the same."""
+    for key in list(_LIMITERS)[: len(_LIMITERS) - MAX_LIMITERS]:
+        if _LIMITERS[key].full():
+            del _LIMITERS[key]
