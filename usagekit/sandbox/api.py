@@ -1,4 +1,6 @@
-"""The six CDN usage-export actions, as the sandbox answers them: parameters in, a JSON body out.
+"""The six CDN usage-export actions and ``DescribeCdnUserBillType``, as the sandbox answers them.
+
+Parameters in, a JSON body out.
 
 No HTTP and no signatures here (see :mod:`usagekit.sandbox.server` and :mod:`usagekit.sandbox.verify`):
 :meth:`Api.handle` takes an authenticated account, an action and its parameters, and returns the reply
@@ -15,6 +17,11 @@ The sandbox's own rules where the service's are unknown:
   that is not the account's, an unknown ``Language``). ``Group`` exports every domain, per domain.
 * Delete: a missing ``TaskId`` is ``MissingParameter``; an id the account does not hold (of that kind)
   is ``InvalidParameter``. Deleting a running task is allowed.
+* ``DescribeCdnUserBillType``: ``StartTime`` and ``EndTime`` as for create (the same error codes), at
+  most 31 days apart, the start not in the future. One ``BillTypeDataItem`` for the window asked, with
+  the account's seeded method (:func:`usagekit.sandbox.world.bill_type`), ``Product`` ``cdn``,
+  ``BillingCycle`` ``hour`` / ``day`` / ``month`` and ``Dimension`` ``flow`` (as the service's own
+  example shows for a bandwidth method).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from usagekit.sandbox.store import TaskStore
 from usagekit.sandbox.verify import Rejection
 from usagekit.sandbox.world import BEIJING_OFFSET, DAY, Task, World
 
-__all__ = ["ACTIONS", "KIND_OF", "Api", "ListingShape"]
+__all__ = ["ACTIONS", "BILL_TYPE", "KIND_OF", "Api", "ListingShape"]
 
 LIST_SUMMARY = "DescribeUserUsageDataExportTask"
 LIST_DETAIL = "DescribeUserUsageDetailDataExportTask"
@@ -49,7 +56,8 @@ KIND_OF = {
     DELETE_SUMMARY: "summary",
     DELETE_DETAIL: "detail",
 }
-ACTIONS = frozenset(KIND_OF)
+BILL_TYPE = "DescribeCdnUserBillType"
+ACTIONS = frozenset(KIND_OF) | {BILL_TYPE}
 LISTINGS = frozenset({LIST_SUMMARY, LIST_DETAIL})
 LANGUAGES = ("zh-cn", "en-us")
 _YEAR = 365 * DAY
@@ -91,7 +99,7 @@ def _period(start: int, end_exclusive: int) -> str:
 
 
 class Api:
-    """Answers the six actions over a :class:`~usagekit.sandbox.store.TaskStore`.
+    """Answers the actions over a :class:`~usagekit.sandbox.store.TaskStore`.
 
     ``now`` gives sandbox time (epoch seconds) and ``endpoint`` the server's base URL for download links.
     """
@@ -119,6 +127,8 @@ class Api:
 
     def handle(self, account: str, action: str, params: dict[str, str]) -> dict[str, Any]:
         """The reply body (without ``RequestId``) of ``action`` for ``account``; raises Rejection."""
+        if action == BILL_TYPE:
+            return self._bill_type(account, params)
         kind = KIND_OF.get(action)
         if kind is None:
             raise Rejection("InvalidAction.NotFound", 404, f"Specified api {action!r} is not found.")
@@ -207,7 +217,9 @@ class Api:
 
     # --- create and delete ---------------------------------------------------------------------------
 
-    def _window(self, params: dict[str, str], now: float) -> tuple[int, int]:
+    @staticmethod
+    def _times(params: dict[str, str], too_long: str) -> tuple[int, int]:
+        """``StartTime`` and ``EndTime`` as epoch seconds: present, well formed, in order, <= 31 days."""
         start_text, end_text = params.get("StartTime"), params.get("EndTime")
         if not start_text or not end_text:
             missing = "StartTime" if not start_text else "EndTime"
@@ -228,7 +240,11 @@ class Api:
             raise Rejection("InvalidTimeRange", 400, "EndTime must be later than StartTime.")
         exclusive = last + 1 if last % 60 == 59 else last
         if exclusive - first > _MAX_WINDOW:
-            raise Rejection("InvalidTimeRange", 400, "A task exports at most 31 days: split the window.")
+            raise Rejection("InvalidTimeRange", 400, too_long)
+        return first, last
+
+    def _window(self, params: dict[str, str], now: float) -> tuple[int, int]:
+        first, last = self._times(params, "A task exports at most 31 days: split the window.")
         if first < now - _YEAR or first > now:
             raise Rejection(
                 "InvalidStartTime.ValueNotSupported",
@@ -292,6 +308,27 @@ class Api:
                 f"The specified TaskId {task_id!r} does not exist in this account's {kind} exports.",
             ) from None
         return {}
+
+    # --- the billing method --------------------------------------------------------------------------
+
+    def _bill_type(self, account: str, params: dict[str, str]) -> dict[str, Any]:
+        first, last = self._times(params, "The time range spans at most one month (31 days): split it.")
+        if first > self.now():
+            raise Rejection(
+                "InvalidStartTime.ValueNotSupported", 400, "StartTime must not lie in the future."
+            )
+        method = self.world.account(account).bill_type
+        base = method.removesuffix("_overseas")
+        cycle = "hour" if base == "hour_flow" else "day" if base == "day_bandwidth" else "month"
+        item = {
+            "StartTime": format_time(first),
+            "EndTime": format_time(last),
+            "Product": "cdn",
+            "BillType": method,
+            "BillingCycle": cycle,
+            "Dimension": "flow",
+        }
+        return {"BillTypeData": {"BillTypeDataItem": [item]}}
 
     def period(self, task: Task) -> str:
         """The billing period text of a summary export (Beijing dates)."""

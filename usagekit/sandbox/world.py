@@ -27,6 +27,7 @@ from usagekit.accounts import Account
 from usagekit.frames import TaskTag, format_task_tag
 
 __all__ = [
+    "BILL_TYPES",
     "MULTI_REGIONS",
     "AccountSpec",
     "DomainSpec",
@@ -34,6 +35,7 @@ __all__ = [
     "World",
     "WorldParams",
     "account_identity",
+    "bill_type",
     "build_world",
     "stable_rng",
     "stable_uniform",
@@ -126,6 +128,8 @@ class AccountSpec:
     security_token: str | None = field(default=None, repr=False)
     regions: tuple[str, ...] = ("CN",)
     domains: tuple[DomainSpec, ...] = ()
+    #: the billing method (``BillType``) ``DescribeCdnUserBillType`` reports, seeded (see :func:`bill_type`)
+    bill_type: str = "hour_flow"
 
     @property
     def domain_names(self) -> tuple[str, ...]:
@@ -214,6 +218,34 @@ def account_identity(seed: int, index: int) -> tuple[str, str, str, str | None]:
     secret = "".join(rng.choices(_ALNUM, k=30))
     token = "CAIS" + "".join(rng.choices(_ALNUM, k=100)) if index % 5 == 1 else None
     return name, key_id, secret, token
+
+
+#: the traffic and bandwidth billing methods a demo account can be on (``BillType`` codes)
+BILL_TYPES = (
+    "hour_flow",
+    "day_bandwidth",
+    "month_95",
+    "month_avg_day_bandwidth",
+    "month_4th_day_bandwidth",
+    "month_avg_day_95",
+    "month_95_night_half",
+)
+
+
+def bill_type(seed: int, name: str, regions: tuple[str, ...]) -> str:
+    """The billing method of demo account ``name``: one of :data:`BILL_TYPES`, from the seed.
+
+    An account billed in regions outside the mainland is on the ``_overseas`` form of a monthly method
+    half of the time (those regions then billed together).
+
+    >>> bill_type(0, "demo-shop", ("CN",)) in BILL_TYPES
+    True
+    """
+    rng = stable_rng(seed, name, "bill-type")
+    method = rng.choice(BILL_TYPES)
+    if len(regions) > 1 and method.startswith("month_") and rng.random() < 0.5:
+        method += "_overseas"
+    return method
 
 
 def _domains(seed: int, name: str, index: int, size: tuple[int, int]) -> tuple[DomainSpec, ...]:
@@ -319,7 +351,8 @@ def build_world(params: WorldParams) -> World:
         name, key_id, secret, token = account_identity(params.seed, index)
         regions = MULTI_REGIONS if index % 5 == 2 else ("CN",)
         domains = _domains(params.seed, name, index, params.domains)
-        accounts.append(AccountSpec(index, name, key_id, secret, token, regions, domains))
+        method = bill_type(params.seed, name, regions)
+        accounts.append(AccountSpec(index, name, key_id, secret, token, regions, domains, method))
     rows = [
         row
         for spec in accounts
