@@ -729,3 +729,32 @@ def test_abandoning_iter_tasks_stops_its_page_threads() -> None:
     next(tasks)
     tasks.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("usagekit-page")]
+
+
+def test_times_pandas_cannot_hold_are_nat_with_one_warning_not_a_failed_listing() -> None:
+    """Year 9999 and year 1 are valid ISO 8601 the service can send: NaT and a warning, never a failure."""
+    service = FakeService()
+    far = item("7", TaskConfig={"StartTime": "2026-10-01T16:00:00Z", "EndTime": "9999-12-31T23:59:59Z"})
+    early = item("8", CreateTime="0001-01-01T00:00:00+08:00")
+    service.tasks[("prod", "detail")] = [far, early, item("9")]
+    with pytest.warns(tasks_module.TimeRangeWarning) as seen:
+        frame = list_tasks(account(), "detail", client_factory=service.factory, progress=False)
+    assert sorted(frame["task_id"]) == ["7", "8", "9"]
+    rows = frame.set_index("task_id")
+    assert pd.isna(rows.loc["7", "window_end"]) and rows.loc["7", "window_start"] == pd.Timestamp(
+        "2026-10-01T16:00Z"
+    )
+    assert pd.isna(rows.loc["8", "created"]) and not pd.isna(rows.loc["9", "window_end"])
+    messages = sorted(str(w.message) for w in seen)
+    assert any("task 7" in m and "9999-12-31T23:59:59Z" in m for m in messages)
+    assert any("task 8" in m and "CreateTime" in m for m in messages)
+
+
+def test_a_listing_keeps_the_moment_it_was_listed() -> None:
+    """Plots draw running tasks up to this moment, never to the wall clock, so a notebook renders the same."""
+    service = FakeService()
+    service.tasks[("prod", "summary")] = [item("1", status="created")]
+    before = datetime.now(UTC)
+    frame = list_tasks(account(), "summary", client_factory=service.factory, progress=False)
+    listed_at = datetime.fromisoformat(frame.attrs["listed_at"])
+    assert before <= listed_at <= datetime.now(UTC)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -323,7 +323,9 @@ def wait(
             running = [key for key in targets if current[key].status not in FINAL_STATUSES]
             bar.show(len(targets) - len(running))
             if not running:
-                return frame_of(current[key] for key in targets)
+                frame = frame_of(current[key] for key in targets)
+                frame.attrs["listed_at"] = datetime.now(UTC).isoformat()
+                return frame
             elapsed = clock() - started
             if elapsed >= timeout:
                 names = ", ".join(f"{k[2]} ({k[1]}, {k[0]}: {current[k].status})" for k in running)

@@ -141,8 +141,9 @@ def list_tasks(
     per second per account; each listing is complete or raises ``IncompleteListingError`` (never a
     short frame). One account failing raises its error, naming it; with ``errors="collect"`` the other
     accounts' tasks are returned, the failures listed in ``frame.attrs["errors"]`` (records of
-    ``account``, ``kind``, ``code``, ``message``) and named in one warning. ``progress`` shows tqdm bars
-    (default: when interactive; ``TQDM_DISABLE=1`` silences them). ``client_factory`` makes the client
+    ``account``, ``kind``, ``code``, ``message``) and named in one warning. ``frame.attrs["listed_at"]``
+    is when the listing ended (ISO 8601 UTC text): a task not final was still running then. ``progress``
+    shows tqdm bars (default: when interactive; ``TQDM_DISABLE=1`` silences them). ``client_factory`` makes the client
     of each account (default :class:`~usagekit.client.CdnClient`; e.g.
     ``functools.partial(CdnClient, retry=RetryPolicy(...))``).
 
@@ -166,12 +167,14 @@ def list_tasks(
     chosen = _accounts(accounts)
     jobs = [(account, one) for account in chosen for one in kinds]
     results, failures = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
+    listed_at = datetime.now(UTC)
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
     frame = frame_of(tasks)
     if statuses is not None:
         frame = frame[frame["status"].isin(statuses)].reset_index(drop=True)
     if since_utc is not None:
         frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
+    frame.attrs["listed_at"] = listed_at.isoformat()
     if errors == "collect":
         records = [_failure_record(account, one, error) for (account, one), error in failures]
         frame.attrs["errors"] = records

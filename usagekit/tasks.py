@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ __all__ = [
     "FINAL_STATUSES",
     "LIST_ACTIONS",
     "ExportTask",
+    "TimeRangeWarning",
     "frame_of",
     "parse_page",
     "tasks_of",
@@ -160,6 +162,10 @@ def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
 
 
 # --- reading the service's replies -------------------------------------------------------------------
+
+
+class TimeRangeWarning(UserWarning):
+    """A task time the service sent that pandas cannot hold (year 9999, year 1): NaT in the frame."""
 
 
 class _Listed(NamedTuple):
@@ -287,7 +293,8 @@ def _text(value: Any) -> str | None:
 def _instant(value: Any, task_id: str, name: str) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return _parse_instant(str(value).strip(), task_id, name)
+    text = str(value).strip()
+    return _held(_parse_instant(text, task_id, name), task_id, name, text)
 
 
 def _parse_instant(text: str, task_id: str, name: str) -> datetime:
@@ -298,13 +305,33 @@ def _parse_instant(text: str, task_id: str, name: str) -> datetime:
             moment = pd.Timestamp(text).to_pydatetime()
         except (ValueError, TypeError):
             raise ValueError(f"task {task_id}: {name} {text!r} is not an ISO 8601 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00: a valid time before datetime's first
+        return datetime.min.replace(tzinfo=UTC)
+
+
+#: the times a pandas datetime64[ns] column holds (a day inside each bound, for offsets and exclusive ends)
+_EARLIEST = datetime(1677, 9, 23, tzinfo=UTC)
+_LATEST = datetime(2262, 4, 10, tzinfo=UTC)
+
+
+def _held(moment: datetime, task_id: str, name: str, text: str) -> datetime | None:
+    """``moment``, or ``None`` (NaT in the frame) with a warning when pandas cannot hold it."""
+    if _EARLIEST <= moment < _LATEST:
+        return moment
+    warnings.warn(
+        f"task {task_id}: {name} {text!r} is a valid time outside the years pandas holds (1677-2262); "
+        "it is NaT in the task frame",
+        TimeRangeWarning,
+        stacklevel=2,
+    )
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
 def _exclusive_text(text: str) -> datetime:
     """``exclusive_end`` of a window end, cached: windows of whole days repeat across tasks."""
-    _parse_instant(text, "?", "EndTime")  # raises a clear ValueError (never cached) for a malformed end
     end = exclusive_end(text)
     assert end is not None
     return end.to_pydatetime()
@@ -313,7 +340,8 @@ def _exclusive_text(text: str) -> datetime:
 def _exclusive(value: Any, task_id: str) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        return _exclusive_text(str(value).strip())
-    except ValueError:
-        raise ValueError(f"task {task_id}: EndTime {str(value)!r} is not an ISO 8601 time") from None
+    text = str(value).strip()
+    # raises a clear ValueError for a malformed end; a valid one pandas cannot hold becomes None
+    if _held(_parse_instant(text, task_id, "EndTime"), task_id, "EndTime", text) is None:
+        return None
+    return _exclusive_text(text)
