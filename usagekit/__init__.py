@@ -60,6 +60,7 @@ _LAZY = {
     "to_focus": "usagekit.tidy",
     "plot_timeline": "usagekit.plots",
     "plot_usage": "usagekit.plots",
+    "explore": "usagekit.widgets",
 }
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "create_export",
     "delete_export",
     "discover_accounts",
+    "explore",
     "fetch",
     "iter_tasks",
     "list_tasks",
@@ -134,4 +136,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.sandbox import Sandbox
     from usagekit.tasks import ExportTask
     from usagekit.tidy import read_dataset, to_dataset, to_focus, usage
+    from usagekit.widgets import explore
     from usagekit.windows import coverage
