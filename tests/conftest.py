@@ -8,11 +8,16 @@
   (any ``Sandbox`` argument: ``faults=``, ``tasks=``, ``task_delay=``, ...) and stops it after the test.
 * ``wire`` (session scope): a tiny, independent V2/V3 signer and HTTP sender (``http.client``), so
   sandbox tests need no usagekit client; see :class:`Wire`.
+
+Every test fails when a sandbox of this process answered an internal error (an exception of its own
+code, sent as a 500 that a client would retry and hide) during its setup, call or teardown. A test that
+provokes one on purpose says so with ``@pytest.mark.expect_internal_errors``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -27,9 +32,57 @@ import pytest
 
 from usagekit.accounts import Account
 from usagekit.sandbox import Sandbox
+from usagekit.sandbox.server import internal_error_count, internal_errors
 
 SANDBOX_SEED = 7
 SANDBOX_NOW = "2026-11-20T08:00:00Z"
+
+
+class SandboxInternalError(AssertionError):
+    """A sandbox answered an exception of its own code as a 500 during this test."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "expect_internal_errors: the test provokes sandbox internal errors on purpose"
+    )
+
+
+@contextlib.contextmanager
+def _watch_internal_errors(item: pytest.Item) -> Iterator[None]:
+    """Run one phase of a test; raise :class:`SandboxInternalError` if a sandbox had a bug meanwhile."""
+    before = internal_error_count()
+    try:
+        yield
+    finally:
+        new = internal_errors(since=before)
+        if new and item.get_closest_marker("expect_internal_errors") is None:
+            shown = "\n".join(
+                f"  {e['method']} {e['path']}: {e['error']}: {e['message']}\n{e['traceback']}"
+                for e in new[:3]
+            )
+            raise SandboxInternalError(
+                f"the sandbox answered {len(new)} internal error(s) (a bug in its own code, sent as a "
+                f"500 that the client retried):\n{shown}"
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _watch_internal_errors(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _watch_internal_errors(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    with _watch_internal_errors(item):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -228,3 +228,13 @@ class Sandbox:
         ``fault`` (the fault injected, or None), and ``style`` (``v2``/``v3``) for verified API calls.
         """
         return self._service.records
+
+    @property
+    def internal_errors(self) -> list[dict[str, Any]]:
+        """Exceptions of the sandbox's own code it answered as 500 ``InternalError``, oldest first.
+
+        A client retries a 500, so such a bug would otherwise hide; the test suite fails a test during
+        which one happened. Keys: ``n``, ``time``, ``method``, ``path`` (no query), ``error`` (type),
+        ``message``, ``traceback``. Injected ``error500`` faults are not internal errors.
+        """
+        return self._service.internal_errors

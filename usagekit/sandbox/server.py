@@ -2,7 +2,9 @@
 
 :class:`Service` turns one HTTP request (method, path, query, headers, body) into a :class:`Reply`:
 it verifies the signature, applies the rate limiter and the faults, runs the action or serves the
-file, and records the request (never a secret). :class:`LoopbackServer` is a ``ThreadingHTTPServer`` on
+file, and records the request (never a secret). An exception of the sandbox's own code is answered
+as a 500 ``InternalError`` and recorded (:func:`internal_errors`), so a test can fail on it instead of
+letting a client's retries hide it. :class:`LoopbackServer` is a ``ThreadingHTTPServer`` on
 127.0.0.1 speaking HTTP/1.1 with keep-alive; it stops at once (its loop is woken, not polled) and
 leaves no thread behind: open client connections are shut down and their threads joined.
 """
@@ -16,6 +18,7 @@ import selectors
 import socket
 import sys
 import threading
+import traceback
 import uuid
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -25,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
+from usagekit.redact import strip_queries
 from usagekit.sandbox.api import LISTINGS, Api
 from usagekit.sandbox.clock import SandboxClock
 from usagekit.sandbox.exports import ExportFiles
@@ -33,7 +37,7 @@ from usagekit.sandbox.presign import Presigner
 from usagekit.sandbox.store import TaskStore
 from usagekit.sandbox.verify import Rejection, Verifier, parse_request_params
 
-__all__ = ["LoopbackServer", "Reply", "Service"]
+__all__ = ["LoopbackServer", "Reply", "Service", "internal_error_count", "internal_errors"]
 
 _SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "AccessKeyId"})
 _VOLATILE_PARAMS = frozenset(
@@ -49,6 +53,29 @@ _VOLATILE_PARAMS = frozenset(
 )
 _FILE_PATH = re.compile(r"^/files/(?P<task_id>[0-9]+)\.(?P<ext>xlsx|pdf)$")
 _RANGE = re.compile(r"^bytes=(?P<first>\d*)-(?P<last>\d*)$")
+
+#: the internal errors of every sandbox in this process, the latest 1,000, each numbered ``n`` from 0
+_INTERNAL_ERRORS: deque[dict[str, Any]] = deque(maxlen=1000)
+_INTERNAL_LOCK = threading.Lock()
+_internal_total = 0
+
+
+def internal_error_count() -> int:
+    """How many internal errors the sandboxes of this process have answered (the next record's ``n``)."""
+    return _internal_total
+
+
+def internal_errors(since: int = 0) -> list[dict[str, Any]]:
+    """Internal errors of every sandbox in this process numbered ``since`` or later, oldest first.
+
+    Each is a plain dict: ``n``, ``time`` (sandbox time), ``method``, ``path`` (never a query string),
+    ``error`` (the exception's type), ``message`` and ``traceback`` (text, URL queries removed).
+
+    >>> internal_errors(since=internal_error_count())
+    []
+    """
+    with _INTERNAL_LOCK:
+        return [dict(record) for record in _INTERNAL_ERRORS if record["n"] >= since]
 
 
 @dataclass
@@ -108,6 +135,7 @@ class Service:
         self._seen: Counter[Any] = Counter()
         self._seen_lock = threading.Lock()
         self._records: deque[dict[str, Any]] = deque(maxlen=record_limit)
+        self._internal_errors: deque[dict[str, Any]] = deque(maxlen=1000)
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -116,6 +144,38 @@ class Service:
 
     def _record(self, **fields: Any) -> None:
         self._records.append({"time": self.clock.now(), **fields})
+
+    @property
+    def internal_errors(self) -> list[dict[str, Any]]:
+        """This sandbox's internal errors (exceptions of its own code answered as 500), oldest first."""
+        return [dict(record) for record in self._internal_errors]
+
+    def record_internal_error(self, method: str, target: str, error: BaseException) -> dict[str, Any]:
+        """Record an exception answered as a 500, here and process-wide (see :func:`internal_errors`)."""
+        global _internal_total
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        record = {
+            "time": self.clock.now(),
+            "method": method,
+            "path": target.partition("?")[0].partition("#")[0],
+            "error": type(error).__name__,
+            "message": strip_queries(str(error))[:500],
+            "traceback": strip_queries(text)[-4000:],
+        }
+        with _INTERNAL_LOCK:
+            record = {"n": _internal_total, **record}
+            _internal_total += 1
+            _INTERNAL_ERRORS.append(record)
+        self._internal_errors.append(record)
+        self._record(
+            account=None,
+            action=None,
+            params={"path": record["path"]},
+            status=500,
+            code="InternalError",
+            fault=None,
+        )
+        return record
 
     def _decision(self, identity: tuple[Any, ...]) -> Decision:
         with self._seen_lock:
@@ -361,7 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                     "-",
                 )
-        except Exception as error:  # never let a bug kill the connection thread silently
+        except Exception as error:  # a bug of ours: answered as a 500, recorded so that tests fail on it
+            service.record_internal_error(self.command, self.path, error)
             reply = _json_reply(
                 500,
                 {
