@@ -468,3 +468,11 @@ def test_import_usagekit_loads_matplotlib_only_when_a_plot_is_asked_for_and_neve
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "True", "False"]
+
+
+def test_a_figure_made_here_shows_itself_in_jupyter_as_the_same_png_twice(tasks: pd.DataFrame) -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    first, _ = DisplayFormatter().format(plot_timeline(tasks, view="runs").figure)
+    second, _ = DisplayFormatter().format(plot_timeline(tasks, view="runs").figure)
+    assert first["image/png"].startswith(b"\x89PNG") and first["image/png"] == second["image/png"]

@@ -3,7 +3,8 @@
 Every function takes ``ax=None``: given an Axes it draws there, otherwise it makes its own
 :class:`matplotlib.figure.Figure` (never through pyplot, so no figure is left open in pyplot's
 registry and nothing is shown or saved behind your back). It returns the Axes; in a notebook, end the
-cell with ``ax.figure`` to show it, or save it with ``ax.figure.savefig("timeline.png")``.
+cell with ``ax.figure`` to show it (the figure renders itself as a PNG, pyplot or not), or save it
+with ``ax.figure.savefig("timeline.png")``.
 
 One palette everywhere: statuses in :data:`STATUS_COLORS`, gaps in :data:`GAP_COLOR`, and a stable
 colour per domain, region or account (:func:`series_colors`), so ``example.com`` has the same colour in
@@ -20,7 +21,9 @@ every figure. Values are shown in the units of :mod:`usagekit.units` (1 GB = 102
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import math
 import zoneinfo
 from collections.abc import Sequence
@@ -121,10 +124,26 @@ def _matplotlib(name: str) -> Any:
     return require(name, extra="plot", purpose="plotting")
 
 
+@functools.cache
+def _figure_class() -> type:
+    base = _matplotlib("matplotlib.figure").Figure
+
+    class PlotFigure(base):  # type: ignore[misc, valid-type]
+        """A plain Figure that shows itself as a PNG in Jupyter, with no pyplot (and no open figure) involved."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", metadata={"Software": None})
+            return buffer.getvalue()
+
+    PlotFigure.__module__ = __name__
+    return PlotFigure
+
+
 def _new_axes(ax: Axes | None, width: float, height: float) -> Axes:
     if ax is not None:
         return ax
-    figure = _matplotlib("matplotlib.figure").Figure(figsize=(width, height), layout="constrained")
+    figure = _figure_class()(figsize=(width, height), layout="constrained")
     return figure.add_subplot()
 
 
