@@ -21,18 +21,15 @@ defined granularity, whatever the spacing of the rows.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
-import math
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,14 +37,23 @@ import pandas as pd
 from usagekit.errors import FileFormatError, ReadError, UnrecognizedLayoutError
 from usagekit.frames import METRICS, UNITS, UTC_NS
 from usagekit.optional import require
+from usagekit.readers import cells
 from usagekit.readers.cache import cache_dir as parsed_dir
 from usagekit.readers.cache import content_digest, memory_cache
-from usagekit.readers.detect import Source, check_zip, detect_format, snippet, source_name
+from usagekit.readers.cells import TOTAL_WORDS as _TOTAL_WORDS
+from usagekit.readers.cells import is_blank as _is_blank
+from usagekit.readers.cells import normalise
+from usagekit.readers.detect import Source, check_zip, detect_format, opened, snippet, source_name
+from usagekit.readers.engine import load_columns, open_reader, string_rows
+from usagekit.readers.guard import SheetScan, column_letters, scan_workbook
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["HEADER_SCAN_ROWS", "READER_VERSION", "ROLES", "read_usage"]
 
 #: bump when parsing changes: cached frames of older versions are then not used
-READER_VERSION = 1
+READER_VERSION = 2
 #: how many rows from the top of a sheet are searched for the header
 HEADER_SCAN_ROWS = 30
 ROLES = ("time", "domain", "region", "traffic", "bandwidth", "requests")
@@ -99,19 +105,32 @@ _REQUEST_UNITS = {
     "万次": 1e4,
     "万": 1e4,
 }
-_TOTAL_WORDS = {"合计", "总计", "小计", "总和", "汇总", "total", "sum", "grandtotal", "subtotal", "totals"}
 _OFFSET = re.compile(r"^(?:utc|gmt)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
 _BEIJING_WORDS = {"", "北京时间", "beijingtime", "beijing", "cst", "utc+8", "utc+08:00", "gmt+8", "utc+0800"}
-_RANGE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ t]\d{1,2}:\d{2}(?::\d{2})?)\s*(?:-|~|至|–|—|to)\s*\S")
-_ZONED = re.compile(r"(?:z|[+-]\d{2}:?\d{2})$", re.I)
 _DATE_SEPARATORS = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
 _TIME_TEXT = re.compile(
     r"^\d{4}-\d{1,2}-\d{1,2}(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}:?\d{2})?$", re.I
 )
-#: Excel serial days read as dates in a time column: 2000-01-01 to 2100-01-01 (other numbers are not times)
-_SERIAL_RANGE = (36_526, 73_051)
 _SPLIT_HEADER = re.compile(r"^(.*?)\(([^()]*)\)$")
-_EXCEL_EPOCH = datetime(1899, 12, 30)
+#: names of sheets that are billing regions, when each sheet holds one region (compared normalised)
+_REGION_SHEETS = {
+    "cn",
+    "中国内地",
+    "中国大陆",
+    "chinesemainland",
+    "mainlandchina",
+    "overseas",
+    "海外",
+    "全球",
+    "global",
+    "outsidechinesemainland",
+    "非中国内地",
+    "na",
+    "sa",
+    "eu",
+    "meaa",
+}
+_REGION_SHEET_PATTERN = re.compile(r"^(?:ap|na|sa|eu|me|af|as)\d{0,2}$")
 
 
 def _traffic_units(kb: int) -> dict[str, float]:
@@ -120,18 +139,6 @@ def _traffic_units(kb: int) -> dict[str, float]:
         units[f"{prefix}b"] = units[f"{prefix}byte"] = units[f"{prefix}bytes"] = float(kb) ** power
         units[f"{prefix}ib"] = 1024.0**power
     return units
-
-
-def normalise(text: Any) -> str:
-    """A header or label as compared: NFKC (full-width to ASCII), lower case, no whitespace.
-
-    >>> normalise(" 流量（ＭＢ） ")
-    '流量(mb)'
-    >>> normalise("Billing Region")
-    'billingregion'
-    """
-    folded = unicodedata.normalize("NFKC", str(text)).lower().replace("[", "(").replace("]", ")")
-    return "".join(folded.split()).rstrip(":")
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,11 @@ def _time_offset(unit: str) -> float | None:
     return -offset if sign == "-" else offset
 
 
+def _real_offset(hours: float) -> bool:
+    """Whether ``hours`` east of UTC is an offset some place uses: -12 to +14, on :00, :30 or :45."""
+    return -12 <= hours <= 14 and round(hours * 60) % 15 == 0 and hours * 4 == round(hours * 4)
+
+
 def _classify(header: str, options: _Options) -> tuple[str, float] | tuple[str, None] | None:
     """``(role, factor)`` for a recognised header, ``(role, None)`` for a known name with an unknown unit."""
     key = normalise(header)
@@ -216,6 +228,13 @@ def _find_header(
             if factor is None:
                 unknown.append(cell.strip())
                 continue
+            if role == "time" and not _real_offset(factor):
+                raise where.layout(
+                    f"the time header {cell.strip()!r} (cell {column_letters(index)}{number + 1}) names "
+                    f"UTC{factor:+g}, which is not a real UTC offset (UTC-12 to UTC+14, whole or half hours "
+                    "or :45); name the column's offset with mapping=, e.g. {'Time': ('time', 'UTC+8')}",
+                    row,
+                )
             if role in columns:
                 raise where.layout(
                     f"columns {columns[role].header!r} and {cell.strip()!r} both read as {role}; "
@@ -238,7 +257,7 @@ def _seen_headers(rows: Sequence[Sequence[Any]], limit: int = 24) -> tuple[str, 
     seen: list[str] = []
     for row in rows[:HEADER_SCAN_ROWS]:
         for cell in row:
-            text = str(cell).strip()
+            text = "" if _is_blank(cell) else str(cell).strip()
             if text and text not in seen:
                 seen.append(text[:40])
             if len(seen) >= limit:
@@ -269,14 +288,6 @@ def _is_datum(cell: Any) -> bool:
     return True
 
 
-def _is_blank(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
 @dataclass(frozen=True)
 class _Where:
     """The file and sheet being read, to name them in errors."""
@@ -285,120 +296,18 @@ class _Where:
     sheet: str
 
     def layout(self, message: str, headers: Sequence[Any]) -> UnrecognizedLayoutError:
-        seen = tuple(str(c).strip() for c in headers if str(c).strip())
+        seen = tuple(str(c).strip() for c in headers if not _is_blank(c))
         return UnrecognizedLayoutError(
             f"sheet {self.sheet!r}: {message}", path=self.path, sheet=self.sheet, headers=seen
         )
 
     def cell(self, excel_row: int, column: Column, value: Any, what: str) -> ReadError:
+        ref = f"{column_letters(column.index)}{excel_row}"
         return ReadError(
-            f"sheet {self.sheet!r}, row {excel_row}, column {column.header!r}: {what} {str(value)[:40]!r}",
+            f"sheet {self.sheet!r}, row {excel_row}, column {column.header!r}: {what} {str(value)[:40]!r} "
+            f"(cell {ref})",
             path=self.path,
         )
-
-
-# --- per-column conversion (vectorised: one Python step per distinct value at most) ---------------------
-
-
-def _labels(values: np.ndarray) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """Codes into distinct labels (stripped text, ``None`` for blank) and which distinct ones are totals."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    labels: list[str | None] = []
-    totals = np.zeros(len(uniques), dtype=bool)
-    for i, value in enumerate(uniques):
-        if _is_blank(value):
-            labels.append(None)
-            continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        text = str(value).strip()
-        labels.append(text)
-        totals[i] = normalise(text) in _TOTAL_WORDS
-    return codes, labels, totals
-
-
-def _parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
-    """UTC nanoseconds for each distinct time cell; ``-1`` blank, ``-2`` a total label, ``-3`` unreadable."""
-    out = np.full(len(uniques), -3, dtype=np.int64)
-    naive_text: dict[int, str] = {}
-    zoned_text: dict[int, str] = {}
-    naive: dict[int, int] = {}
-    for i, value in enumerate(uniques):
-        if _is_blank(value):
-            out[i] = -1
-        elif isinstance(value, str):
-            text = unicodedata.normalize("NFKC", value).strip()
-            if normalise(text) in _TOTAL_WORDS:
-                out[i] = -2
-                continue
-            ranged = _RANGE.match(text.lower())
-            text = _DATE_SEPARATORS.sub(r"\1-\2-\3", ranged.group(1) if ranged else text)
-            if _TIME_TEXT.match(text):  # anything else (a note, a word) stays unreadable
-                (zoned_text if _ZONED.search(text) else naive_text)[i] = text
-        elif isinstance(value, datetime):
-            if value.tzinfo is not None:
-                out[i] = pd.Timestamp(value).tz_convert("UTC").as_unit("ns").value
-            else:
-                naive[i] = pd.Timestamp(value).as_unit("ns").value
-        elif isinstance(value, date):
-            naive[i] = pd.Timestamp(value).as_unit("ns").value
-        elif (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]
-        ):
-            serial = pd.Timestamp(_EXCEL_EPOCH) + pd.Timedelta(days=float(value))
-            naive[i] = serial.round("s").as_unit("ns").value  # an Excel serial date, stored unformatted
-    for i, ns in _parse_texts(naive_text, utc=False).items():
-        naive[i] = ns
-    for i, ns in _parse_texts(zoned_text, utc=True).items():
-        out[i] = ns
-    shift = round(offset_hours * 3600 * 10**9)
-    for i, ns in naive.items():
-        out[i] = ns - shift
-    return out
-
-
-def _parse_texts(texts: dict[int, str], *, utc: bool) -> dict[int, int]:
-    """Nanoseconds for the readable texts: the fast ISO 8601 parser first, the lenient one for the rest."""
-    if not texts:
-        return {}
-    keys = list(texts)
-    values = pd.Series([texts[k] for k in keys], dtype=object)
-    parsed = pd.Series(pd.to_datetime(values, format="ISO8601", utc=utc, errors="coerce"))
-    retry = parsed.isna()
-    if retry.any():  # e.g. single-digit months or hours
-        parsed[retry] = pd.to_datetime(values[retry], format="mixed", utc=utc, errors="coerce")
-    return {k: stamp.as_unit("ns").value for k, stamp in zip(keys, parsed, strict=True) if pd.notna(stamp)}
-
-
-def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Floats (NaN for blank cells) and the positions of cells that are not numbers."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    result = np.asarray(numbers, dtype="float64")
-    missing = np.isnan(result)
-    if not missing.any():
-        return result, np.zeros(0, dtype=np.int64)
-    bad: list[int] = []
-    for i in np.flatnonzero(missing).tolist():
-        value = values[i]
-        if _is_blank(value) or (isinstance(value, str) and value.strip() in {"-", "--", "—"}):
-            continue
-        if isinstance(value, str):
-            text = (
-                unicodedata.normalize("NFKC", value)
-                .strip()
-                .replace(",", "")
-                .replace("_", "")
-                .replace(" ", "")
-            )
-            try:
-                result[i] = float(text)
-                continue
-            except ValueError:
-                pass
-        bad.append(i)
-    return result, np.asarray(bad, dtype=np.int64)
 
 
 # --- one sheet -------------------------------------------------------------------------------------------
@@ -415,12 +324,68 @@ class _Part:
     metric: np.ndarray
     start: np.ndarray
     value: np.ndarray
+    sheet: str = ""
+    has_region: bool = False
+    blanks: dict[str, int] = field(default_factory=dict)
 
 
-def _read_sheet(rows: list[list[Any]], options: _Options, where: _Where) -> _Part | None:
+def _compute() -> Any:
+    return require("pyarrow.compute", extra="files", purpose="reading workbooks")
+
+
+def _labels(column: pa.Array) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """Codes into distinct labels (stripped text, ``None`` for blank) and which distinct ones are totals."""
+    encoded = _compute().dictionary_encode(column)
+    dictionary = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+    labels: list[str | None] = []
+    totals = np.zeros(len(dictionary) + 1, dtype=bool)
+    for i, value in enumerate(dictionary):
+        if _is_blank(value):
+            labels.append(None)
+            continue
+        text = str(value).strip()
+        labels.append(text)
+        totals[i] = normalise(text) in _TOTAL_WORDS
+    labels.append(None)  # the code of blank cells
+    return codes, labels, totals
+
+
+def _numbers(column: pa.Array, texts: dict[int, str]) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Floats (NaN for blank cells) and the cells that are not finite, non-negative numbers."""
+    values = np.array(column.to_numpy(zero_copy_only=False), dtype="float64")
+    blank = column.is_null().to_numpy(zero_copy_only=False)
+    bad: list[tuple[int, str, str]] = []
+    for i, text in texts.items():
+        if _is_blank(text) or cells.is_dash(text):
+            continue
+        number = cells.parse_number_text(text)
+        if number is None:
+            bad.append((i, text, "is not a number:"))
+        else:
+            values[i] = number
+            blank[i] = False
+    odd = ~blank & ~(np.isfinite(values) & (values >= 0))
+    for i in np.flatnonzero(odd).tolist():
+        value = values[i]
+        if np.isnan(value):
+            bad.append((i, texts.get(i, "NaN"), "is not a number:"))
+        elif not np.isfinite(value):
+            bad.append((i, texts.get(i, repr(float(value))), "is not a finite number:"))
+        else:
+            bad.append((i, texts.get(i, f"{value:g}"), "is negative: usage cannot be"))
+    return values, bad
+
+
+def _read_sheet(
+    reader: Any, head: list[list[Any]], options: _Options, where: _Where, scan: SheetScan | None, kind: str
+) -> _Part | None:
     """The measurements of one sheet, ``None`` for a sheet with neither a header nor data."""
-    found = _find_header(rows, options, where)
+    found = _find_header(head, options, where)
     if found is None:
+        rows = head if scan is None or scan.head is None else None
+        if rows is None or len(rows) >= HEADER_SCAN_ROWS:  # the first rows alone cannot tell
+            rows = string_rows(reader, where.sheet, where.path, kind)
         if not _has_data(rows):
             return None
         headers = _seen_headers(rows)
@@ -433,64 +398,93 @@ def _read_sheet(rows: list[list[Any]], options: _Options, where: _Where) -> _Par
             headers,
         )
     header_at, columns = found
-    data = rows[header_at + 1 :]
-    n = len(data)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return _Part(empty, [None], empty, [None], empty.astype(np.int8), empty, np.zeros(0))
-    try:
-        grid = np.array(data, dtype=object)  # one C-level pass; column slices below are views
-    except ValueError:  # ragged rows (calamine's are rectangular; other sources may not be)
-        width = max(map(len, data))
-        grid = np.array([list(row) + [""] * (width - len(row)) for row in data], dtype=object)
-    cells = {
-        role: grid[:, col.index] if col.index < grid.shape[1] else np.full(n, "", dtype=object)
-        for role, col in columns.items()
-    }
-    excel_row = header_at + 2  # 1-based row number of data[0]
+    metrics = [m for m in METRICS if m in columns]
+    loaded = load_columns(
+        reader,
+        where.sheet,
+        header_at + 1,
+        [c.index for r, c in columns.items() if r not in METRICS],
+        [columns[m].index for m in metrics],
+        where.path,
+        kind,
+    )
+    n = loaded.rows
+    excel_row = header_at + 2  # 1-based row number of the first data row
+    problems: list[tuple[int, Column, Any, str]] = []  # (row, column, value, what): the first is raised
 
     time_col = columns["time"]
-    time_codes, time_uniques = pd.factorize(cells["time"], use_na_sentinel=False)
-    stamps = _parse_times(list(time_uniques), time_col.factor)
+    encoded = _compute().dictionary_encode(loaded.columns[time_col.index])
+    time_texts = encoded.dictionary.to_pylist()
+    time_codes = encoded.indices.fill_null(len(time_texts)).to_numpy(zero_copy_only=False)
+    stamps = np.append(cells.parse_times(time_texts, time_col.factor), cells.BLANK)
     start = stamps[time_codes]
+    time_texts.append(None)
 
-    total = start == -2
+    total = start == cells.TOTAL
     label_parts: dict[str, tuple[np.ndarray, list[str | None]]] = {}
     for role in ("domain", "region"):
-        if role in cells:
-            codes, labels, totals = _labels(cells[role])
+        if role in columns:
+            codes, labels, totals = _labels(loaded.columns[columns[role].index])
             total |= totals[codes]
             label_parts[role] = (codes, labels)
         else:
             label_parts[role] = (np.zeros(n, dtype=np.int64), [None])
 
     metric_values: dict[str, np.ndarray] = {}
-    for metric in METRICS:
-        if metric not in cells:
-            continue
-        values, bad = _numbers(cells[metric])
-        bad = bad[~total[bad]] if len(bad) else bad
-        if len(bad):
-            i = int(bad[0])
-            raise where.cell(excel_row + i, columns[metric], cells[metric][i], "is not a number:")
-        metric_values[metric] = values * columns[metric].factor if columns[metric].factor != 1.0 else values
+    for metric in metrics:
+        column = columns[metric]
+        values, bad = _numbers(loaded.columns[column.index], loaded.texts.get(column.index, {}))
+        problems += [(i, column, text, what) for i, text, what in bad if not total[i]]
+        metric_values[metric] = values * column.factor if column.factor != 1.0 else values
+
+    if scan is not None:  # booleans, error cells, formulas without a value: the engine would misread them
+        by_index = {c.index: c for c in columns.values()}
+        for (row, index), what in scan.flagged.items():
+            i = row - header_at - 1
+            if index in by_index and 0 <= i < n and not total[i]:
+                problems.append((i, by_index[index], f"{column_letters(index)}{row + 1}", f"holds {what}:"))
 
     has_value = np.zeros(n, dtype=bool)
     for values in metric_values.values():
         has_value |= ~np.isnan(values)
     keep = (start >= 0) & ~total
-    orphan = has_value & ~total & (start < 0)
-    if orphan.any():
-        i = int(np.flatnonzero(orphan)[0])
-        what = "has usage values but no time" if start[i] == -1 else "has usage values and an unreadable time"
-        raise where.cell(excel_row + i, time_col, cells["time"][i], f"{what}:")
+    for i in np.flatnonzero(has_value & ~total & (start < 0))[:1].tolist():
+        code = int(start[i])
+        what = "has usage values but no time" if code == cells.BLANK else "has usage values and"
+        if code != cells.BLANK:
+            what += f" {cells.TIME_PROBLEMS.get(code, 'an unreadable time')}"
+        problems.append((i, time_col, time_texts[time_codes[i]], f"{what}:"))
+    off_grid = keep & has_value & (start % cells.FIVE_MINUTES_NS != 0)
+    for i in np.flatnonzero(off_grid)[:1].tolist():
+        problems.append(
+            (
+                i,
+                time_col,
+                time_texts[time_codes[i]],
+                "is not a 5-minute point (:00, :05, ... :55, whole minutes):",
+            )
+        )
+    measured = keep & has_value
+    if measured.any():
+        shift = round(time_col.factor * 3600 * 10**9)
+        local_days, remainder = np.divmod(start[measured] + shift, 86_400 * 10**9)
+        if not remainder.any() and len(np.unique(local_days)) > 1:  # every row at midnight: dates only
+            i = int(np.flatnonzero(measured)[0])
+            problems.append(
+                (i, time_col, time_texts[time_codes[i]], "holds dates without a time of day, e.g.")
+            )
+    if problems:
+        i, column, value, what = min(problems, key=lambda p: p[0])
+        raise where.cell(excel_row + i, column, value, what)
 
     domain_codes, domains = label_parts["domain"]
     region_codes, regions = label_parts["region"]
     chunks = []
+    blanks: dict[str, int] = {}
     for metric, values in metric_values.items():
-        mask = keep & ~np.isnan(values)
-        index = np.flatnonzero(mask)
+        present = ~np.isnan(values)
+        blanks[columns[metric].header] = int((keep & ~present).sum())
+        index = np.flatnonzero(keep & present)
         chunks.append((index, np.full(len(index), METRICS.index(metric), dtype=np.int8), values[index]))
     index = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, dtype=np.int64)
     return _Part(
@@ -501,6 +495,9 @@ def _read_sheet(rows: list[list[Any]], options: _Options, where: _Where) -> _Par
         metric=np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, dtype=np.int8),
         start=start[index],
         value=np.concatenate([c[2] for c in chunks]) if chunks else np.zeros(0),
+        sheet=where.sheet,
+        has_region="region" in columns,
+        blanks=blanks,
     )
 
 
@@ -574,83 +571,77 @@ def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
     )
 
 
-def _open_workbook(source: Source, name: str, kind: str) -> Any:
-    CalamineWorkbook = require("python_calamine", extra="files", purpose="reading workbooks").CalamineWorkbook
-    try:
-        if isinstance(source, bytes | bytearray):
-            return CalamineWorkbook.from_filelike(io.BytesIO(source))
-        return CalamineWorkbook.from_path(str(source))
-    except Exception as error:  # calamine raises its own classes and plain ValueError/OSError
-        raise FileFormatError(
-            f"a corrupted or unreadable {kind} workbook ({type(error).__name__}: {str(error)[:120]}); download it again",
-            path=name,
-            detected=kind,
-        ) from None
+def _is_region_name(sheet: str) -> bool:
+    key = normalise(sheet)
+    return key in _REGION_SHEETS or bool(_REGION_SHEET_PATTERN.match(key))
+
+
+def _regions_from_sheet_names(parts: list[_Part]) -> None:
+    """Sheets without a region column, each named like a billing region: the name is the region."""
+    with_rows = [part for part in parts if len(part.start)]
+    if len(with_rows) < 2 or any(part.has_region for part in parts):
+        return
+    if not all(_is_region_name(part.sheet) for part in with_rows):
+        return
+    for part in with_rows:
+        part.regions = [part.sheet]
+        part.region = np.zeros(len(part.start), dtype=np.int64)
+
+
+def _workbook_bytes(source: Source) -> bytes:
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    with opened(source) as handle:
+        return handle.read()
 
 
 def parse_workbook(source: Source, options: _Options) -> pd.DataFrame:
-    """Parse a workbook (no cache): every sheet with a header, joined, sorted, de-duplicated."""
+    """Parse a workbook (no cache): every sheet with a header, joined, sorted, de-duplicated.
+
+    An xlsx is checked before the engine sees it: its zip directory (``check_zip``) and the cell
+    references its sheets hold (:mod:`usagekit.readers.guard`).
+    """
     name = source_name(source)
     kind = detect_format(source)
-    if kind == "xlsx":
-        check_zip(source)
-    elif kind != "xls":
+    if kind not in ("xlsx", "xls"):
         raise _wrong_format(source, name, kind)
-    workbook = _open_workbook(source, name, kind)
+    data = _workbook_bytes(source)  # one read: the guard and the engine see the same bytes
+    scans: dict[str, SheetScan] = {}
+    if kind == "xlsx":
+        check_zip(data, name=name)
+        scans = {scan.name: scan for scan in scan_workbook(io.BytesIO(data), name)}
+    reader = open_reader(data, name, kind)
     parts: list[_Part] = []
-    with _gc_paused():
-        _read_sheets(workbook, parts, options, name, kind)
-    return _assemble(parts, name)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: the sheet's rows are a million young containers, none cyclic,
-    and collecting them over and over costs a tenth of the parse."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _read_sheets(workbook: Any, parts: list[_Part], options: _Options, name: str, kind: str) -> None:
-    headers_found = False
     seen: tuple[str, tuple[str, ...]] | None = None  # the first sheet with text: named in the error
-    try:
-        for sheet_name in workbook.sheet_names:
-            try:
-                sheet = workbook.get_sheet_by_name(sheet_name)
-                rows = sheet.to_python(skip_empty_area=False)
-            except Exception as error:
-                raise FileFormatError(
-                    f"sheet {sheet_name!r} cannot be read ({type(error).__name__}: {str(error)[:120]}); the file may be "
-                    "truncated or corrupted: download it again",
-                    path=name,
-                    detected=kind,
-                ) from None
-            part = _read_sheet(rows, options, _Where(name, sheet_name))
-            if part is not None:
-                headers_found = True
-                parts.append(part)
-            elif seen is None and (texts := _seen_headers(rows)):
-                seen = (sheet_name, texts)
-            del rows
-    finally:
-        workbook.close()
-    if not headers_found:
+    for sheet_name in reader.sheet_names:
+        scan = scans.get(sheet_name)
+        head = scan.head if scan is not None and scan.head is not None else None
+        if head is None:
+            head = string_rows(reader, sheet_name, name, kind, limit=HEADER_SCAN_ROWS)
+        part = _read_sheet(reader, head, options, _Where(name, sheet_name), scan, kind)
+        if part is not None:
+            parts.append(part)
+        elif seen is None and (texts := _seen_headers(head)):
+            seen = (sheet_name, texts)
+    if not parts:
         sheet, texts = seen or (None, ())
         shown = f"; sheet {sheet!r} shows {' | '.join(texts)}" if sheet is not None else ""
         raise UnrecognizedLayoutError(
             f"no sheet has a header naming a time column and a usage column (sheets: "
-            f"{', '.join(map(repr, workbook.sheet_names)) or 'none'}){shown}; if it is a usage export, name its "
+            f"{', '.join(map(repr, reader.sheet_names)) or 'none'}){shown}; if it is a usage export, name its "
             "columns, e.g. read_usage(path, mapping={'Zeit': 'time', 'Flow (GiB)': ('traffic', 'GiB')})",
             path=name,
             sheet=sheet,
             headers=texts,
         )
+    _regions_from_sheet_names(parts)
+    frame = _assemble(parts, name)
+    blanks: dict[str, int] = {}
+    for part in parts:
+        for header, count in part.blanks.items():
+            blanks[header] = blanks.get(header, 0) + count
+    frame.attrs["blank_cells"] = blanks
+    return frame
 
 
 _DESCRIBED = {
@@ -690,6 +681,8 @@ def _options(mapping: ColumnMapping | None, kb: int) -> _Options:
         if unit is not None and role is not None:
             if role == "time":
                 factor = _time_offset(normalise(unit))
+                if factor is not None and not _real_offset(factor):
+                    factor = None
             else:
                 units = options.units(role)
                 factor = units.get(normalise(unit)) if units is not None else 1.0

@@ -130,7 +130,7 @@ def snippet(source: Source, limit: int = 80) -> str:
     return text[:limit].rstrip()
 
 
-def check_zip(source: Source) -> None:
+def check_zip(source: Source, *, name: str | None = None) -> None:
     """Refuse a zip that is broken or a bomb, from its central directory alone (nothing is decompressed).
 
     A bomb declares more than :data:`MAX_UNPACKED` bytes, or more than :data:`MAX_RATIO` times the file's
@@ -142,7 +142,7 @@ def check_zip(source: Source) -> None:
     ...
     usagekit.errors.FileFormatError: <bytes>: a corrupted or truncated zip (xlsx) file: File is not a zip file; download it again
     """
-    name = source_name(source)
+    name = name or source_name(source)
     size = len(source) if isinstance(source, bytes | bytearray) else Path(source).stat().st_size
     try:
         with opened(source) as handle, zipfile.ZipFile(handle) as archive:
