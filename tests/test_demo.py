@@ -69,6 +69,8 @@ def test_the_output_folder_is_never_one_with_other_files(tmp_path: Path) -> None
 
 
 def test_human_units() -> None:
-    assert human_bytes(999) == "999 B" and human_bytes(1_500_000) == "1.50 MB"
+    # one convention with the plots and notebooks: 1 GB = 1024**3 bytes, as Alibaba Cloud bills traffic
+    assert human_bytes(999) == "999 B" and human_bytes(1_500_000) == "1.43 MB"
+    assert human_bytes(1024**3) == "1.00 GB" and human_bytes(5 * 1024**4) == "5.00 TB"
     assert human_bits(2_000_000_000) == "2.00 Gbit/s"
     assert human_count(12_500) == "12.5 thousand" and human_count(3_200_000_000) == "3.2 billion"

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from usagekit.errors import ConfigurationError
+from usagekit.units import format_bandwidth, format_bytes, format_requests, unit_note
 
 __all__ = ["handler", "human_bits", "human_bytes", "human_count", "register", "summary_lines"]
 
@@ -51,33 +52,25 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=handler)
 
 
-# --- human units -------------------------------------------------------------------------------------
-
-
-def _scaled(value: float, units: tuple[str, ...], base: float = 1000.0) -> str:
-    index = 0
-    while abs(value) >= base and index < len(units) - 1:
-        value /= base
-        index += 1
-    return f"{value:.0f} {units[index]}" if index == 0 else f"{value:.2f} {units[index]}"
+# --- human units: one convention for the summary, the plots and the notebooks (usagekit.units) -------
 
 
 def human_bytes(value: float) -> str:
-    """Bytes in decimal units.
+    """Bytes in the units Alibaba Cloud bills traffic in (1 GB = 1024³ bytes).
 
     >>> human_bytes(0), human_bytes(1_234_567_890_123)
-    ('0 B', '1.23 TB')
+    ('0 B', '1.12 TB')
     """
-    return _scaled(value, ("B", "kB", "MB", "GB", "TB", "PB", "EB"))
+    return format_bytes(value)
 
 
 def human_bits(value: float) -> str:
-    """A bandwidth in bit/s, decimal units.
+    """A bandwidth in bit/s, decimal units (1 Mbit/s = 10⁶ bit/s).
 
     >>> human_bits(456_700_000)
     '456.70 Mbit/s'
     """
-    return _scaled(value, ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"))
+    return format_bandwidth(value)
 
 
 def human_count(value: float) -> str:
@@ -86,10 +79,7 @@ def human_count(value: float) -> str:
     >>> human_count(9_999), human_count(12_345_678)
     ('9,999', '12.3 million')
     """
-    for size, word in ((1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
-        if value >= max(size, 1e4):
-            return f"{value / size:.1f} {word}"
-    return f"{value:,.0f}"
+    return format_requests(value)
 
 
 # --- the summary -------------------------------------------------------------------------------------
@@ -136,6 +126,7 @@ def summary_lines(tasks: pd.DataFrame, frame: pd.DataFrame, exports: int) -> lis
             f"  {row.account:<16}{human_bytes(row.traffic):>14}{human_bits(row.peak_bandwidth):>18}"
             f"{human_count(row.requests):>18}"
         )
+    lines.append(f"  ({unit_note()})")
     return lines
 
 
