@@ -1,0 +1,764 @@
+"""Keep a usage dataset complete and current: find what is missing, export it, and add it, once.
+
+:func:`sync` makes a Parquet dataset (:mod:`usagekit.dataset`) hold every account's detail usage of a
+period, one ``account=…/month=…`` partition per account and Beijing month:
+
+1. **What the dataset holds** comes from the provenance each partition carries (which export, which
+   interval, per type), so data older than the three months the listing shows still counts.
+2. **What exists**: the detail exports of the accounts with gaps are listed. An export covers a gap
+   when it is of the right type and scope: by account (``domains=None``: the tag ``uk:<type>:all``),
+   or of exactly the domains asked (exports ``sync`` made for that set carry its digest in their
+   name). An export holds data only up to its ``created`` time: the rest of its window is a gap.
+   Each interval is taken from the newest covering export (by ``updated``), found by
+   :func:`usagekit.coverage`.
+3. **What is missing** is exported: whole Beijing days, one window per gap and month (at most one
+   month, the last year only), never more than ``max_in_flight`` running per account. A failed
+   export is created once more, then reported.
+4. **Fetch, read, write**: each export is fetched (cached) and read with :func:`usagekit.usage`, and
+   the partitions that gained rows are replaced atomically, their provenance in the same file.
+
+Nothing is written for the current Beijing day, which is never final. A second run finds no gap:
+it lists nothing, creates nothing, downloads nothing and writes nothing.
+
+>>> import tempfile
+>>> from usagekit.sandbox import Faults, Sandbox
+>>> with Sandbox(seed=1, now="2026-11-03T08:00:00Z", clock="frozen", accounts=1, tasks=2,
+...              faults=Faults(failed_exports=0)) as box, tempfile.TemporaryDirectory() as folder:
+...     report = sync(box.accounts, "2026-11", "2026-11", folder, now=lambda: box.now,
+...                   sleep=box.advance, cache_dir=folder + "/cache", progress=False)
+...     again = sync(box.accounts, "2026-11", "2026-11", folder, now=lambda: box.now,
+...                  sleep=box.advance, cache_dir=folder + "/cache", progress=False)
+>>> report.complete, int(report.counts["created"].sum()), int(again.counts["created"].sum())
+(True, 2, 0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from usagekit.accounts import Account
+from usagekit.dataset import read_manifest, read_partition, write_partition
+from usagekit.errors import ConfigurationError, TaskStateError, UsagekitError, WaitTimeoutError
+from usagekit.frames import BEIJING, concat_frames, parse_task_tag, task_frame, tidy_frame
+
+__all__ = ["SyncReport", "sync"]
+
+#: the metrics each detail export type carries
+TYPE_METRICS = {"flow": ("traffic", "bandwidth"), "vas": ("requests",)}
+#: what ``sync`` writes after the tag in the names of the exports it creates
+MARK = "sync"
+_POINT = pd.Timedelta(minutes=5)
+_COUNTS = ("found", "created", "waited", "fetched", "written", "skipped", "failed")
+_MAX_CREATES = 2  # per window and run: a failed export is created once more, then reported
+
+Span = tuple[pd.Timestamp, pd.Timestamp]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one :func:`sync` did, per account and Beijing month, and what is still missing.
+
+    ``counts`` columns: ``account``, ``month`` (``YYYY-MM``), ``found`` (existing exports used),
+    ``created``, ``waited``, ``fetched`` (exports read), ``written`` (rows written; 0 when the
+    partition was left alone), ``skipped`` (types already complete), ``failed``. ``failures`` are
+    records of ``account``, ``month``, ``type`` and ``reason``; ``missing`` records of ``account``,
+    ``type``, ``start``, ``end`` (ISO, UTC) of what the dataset still lacks; ``retried`` names what was
+    retried (API calls after throttling or errors, recreated exports); ``deleted`` the exports removed
+    by ``cleanup``. ``complete`` is true when nothing is missing up to the last complete Beijing day.
+    """
+
+    counts: pd.DataFrame
+    failures: tuple[dict[str, str], ...] = ()
+    missing: tuple[dict[str, str], ...] = ()
+    retried: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    through: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """True when the dataset holds the whole period up to the last complete Beijing day."""
+        return not self.failures and not self.missing
+
+    @property
+    def exit_code(self) -> int:
+        """0 when complete, 1 when anything is missing or failed (the command's exit code)."""
+        return 0 if self.complete else 1
+
+    def __str__(self) -> str:
+        lines = [
+            self.counts.to_string(index=False) if len(self.counts) else "(no account-month in the period)"
+        ]
+        for failure in self.failures:
+            lines.append(
+                f"failed: {failure['account']} {failure['month']} {failure['type']}: {failure['reason']}"
+            )
+        for gap in self.missing:
+            lines.append(f"missing: {gap['account']} {gap['type']} {gap['start']} to {gap['end']}")
+        lines += [f"retried: {text}" for text in self.retried]
+        lines += [f"deleted: {text}" for text in self.deleted]
+        state = "complete" if self.complete else "INCOMPLETE"
+        lines.append(f"{state} through {self.through} (Beijing; the current day is never final)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        totals = {name: int(self.counts[name].sum()) for name in _COUNTS} if len(self.counts) else {}
+        return f"SyncReport(complete={self.complete}, {totals}, failures={len(self.failures)})"
+
+
+# --- time: Beijing days and months ------------------------------------------------------------------
+
+
+def _utc(value: datetime | str) -> pd.Timestamp:
+    moment = pd.Timestamp(value)
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
+def _day_floor(moment: pd.Timestamp) -> pd.Timestamp:
+    return moment.tz_convert(BEIJING).floor("D").tz_convert("UTC")
+
+
+def _day_ceil(moment: pd.Timestamp) -> pd.Timestamp:
+    return moment.tz_convert(BEIJING).ceil("D").tz_convert("UTC")
+
+
+def _month_of(moment: pd.Timestamp) -> str:
+    return moment.tz_convert(BEIJING).strftime("%Y-%m")
+
+
+def _month_bounds(month: str) -> Span:
+    first = pd.Timestamp(f"{month}-01").tz_localize(BEIJING)
+    return first.tz_convert("UTC"), (first + pd.DateOffset(months=1)).tz_convert("UTC")
+
+
+def _is_month(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 7 and value[4] == "-" and value.replace("-", "").isdigit()
+
+
+def _is_day(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 10 and _is_month(value[:7]) and value[7] == "-"
+
+
+def _bound(value: datetime | str, *, end: bool) -> pd.Timestamp:
+    """``YYYY-MM`` a Beijing month, ``YYYY-MM-DD`` a Beijing day (both inclusive), else a moment."""
+    if _is_month(value):
+        return _month_bounds(str(value))[1 if end else 0]
+    if _is_day(value):
+        first = pd.Timestamp(str(value)).tz_localize(BEIJING).tz_convert("UTC")
+        return first + pd.Timedelta(days=1) if end else first
+    moment = _utc(value)
+    return _day_ceil(moment) if end else _day_floor(moment)
+
+
+def _period(start: datetime | str, end: datetime | str) -> Span:
+    """``[lower, upper)`` in UTC, in whole Beijing days.
+
+    >>> [t.isoformat() for t in _period("2026-09", "2026-11-19")]
+    ['2026-08-31T16:00:00+00:00', '2026-11-19T16:00:00+00:00']
+    """
+    lower, upper = _bound(start, end=False), _bound(end, end=True)
+    if not lower < upper:
+        raise ValueError(f"sync needs start before end, got {start!r} and {end!r}")
+    return lower, upper
+
+
+def _months(lower: pd.Timestamp, upper: pd.Timestamp) -> list[str]:
+    months, moment = [], lower
+    while moment < upper:
+        month = _month_of(moment)
+        months.append(month)
+        moment = _month_bounds(month)[1]
+    return months
+
+
+# --- intervals -------------------------------------------------------------------------------------
+
+
+def _merge(spans: Sequence[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for a, b in sorted(s for s in spans if s[0] < s[1]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
+    result = _merge(spans)
+    for ha, hb in _merge(holes):
+        cut: list[Span] = []
+        for a, b in result:
+            if hb <= a or ha >= b:
+                cut.append((a, b))
+                continue
+            if a < ha:
+                cut.append((a, ha))
+            if hb < b:
+                cut.append((hb, b))
+        result = cut
+    return result
+
+
+def _iso(moment: pd.Timestamp) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the retries the client makes, as the report names them -------------------------------------------
+
+
+class _RetryLog(logging.Filter):
+    """Counts the client's retries (its ``retrying …`` debug records) while a sync runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: Counter[tuple[str, str, str]] = Counter()
+        self.logger = logging.getLogger("usagekit.client")
+        self.show_debug = self.logger.isEnabledFor(logging.DEBUG)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("retrying") and len(record.args or ()) >= 4:
+            action, account, _attempt, label = record.args[:4]  # type: ignore[index]
+            self.seen[(str(account), str(action), str(label))] += 1
+        return self.show_debug or record.levelno > logging.DEBUG  # nothing the user did not ask to see
+
+    def __enter__(self) -> _RetryLog:
+        self.level = self.logger.level
+        self.logger.addFilter(self)
+        if not self.show_debug:
+            self.logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeFilter(self)
+        self.logger.setLevel(self.level)
+
+    def lines(self) -> list[str]:
+        return [f"{a}: {action} {n}x after {label}" for (a, action, label), n in sorted(self.seen.items())]
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One sync per dataset at a time (``_sync.lock``, released by the OS if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, the atomic writes still hold
+        yield
+        return
+    descriptor = os.open(root / "_sync.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigurationError(
+                f"another sync is writing the dataset {str(root)!r}: wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+# --- one run -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Unit:
+    """One account, Beijing month and export type: what is wanted, what is missing, what fills it."""
+
+    account: str
+    month: str
+    type: str
+    wanted: Span
+    gaps: list[Span]
+    pieces: list[tuple[str, Span]] = field(default_factory=list)  # (task id, interval) chosen
+
+
+def _scope(domains: Sequence[str] | None) -> tuple[list[str] | None, str]:
+    if domains is None:
+        return None, MARK
+    chosen = sorted({str(d).strip() for d in domains if str(d).strip()})
+    if not chosen:
+        raise ValueError("domains must be None (exports by account) or a non-empty list of domain names")
+    digest = hashlib.sha256(",".join(chosen).encode()).hexdigest()[:10]
+    return chosen, f"{MARK}:{digest}"
+
+
+class _Sync:
+    def __init__(self, accounts: list[Account], root: Path, options: dict[str, Any]) -> None:
+        self.accounts = {a.name: a for a in accounts}
+        self.root = root
+        self.o = options
+        self.domains, self.mark = _scope(options["domains"])
+        self.counts: dict[tuple[str, str], Counter[str]] = {}
+        self.failures: list[dict[str, str]] = []
+        self.retried: list[str] = []
+        self.deleted: list[str] = []
+        self.pool: dict[tuple[str, str], dict[str, Any]] = {}  # (account, task id) -> task row
+        self.listed_ok: set[str] = set()
+        self.list_errors: dict[str, str] = {}
+        self.created: set[tuple[str, str]] = set()  # (account, task id) of exports this run created
+        self.attempts: Counter[tuple[str, str, pd.Timestamp, pd.Timestamp]] = Counter()
+        self.deadline = time.monotonic() + options["timeout"]
+
+    def count(self, unit: _Unit | tuple[str, str], name: str, n: int = 1) -> None:
+        key = (unit.account, unit.month) if isinstance(unit, _Unit) else unit
+        self.counts.setdefault(key, Counter())[name] += n
+
+    def fail(self, unit: _Unit, reason: str) -> None:
+        self.failures.append(
+            {"account": unit.account, "month": unit.month, "type": unit.type, "reason": reason}
+        )
+        self.count(unit, "failed")
+
+    # --- 1. what the dataset holds ---
+
+    def plan(self, lower: pd.Timestamp, upper: pd.Timestamp, now: pd.Timestamp) -> list[_Unit]:
+        self.manifest = read_manifest(self.root)
+        self.horizon = min(upper, _day_floor(now))
+        self.oldest = _day_ceil(now - pd.Timedelta(days=365))
+        units = []
+        for name in self.accounts:
+            for month in _months(lower, self.horizon):
+                first, last = _month_bounds(month)
+                wanted = (max(first, lower), min(last, self.horizon))
+                self.counts.setdefault((name, month), Counter())
+                held = self.held(name, month)
+                for kind in self.o["types"]:
+                    gaps = _subtract([wanted], [span for t, _, span in held if t == kind])
+                    units.append(_Unit(name, month, kind, wanted, gaps))
+                    if not gaps:
+                        self.count((name, month), "skipped")
+        return units
+
+    def provenance(self, account: str, month: str) -> dict[str, Any] | None:
+        entry = self.manifest["partitions"].get(f"{account}/{month}")
+        return entry.get("provenance") if entry else None
+
+    def held(self, account: str, month: str) -> list[tuple[str, dict[str, Any], Span]]:
+        provenance = self.provenance(account, month)
+        if not provenance:
+            return []
+        if provenance.get("domains") != self.domains:
+            scope = "by account" if provenance.get("domains") is None else f"of {provenance.get('domains')}"
+            raise ConfigurationError(
+                f"the dataset {str(self.root)!r} holds usage {scope} ({account} {month}): sync the same "
+                "domains into it, or another domain set into another dataset"
+            )
+        return [
+            (piece["type"], piece, (_utc(a), _utc(b)))
+            for piece in provenance.get("pieces", [])
+            for a, b in piece["covers"]
+        ]
+
+    # --- 2. what exists ---
+
+    def list_exports(self, names: Sequence[str]) -> None:
+        from usagekit.listing import list_tasks
+
+        accounts = [self.accounts[n] for n in names]
+        frame = list_tasks(accounts, kind="detail", errors="collect", progress=False)
+        self.list_errors = {
+            r["account"]: f"listing failed: {r['code']}: {r['message']}" for r in frame.attrs["errors"]
+        }
+        self.listed_ok = {n for n in names if n not in self.list_errors}
+        for row in frame.to_dict("records"):
+            if self.matches(row):
+                self.pool[(row["account"], row["task_id"])] = row
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        tag = parse_task_tag(row.get("task_name"))
+        if tag is None or pd.isna(row.get("window_start")) or pd.isna(row.get("window_end")):
+            return False
+        if self.domains is None:
+            return tag.domains == "all"
+        return tag.domains == "some" and tag.name == self.mark
+
+    @staticmethod
+    def cover(row: dict[str, Any]) -> Span:
+        """What an export holds: its window, but nothing after the moment it was created."""
+        start, end = row["window_start"], row["window_end"]
+        created = row.get("created")
+        if created is not None and not pd.isna(created):
+            end = min(end, created.floor("5min"))
+        return start, end
+
+    def candidates(self, unit: _Unit, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Exports of the unit's account and type in ``statuses``; running ones only if sync made them.
+
+        A running export sync made (in a run that was interrupted) is waited for; someone else's may
+        take hours, so its window counts as a gap until it has succeeded.
+        """
+        return [
+            row
+            for (account, _), row in self.pool.items()
+            if account == unit.account
+            and row.get("type") == unit.type
+            and row.get("status") in statuses
+            and (row.get("status") == "success" or self.ours(row))
+        ]
+
+    def ours(self, row: dict[str, Any]) -> bool:
+        tag = parse_task_tag(row.get("task_name"))
+        return tag is not None and tag.name == self.mark
+
+    def assign(
+        self, unit: _Unit, statuses: tuple[str, ...] = ("success",)
+    ) -> tuple[list[tuple[str, Span]], list[Span]]:
+        """Which export gives each gap interval (the newest covering one), and what no export covers."""
+        from usagekit.windows import coverage
+
+        rows = self.candidates(unit, statuses)
+        if not rows or not unit.gaps:
+            return [], list(unit.gaps)
+        effective = task_frame(
+            [
+                {
+                    **row,
+                    "status": "success",
+                    "window_start": self.cover(row)[0],
+                    "window_end": self.cover(row)[1],
+                }
+                for row in rows
+            ]
+        )
+        epoch = pd.Timestamp(0, tz="UTC")
+        order = {
+            row["task_id"]: (
+                epoch if row.get("updated") is None or pd.isna(row["updated"]) else row["updated"],
+                int(row["task_id"]) if str(row["task_id"]).isdigit() else 0,
+            )
+            for row in rows
+        }
+        chosen: list[tuple[str, Span]] = []
+        left: list[Span] = []
+        for a, b in unit.gaps:
+            for run in coverage(effective, a, b).itertuples():
+                if run.part == "gap":
+                    left.append((run.start, run.end))
+                    continue
+                ids = str(run.task_ids).split(",")
+                newest = max(ids, key=order.__getitem__)
+                chosen.append((newest, (run.start, run.end)))
+        return chosen, left
+
+    # --- 3. what is missing is exported ---
+
+    def windows(self, unit: _Unit, left: Sequence[Span]) -> list[Span]:
+        spans = []
+        for a, b in _merge([(_day_floor(a), _day_ceil(b)) for a, b in left]):
+            a, b = max(a, unit.wanted[0]), min(b, unit.wanted[1])
+            if a < self.oldest:
+                if b <= self.oldest:
+                    continue  # reported as missing: the service exports the last year only
+                a = self.oldest
+            spans.append((a, b))
+        return spans
+
+    def fill(self, units: list[_Unit]) -> None:
+        from usagekit.lifecycle import create_export, wait
+
+        open_units = [u for u in units if u.gaps and u.account in self.listed_ok]
+        while True:
+            to_wait: dict[tuple[str, str], dict[str, Any]] = {}
+            to_create: dict[str, list[tuple[_Unit, Span]]] = {}
+            for unit in open_units:
+                _, left = self.assign(unit)
+                running, still = self.assign(
+                    _Unit(unit.account, unit.month, unit.type, unit.wanted, left), ("created",)
+                )
+                for task_id, _span in running:
+                    to_wait[(unit.account, task_id)] = self.pool[(unit.account, task_id)]
+                for span in self.windows(unit, still):
+                    key = (unit.account, unit.type, *span)
+                    if self.attempts[key] < _MAX_CREATES:
+                        to_create.setdefault(unit.account, []).append((unit, span))
+            if not to_wait and not to_create:
+                break
+            for name, wanted in to_create.items():
+                room = self.o["max_in_flight"] - sum(1 for (a, _) in to_wait if a == name)
+                for unit, (a, b) in wanted[: max(0, room)]:
+                    self.attempts[(unit.account, unit.type, a, b)] += 1
+                    if self.attempts[(unit.account, unit.type, a, b)] > 1:
+                        self.retried.append(
+                            f"{unit.account}: {unit.type} export of {_iso(a)} to {_iso(b)} recreated after it failed"
+                        )
+                    try:
+                        task = create_export(
+                            self.accounts[name],
+                            "detail",
+                            a,
+                            b,
+                            type=unit.type,
+                            domains=self.domains,
+                            language=self.o["language"],
+                            name=self.mark,
+                        )
+                    except UsagekitError as error:
+                        self.attempts[(unit.account, unit.type, a, b)] = _MAX_CREATES
+                        self.fail(
+                            unit,
+                            f"could not create the {unit.type} export of {_iso(a)} to {_iso(b)}: {error}",
+                        )
+                        continue
+                    row = task.to_row()
+                    self.created.add((name, task.task_id))
+                    self.pool[(name, task.task_id)] = row
+                    to_wait[(name, task.task_id)] = row
+                    self.count(unit, "created")
+            if not to_wait:
+                break
+            remaining = self.deadline - time.monotonic()
+            try:
+                done = wait(
+                    task_frame(list(to_wait.values())),
+                    accounts=list(self.accounts.values()),
+                    timeout=max(0.0, remaining),
+                    poll=self.o["poll"],
+                    sleep=self.o["sleep"],
+                    progress=False,
+                )
+            except (WaitTimeoutError, TaskStateError) as error:
+                for unit in open_units:
+                    if any(a == unit.account for a, _ in to_wait):
+                        self.fail(unit, f"{error}; run sync again later to use them")
+                return
+            for row in done.to_dict("records"):
+                self.pool[(row["account"], row["task_id"])] = row
+                for unit in open_units:
+                    if unit.account == row["account"] and unit.type == row["type"]:
+                        lo, hi = self.cover(row)
+                        if lo < unit.wanted[1] and hi > unit.wanted[0]:
+                            self.count(unit, "waited")
+        for unit in open_units:  # windows whose exports failed twice: reported, not created again
+            for a, b in self.windows(unit, self.assign(unit)[1]):
+                if self.attempts[(unit.account, unit.type, a, b)] >= _MAX_CREATES:
+                    reason = f"the {unit.type} export of {_iso(a)} to {_iso(b)} failed {_MAX_CREATES} times"
+                    self.fail(unit, reason)
+
+    # --- 4. fetch, read, write ---
+
+    def read(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        """Each export's tidy rows and file digest (or the error), read on a few threads."""
+
+        def one(row: dict[str, Any]) -> Any:
+            from usagekit.downloads import fetch
+            from usagekit.tidy import usage
+
+            frame = task_frame([row])
+            accounts = list(self.accounts.values())
+            common = {"accounts": accounts, "cache_dir": self.o["cache_dir"], "progress": False}
+            path = fetch(frame, executor=self.o["executor"], **common)[0]
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            fetched = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return usage(frame, executor=self.o["executor"], **common), digest, fetched
+
+        results: dict[tuple[str, str], Any] = {}
+        if not rows:
+            return results
+        with ThreadPoolExecutor(min(4, len(rows)), thread_name_prefix="usagekit-sync") as threads:
+            futures = {(r["account"], r["task_id"]): threads.submit(one, r) for r in rows}
+            for key, future in futures.items():
+                try:
+                    results[key] = future.result()
+                except UsagekitError as error:
+                    results[key] = error
+        return results
+
+    def write(self, units: list[_Unit]) -> None:
+        units = [u for u in units if u.account in self.listed_ok]
+        for unit in units:
+            unit.pieces, _ = self.assign(unit)
+        needed = {(u.account, tid) for u in units for tid, _ in u.pieces}
+        read = self.read([self.pool[key] for key in sorted(needed)])
+        partitions: dict[tuple[str, str], list[_Unit]] = {}
+        for unit in units:
+            good = []
+            for task_id, span in unit.pieces:
+                result = read[(unit.account, task_id)]
+                if isinstance(result, UsagekitError):
+                    self.fail(unit, f"export {task_id} could not be fetched or read: {result}")
+                else:
+                    good.append((task_id, span))
+            unit.pieces = good
+            ids = {tid for tid, _ in good}
+            self.count(unit, "fetched", len(ids))
+            self.count(unit, "found", len({i for i in ids if (unit.account, i) not in self.created}))
+            if good:
+                partitions.setdefault((unit.account, unit.month), []).append(unit)
+        for (account, month), gained in sorted(partitions.items()):
+            self.write_partition(account, month, gained, read)
+
+    def write_partition(self, account: str, month: str, gained: list[_Unit], read: dict[Any, Any]) -> None:
+        old = read_partition(self.root, account, month)
+        provenance = self.provenance(account, month) or {}
+        pieces = list(provenance.get("pieces", []))
+        frames = []
+        for piece in pieces:  # rows the provenance vouches for (a partition without one is replaced)
+            for a, b in piece["covers"]:
+                keep = (
+                    old["metric"].isin(TYPE_METRICS[piece["type"]])
+                    & (old["start"] >= _utc(a))
+                    & (old["start"] < _utc(b))
+                )
+                frames.append(old[keep])
+        for unit in gained:
+            for task_id, (a, b) in unit.pieces:
+                rows, digest, fetched = read[(account, task_id)]
+                keep = (
+                    rows["metric"].isin(TYPE_METRICS[unit.type]) & (rows["start"] >= a) & (rows["start"] < b)
+                )
+                frames.append(rows[keep])
+                task = self.pool[(account, task_id)]
+                pieces.append(
+                    {
+                        "type": unit.type,
+                        "task_id": task_id,
+                        "task_name": task.get("task_name"),
+                        "window_start": _iso(task["window_start"]),
+                        "window_end": _iso(task["window_end"]),
+                        "created": _iso(task["created"]) if task.get("created") is not None else None,
+                        "updated": _iso(task["updated"]) if task.get("updated") is not None else None,
+                        "fetched": fetched,
+                        "sha256": digest,
+                        "covers": [[_iso(a), _iso(b)]],
+                    }
+                )
+        frame = concat_frames([tidy_frame(f) for f in frames]) if frames else tidy_frame({})
+        frame = frame.drop_duplicates(subset=["domain", "region", "metric", "start"], keep="last")
+        write_partition(
+            frame,
+            self.root,
+            account,
+            month,
+            provenance={"account": account, "month": month, "domains": self.domains, "pieces": pieces},
+        )
+        self.count((account, month), "written", len(frame))
+
+    # --- cleanup and the report ---
+
+    def cleanup(self) -> None:
+        from usagekit.lifecycle import delete_export
+
+        manifest = read_manifest(self.root)
+        kept = {
+            (entry["account"], piece["task_id"])
+            for entry in manifest["partitions"].values()
+            for piece in (entry.get("provenance") or {}).get("pieces", [])
+        }
+        for (account, task_id), row in sorted(self.pool.items()):
+            if self.ours(row) and (
+                row.get("status") == "failed"
+                or (row.get("status") == "success" and (account, task_id) in kept)
+            ):
+                try:
+                    delete_export(self.accounts[account], "detail", task_id)
+                except UsagekitError as error:
+                    self.retried.append(f"{account}: could not delete export {task_id}: {error}")
+                else:
+                    self.deleted.append(f"{account}: export {task_id}")
+
+    def report(self, units: list[_Unit], retries: _RetryLog) -> SyncReport:
+        held: dict[tuple[str, str], list[tuple[str, dict[str, Any], Span]]] = {}
+        self.manifest = read_manifest(self.root)
+        missing = []
+        for unit in units:
+            spans = held.setdefault((unit.account, unit.month), self.held(unit.account, unit.month))
+            for a, b in _subtract([unit.wanted], [s for t, _, s in spans if t == unit.type]):
+                missing.append({"account": unit.account, "type": unit.type, "start": _iso(a), "end": _iso(b)})
+            if unit.gaps and unit.account in self.list_errors:
+                self.fail(unit, self.list_errors[unit.account])
+        records = [
+            {"account": a, "month": m, **{n: c.get(n, 0) for n in _COUNTS}}
+            for (a, m), c in sorted(self.counts.items())
+        ]
+        counts = pd.DataFrame(records, columns=["account", "month", *_COUNTS])
+        last_day = (self.horizon - pd.Timedelta(seconds=1)).tz_convert(BEIJING).strftime("%Y-%m-%d")
+        return SyncReport(
+            counts=counts,
+            failures=tuple(self.failures),
+            missing=tuple(missing),
+            retried=tuple(retries.lines() + self.retried),
+            deleted=tuple(self.deleted),
+            through=last_day,
+        )
+
+
+def sync(
+    accounts: Account | Sequence[Account],
+    start: datetime | str,
+    end: datetime | str,
+    dataset: str | os.PathLike[str],
+    *,
+    types: Sequence[str] = ("flow", "vas"),
+    domains: Sequence[str] | None = None,
+    language: str = "en-us",
+    max_in_flight: int = 4,
+    timeout: float = 3600,
+    executor: Executor | None = None,
+    progress: bool | None = None,
+    cleanup: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    now: datetime | str | Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    poll: float = 2.0,
+) -> SyncReport:
+    """Make ``dataset`` hold the detail usage of ``accounts`` over a period; returns a :class:`SyncReport`.
+
+    ``start`` and ``end`` are Beijing months (``YYYY-MM``) or days (``YYYY-MM-DD``), both inclusive
+    (``"2026-09"``, ``"2026-11"``: September to November), or moments (aware datetimes or ISO text,
+    ``end`` exclusive, rounded out to whole Beijing days). The period stops before the current Beijing day (by ``now``: the
+    service's time, default this machine's clock; a sandbox passes ``lambda: box.now``). ``types``
+    are ``flow`` and/or ``vas``; ``domains=None`` exports by account (the account's totals, what the
+    bill needs), a list exports exactly those domains (a dataset holds one of the two). Exports are
+    created in ``language``, at most ``max_in_flight`` running per account, waited for up to
+    ``timeout`` seconds in all (``poll``, ``sleep`` as for :func:`usagekit.wait`), fetched into
+    ``cache_dir`` and read on ``executor`` (as :func:`usagekit.usage`). ``cleanup`` deletes the
+    exports sync created once their data is in the dataset (and the failed ones). ``progress`` is
+    accepted for symmetry with :func:`usagekit.usage`; sync itself prints nothing.
+    """
+    from usagekit.listing import _accounts
+
+    chosen = _accounts(accounts)
+    unknown = set(types) - set(TYPE_METRICS)
+    if unknown or not types:
+        raise ValueError(f"types are 'flow' and/or 'vas', not {sorted(unknown) or list(types)}")
+    if max_in_flight < 1:
+        raise ValueError("max_in_flight must be at least 1")
+    lower, upper = _period(start, end)
+    clock = now if callable(now) else (lambda: _utc(now)) if now is not None else (lambda: datetime.now(UTC))
+    root = Path(dataset)
+    root.mkdir(parents=True, exist_ok=True)
+    options = {
+        "types": tuple(dict.fromkeys(types)),
+        "domains": domains,
+        "language": language,
+        "max_in_flight": max_in_flight,
+        "timeout": timeout,
+        "executor": executor,
+        "cache_dir": cache_dir,
+        "sleep": sleep,
+        "poll": poll,
+    }
+    run = _Sync(chosen, root, options)
+    with _locked(root), _RetryLog() as retries:
+        units = run.plan(lower, upper, _utc(clock()))
+        gapped = sorted({u.account for u in units if u.gaps} | (set(run.accounts) if cleanup else set()))
+        if gapped:
+            run.list_exports(gapped)
+            run.fill(units)
+            run.write(units)
+        if cleanup:
+            run.cleanup()
+        return run.report(units, retries)
