@@ -143,14 +143,19 @@ def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
     return summed
 
 
-def _cut(values: np.ndarray, rounding: str) -> float:
-    """The highest point left once the top 5 % is discarded (floor or ceil of 5 % of the points)."""
-    n = len(values)
-    if n == 0:
-        return 0.0
+def _group_cut(points: pd.DataFrame, keys: list[str], rounding: str) -> pd.Series:
+    """Per group of ``keys``: the highest value left once the top 5 % is discarded.
+
+    5 % of a group's ``n`` points, rounded down (``floor``) or up (``ceil``), are discarded (never all).
+    Vectorised: the points sorted by value within each group, the one at rank ``discard`` taken.
+    """
+    ordered = points.sort_values([*keys, "value"], ascending=[True] * len(keys) + [False], kind="stable")
+    grouped = ordered.groupby(keys, dropna=False, sort=False)
+    rank = grouped.cumcount().to_numpy()
+    n = grouped["value"].transform("size").to_numpy()
     discard = n * 5 // 100 if rounding == "floor" else (n * 5 + 99) // 100
-    discard = min(discard, n - 1)
-    return float(np.partition(values, n - 1 - discard)[n - 1 - discard])
+    chosen = ordered[rank == np.minimum(discard, n - 1)]
+    return chosen.set_index(keys)["value"]
 
 
 def _frame(
@@ -190,17 +195,47 @@ def _empty() -> pd.DataFrame:
     return _frame(keys, METHODS[0], "%Y", times, times, [], "byte", [], [])
 
 
-def _days(points: pd.DataFrame, rounding: str) -> pd.DataFrame:
-    """Per account, region and Beijing day: peak, 95th-percentile cut, points, and whether it is idle."""
-    points = points.assign(day=points["local"].dt.floor("D"))
-    grouped = points.groupby(["account", "region", "day"], dropna=False, sort=True)["value"]
-    days = grouped.agg(
-        peak="max",
-        points="size",
-        active=lambda v: bool((v != 0).any()),
-        cut=lambda v: _cut(v.to_numpy(), rounding),
-    )
-    return days.reset_index()
+_DAY_KEYS = ["account", "region", "day"]
+
+
+def _days(points: pd.DataFrame, rounding: str, count_idle_days: bool) -> pd.DataFrame:
+    """Per account, region and Beijing day: peak, 95th-percentile cut, points, idle or not, month."""
+    points = points.assign(day=points["local"].dt.floor("D"), active=points["value"] != 0)
+    grouped = points.groupby(_DAY_KEYS, dropna=False, sort=True)
+    days = grouped.agg(peak=("value", "max"), points=("value", "size"), active=("active", "any"))
+    days = days.join(_group_cut(points, _DAY_KEYS, rounding).rename("cut")).reset_index()
+    days["counted"] = days["active"] | count_idle_days
+    days["month"] = days["day"].dt.to_period("M").dt.start_time
+    return days
+
+
+class _Prepared:
+    """One usage frame's points and daily figures, computed once per metric and region grouping."""
+
+    def __init__(self, usage: pd.DataFrame, rounding: str, count_idle_days: bool) -> None:
+        if rounding not in ("floor", "ceil"):
+            raise ValueError(f'percentile_rounding must be "floor" or "ceil", not {rounding!r}')
+        self.usage = usage
+        self.rounding = rounding
+        self.count_idle_days = count_idle_days
+        self._points: dict[tuple[str, bool], pd.DataFrame] = {}
+        self._days: dict[tuple[str, bool], pd.DataFrame] = {}
+
+    def points(self, metric: str, overseas: bool) -> pd.DataFrame:
+        key = (metric, overseas)
+        if key not in self._points:
+            self._points[key] = _points(self.usage, metric, overseas)
+        return self._points[key]
+
+    def days(self, metric: str, overseas: bool) -> pd.DataFrame:
+        key = (metric, overseas)
+        if key not in self._days:
+            self._days[key] = _days(self.points(metric, overseas), self.rounding, self.count_idle_days)
+        return self._days[key]
+
+
+def _metric(base: str) -> str:
+    return {"hour_flow": "traffic", "hour_count": "requests"}.get(base, "bandwidth")
 
 
 def billing_quantities(
@@ -243,11 +278,13 @@ def billing_quantities(
     >>> billing_quantities(tidy_frame({}), "month_95").columns.tolist()[:4]
     ['account', 'region', 'method', 'period']
     """
-    if percentile_rounding not in ("floor", "ceil"):
-        raise ValueError(f'percentile_rounding must be "floor" or "ceil", not {percentile_rounding!r}')
+    return _quantities(_Prepared(usage, percentile_rounding, count_idle_days), method)
+
+
+def _quantities(prepared: _Prepared, method: str) -> pd.DataFrame:
     base, overseas = _base(method)
-    metric = {"hour_flow": "traffic", "hour_count": "requests"}.get(base, "bandwidth")
-    points = _points(usage, metric, overseas)
+    metric = _metric(base)
+    points = prepared.points(metric, overseas)
     if points.empty:
         return _empty()
     if base in ("hour_flow", "hour_count"):
@@ -266,8 +303,7 @@ def billing_quantities(
             hours["points"],
             _PER_HOUR - hours["points"],
         )
-    days = _days(points, percentile_rounding)
-    days["counted"] = days["active"] | count_idle_days
+    days = prepared.days(metric, overseas)
     if base == "day_bandwidth":
         billed = days[days["counted"]].reset_index(drop=True)
         return _frame(
@@ -281,12 +317,11 @@ def billing_quantities(
             billed["points"],
             _PER_DAY - billed["points"],
         )
-    return _monthly(base, method, points, days, percentile_rounding)
+    return _monthly(base, method, points, days, prepared.rounding)
 
 
 def _monthly(base: str, method: str, points: pd.DataFrame, days: pd.DataFrame, rounding: str) -> pd.DataFrame:
     keys = ["account", "region", "month"]
-    days["month"] = days["day"].dt.to_period("M").dt.start_time
     months = days.groupby(keys, dropna=False, sort=True).agg(present=("points", "sum")).reset_index()
     counted = days[days["counted"]]
     if base in ("month_95", "month_95_night_half"):
@@ -296,9 +331,8 @@ def _monthly(base: str, method: str, points: pd.DataFrame, days: pd.DataFrame, r
         if base == "month_95_night_half":
             night = used["local"].dt.hour < 8
             used["value"] = used["value"].where(~night, used["value"] * 0.5)
-        figures = used.groupby(keys, dropna=False)["value"].agg(
-            quantity=lambda v: _cut(v.to_numpy(), rounding), used="size"
-        )
+        used_points = used.groupby(keys, dropna=False).size().rename("used")
+        figures = _group_cut(used, keys, rounding).rename("quantity").to_frame().join(used_points)
     else:
         column = "cut" if base == "month_avg_day_95" else "peak"
 
@@ -421,14 +455,9 @@ def _tiers_for(table: pd.DataFrame, method: str, region: Any) -> pd.DataFrame | 
 # --- the comparison -----------------------------------------------------------------------------------
 
 
-def _coverage(usage: pd.DataFrame, metric: str, overseas: bool, count_idle_days: bool) -> pd.DataFrame:
+def _coverage(prepared: _Prepared, metric: str, overseas: bool) -> pd.DataFrame:
     """Per account, region and Beijing month (``2026-10``): points present, missing, and days counted."""
-    points = _points(usage, metric, overseas)
-    day = points["local"].dt.floor("D")
-    per_day = points.assign(day=day).groupby(["account", "region", "day"], dropna=False)["value"]
-    days = per_day.agg(points="size", active=lambda v: bool((v != 0).any())).reset_index()
-    days["counted"] = days["active"] | count_idle_days
-    days["month"] = days["day"].dt.to_period("M").dt.start_time
+    days = prepared.days(metric, overseas)
     cover = days.groupby(["account", "region", "month"], dropna=False).agg(
         points=("points", "sum"), days=("counted", "sum")
     )
@@ -498,16 +527,16 @@ def compare_billing(
     for method in chosen:
         _base(method)
     table = read_prices(prices) if prices is not None else None
-    options = {"percentile_rounding": percentile_rounding, "count_idle_days": count_idle_days}
+    prepared = _Prepared(usage, percentile_rounding, count_idle_days)
     rows: list[dict[str, Any]] = []
     for method in dict.fromkeys(chosen):
         base, overseas = _base(method)
-        metric = {"hour_flow": "traffic", "hour_count": "requests"}.get(base, "bandwidth")
-        quantities = billing_quantities(usage, method, **options)
+        metric = _metric(base)
+        quantities = _quantities(prepared, method)
         if quantities.empty:
             continue
         quantities["month"] = quantities["period"].str.slice(0, 7)
-        cover = _coverage(usage, metric, overseas, count_idle_days)
+        cover = _coverage(prepared, metric, overseas)
         for (account, region, month), group in quantities.groupby(
             ["account", "region", "month"], observed=True, dropna=False, sort=True
         ):
