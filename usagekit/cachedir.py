@@ -85,12 +85,12 @@ def _check_parents(folder: Path, uid: int) -> None:
         parent = parent.parent
 
 
-def _check(folder: Path, uid: int | None, *, link_ok: bool) -> None:
-    """Refuse a folder that is not ours; tighten one of ours that others may enter (one warning)."""
+def _check(folder: Path, uid: int | None, *, link_ok: bool) -> str | None:
+    """Refuse a folder that is not ours; tighten one of ours that others may enter (said in the result)."""
     try:
         link = folder.lstat()
     except FileNotFoundError:
-        return
+        return None
     if stat.S_ISLNK(link.st_mode) and (not link_ok or (uid is not None and link.st_uid not in (uid, 0))):
         raise ConfigurationError(
             f"the cache folder {folder} is a symbolic link{'' if link_ok else ' inside the cache'} "
@@ -100,20 +100,28 @@ def _check(folder: Path, uid: int | None, *, link_ok: bool) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigurationError(f"the cache folder {folder} is not a folder; {_FIX}")
     if uid is None:
-        return
+        return None
     if info.st_uid != uid:
         raise ConfigurationError(
             f"the cache folder {folder} belongs to another user (uid {info.st_uid}, you are {uid}); "
             f"usagekit keeps customer data there and will not use a folder someone else controls; {_FIX}"
         )
     mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        os.chmod(folder, 0o700)
+    if not mode & 0o077:
+        return None
+    os.chmod(folder, 0o700)
+    return f"{folder} (was {mode:04o})"
+
+
+def _warn(tightened: list[str | None]) -> None:
+    """One warning for every folder :func:`_check` tightened in one call."""
+    done = [item for item in tightened if item]
+    if done:
         warnings.warn(
-            f"usagekit tightened the cache folder {folder} from mode {mode:04o} to 0700: it holds "
-            "customer data and must be private to you",
+            f"usagekit tightened the cache folder{'s' if len(done) > 1 else ''} {', '.join(done)} to "
+            "mode 0700: they hold customer data and must be private to you",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
 
 
@@ -144,16 +152,16 @@ def private_folder(root: str | os.PathLike[str], *parts: str) -> Path:
         probe = probe.parent
     if uid is not None:
         _check_parents(root if not missing else missing[-1], uid)
-    if not missing:
-        _check(root, uid, link_ok=True)
+    tightened = [] if missing else [_check(root, uid, link_ok=True)]
     for folder in reversed(missing):
         _make(folder)
-        _check(folder, uid, link_ok=False)  # someone may have made it first
+        tightened.append(_check(folder, uid, link_ok=False))  # someone may have made it first
     path = root
     for part in parts:
         path = path / part
         _make(path)
-        _check(path, uid, link_ok=False)
+        tightened.append(_check(path, uid, link_ok=False))
+    _warn(tightened)
     return path
 
 
@@ -169,7 +177,7 @@ def existing_private_folder(path: str | os.PathLike[str]) -> bool:
     uid = _uid()
     if uid is not None:
         _check_parents(path, uid)
-    _check(path, uid, link_ok=False)
+    _warn([_check(path, uid, link_ok=False)])
     return True
 
 

@@ -54,7 +54,7 @@ from usagekit.errors import (
     UsagekitError,
     error_for,
 )
-from usagekit.redact import strip_queries
+from usagekit.redact import MASK, redact
 from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
 from usagekit.version import __version__
 
@@ -85,6 +85,10 @@ _V2_COMMON = frozenset(
     }
 )
 _SNIPPET_BYTES = 200
+#: a reply is masked over this many bytes before its snippet is cut (masking first, then cutting)
+_SCRUB_BYTES = 65536
+#: the largest API reply read (a page of 50 tasks is about 30 KB); a larger one is refused unread
+MAX_REPLY_BYTES = 8 << 20
 #: connections kept per host by a client-made session: more than the requests a listing has in flight
 _POOL_SIZE = 32
 _REQUEST_ID_RE = re.compile(r'"RequestId"\s*:\s*"([^"\\]{1,128})"')
@@ -338,13 +342,33 @@ class CdnClient:
                 timeout=self._timeout,
                 allow_redirects=False,
                 proxies=self._proxies,
+                stream=True,
             )
+            raw = _read_capped(response, MAX_REPLY_BYTES)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             # Built here, raised by ``call`` outside this block, so no exception chain holds ``exc``.
             failure = self._transport_failure(exc, action, changes_state)
         else:
-            return self._interpret(response, action, changes_state)
+            if raw is None:
+                return self._too_large(response, action, changes_state)
+            return self._interpret(response, raw, action, changes_state)
         return failure
+
+    def _too_large(self, response: requests.Response, action: str, changes_state: bool) -> _Failure:
+        status = response.status_code
+        error = ResponseError(
+            f"{action} for account {self._account.name!r} got a reply larger than {MAX_REPLY_BYTES} bytes "
+            f"(HTTP {status}) from {self._endpoint_url}; it was not read",
+            status=status,
+            request_id=self._scrub(response.headers.get("x-acs-request-id") or "") or None,
+            action=action,
+            account=self._account.name,
+        )
+        if changes_state:
+            return _Failure(
+                self._may_have_run(action, f"HTTP {status} with an oversized reply", error), retry=False
+            )
+        return _Failure(error, retry=False)
 
     def _common_date_nonce(self) -> tuple[str, str]:
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), uuid.uuid4().hex
@@ -399,11 +423,10 @@ class CdnClient:
     # --- turning replies and failures into results ---------------------------------------------------
 
     def _interpret(
-        self, response: requests.Response, action: str, changes_state: bool
+        self, response: requests.Response, raw: bytes, action: str, changes_state: bool
     ) -> dict[str, Any] | _Failure:
         status = response.status_code
         headers = response.headers
-        raw = response.content or b""
         try:
             data = json.loads(raw) if raw.strip() else None
         except ValueError:  # invalid JSON or undecodable bytes
@@ -422,7 +445,7 @@ class CdnClient:
         error = ResponseError(
             f"{action} for account {self._account.name!r} got {what} (HTTP {status}) from {self._endpoint_url}",
             status=status,
-            snippet=self._scrub(raw[:_SNIPPET_BYTES].decode("utf-8", errors="replace")),
+            snippet=self._scrub(raw[:_SCRUB_BYTES].decode("utf-8", errors="replace"), limit=_SNIPPET_BYTES),
             request_id=self._scrub(request_id) if request_id else None,
             action=action,
             account=self._account.name,
@@ -540,14 +563,14 @@ class CdnClient:
         message = f"{action} for account {name!r}: {what} talking to {self._endpoint_url} ({description})"
         return _Failure(TransportError(message, action=action, account=name), retry=True, label=label)
 
-    def _scrub(self, text: str) -> str:
-        """``text`` with URL queries removed and any form of the secret or token masked."""
-        return self._mask(strip_queries(text))
+    def _scrub(self, text: str, limit: int | None = None) -> str:
+        """``text`` with URL queries, signing fields and any form of the secret or token masked, then cut."""
+        return redact(text, self._secrets, limit=limit)
 
     def _mask(self, text: str) -> str:
         """``text`` with the secret and the token masked, raw or percent-encoded once or twice."""
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            text = text.replace(secret, MASK)
         return text
 
 
@@ -657,6 +680,23 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if milliseconds != milliseconds or milliseconds < 0:  # NaN or negative
         return None
     return milliseconds / 1000.0
+
+
+def _read_capped(response: requests.Response, cap: int) -> bytes | None:
+    """The reply's body (decoded), or ``None`` once it passes ``cap`` bytes (the connection is then closed)."""
+    length = response.headers.get("Content-Length")
+    encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    if length and length.isdigit() and int(length) > cap and not encoded:
+        response.close()
+        return None
+    chunks, size = [], 0
+    for chunk in response.iter_content(65536):
+        size += len(chunk)
+        if size > cap:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _find_request_id(raw: bytes) -> str | None:

@@ -1,47 +1,39 @@
-"""Export files fetched once: streamed, verified, resumed, and kept in a local cache, atomically.
+"""Export files fetched once: streamed within bounds, verified, resumed, and kept in a private cache.
 
 :func:`fetch` takes tasks (a task frame, rows of one, or ``ExportTask`` objects) and returns the path of
-each export file in the cache, downloading only what is not there yet. Every download
+each export file in the cache, downloading only what is not there yet. The parts:
 
-- streams in 1 MiB chunks into a private temporary file in the cache folder;
-- checks the length it was promised (``Content-Length`` / ``Content-Range``) and resumes with ``Range``
-  after a dropped connection or a short body, a bounded number of times;
-- checks the file type by its first bytes (an HTML page answered with ``200`` is an error, not a file);
-- moves the finished file into place with one ``os.replace``, beside a small JSON record (size,
-  sha256, time, account name, kind, task id, file type: never the URL, never the access key id).
+- :mod:`usagekit.transfer`: one file over HTTP (:class:`DownloadPolicy`: chunks, attempts, timeouts, a
+  deadline per file, a maximum size; same-host redirects only; ``identity`` encoding enforced; type and
+  trailer checked);
+- :mod:`usagekit.netguard`: where a download may connect (public addresses, the API endpoint's host, and
+  hosts the policy allows), checked on the address actually connected to;
+- :mod:`usagekit.filecache`: where each file lives, its record (size, SHA-256: never the URL), its lock,
+  and the verification of every cache hit;
+- :mod:`usagekit.cachedir`: the cache folder, created ``0700`` or checked (tightened, or refused).
 
-The cache lives under ``cache_dir``, else ``$USAGEKIT_CACHE_DIR``, else the platform's user cache folder,
-in ``files/<account>/<kind>/<task_id>.<xlsx|pdf|xls>`` where ``<account>`` is the first 16 hex digits of
-the SHA-256 of the account's access key id and endpoint (so two accounts of the same name never share
-files, and no key id sits in a path in clear). Folders are created ``0700`` and files ``0600``: these are
-customer data. Two threads or processes fetching the same task wait for each other on a lock file
-(``fcntl.flock``, where the platform has it) and in any case never leave a partial file in place.
+The cache lives under ``cache_dir``, else ``$USAGEKIT_CACHE_DIR``, else the platform's user cache folder.
+Two threads or processes fetching the same task wait for each other on a lock file (``fcntl.flock``, where
+the platform has it) and in any case never leave a partial file in place.
 
-The full presigned URL comes from the memory of the listing that returned it (``usagekit.memory``); when it
+The full presigned URL comes from the memory of the listing that returned it (``usagekit.tasks``); when it
 is missing or has expired (HTTP 403 ``AccessDenied`` "Request has expired") the task is listed once more.
-No error message, warning or record carries a URL's query string.
+No error message (nor its cause or context), warning or record carries a URL's query string.
 
->>> policy = DownloadPolicy(attempts=3)
->>> policy
-DownloadPolicy(chunk_size=1048576, attempts=3, timeout=(10.0, 60.0), backoff=0.25, max_backoff=4.0)
+>>> DownloadPolicy(attempts=3)
+DownloadPolicy(attempts=3)
 >>> sniff(b"%PDF-1.7 ..."), sniff(b"PK\\x03\\x04rest"), sniff(b"<!DOCTYPE html>")
 ('pdf', 'xlsx', None)
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import logging
 import os
-import re
-import secrets
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,11 +41,22 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
+from usagekit import filecache
+from usagekit.cachedir import cache_root
+from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError, UsagekitError
+from usagekit.filecache import EXPORT_TYPES, account_folder_name, cached_file
 from usagekit.frames import KINDS
 from usagekit.progress import progress_enabled
-from usagekit.readers.detect import detect_format
-from usagekit.redact import strip_queries, strip_query
+from usagekit.redact import strip_query
+from usagekit.transfer import (
+    DownloadPolicy,
+    Expired,
+    Transfer,
+    keep_urls_out_of_logs,
+    safe_text,
+    sniff,
+    stream,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -61,9 +64,11 @@ if TYPE_CHECKING:
     from usagekit.accounts import Account
 
 __all__ = [
+    "EXPORT_TYPES",
     "DownloadPolicy",
     "Job",
     "TaskRef",
+    "account_folder_name",
     "cache_root",
     "cached_file",
     "fetch",
@@ -75,411 +80,7 @@ __all__ = [
     "task_refs",
 ]
 
-#: the export file types (as readers.detect names them), each kept under that extension
-EXPORT_TYPES = ("pdf", "xlsx", "xls")
-_META_VERSION = 1
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 ProgressCallback = Callable[[int, int], None]  # (bytes written, bytes added to the expected total)
-
-
-@dataclass(frozen=True)
-class DownloadPolicy:
-    """How one file is downloaded: chunk size, attempts, timeouts, backoff between attempts.
-
-    ``attempts`` bounds the requests made in a row without receiving a byte (a resume that brings
-    bytes starts the count again; a hard cap of ``attempts * 10`` requests stops a server that drips).
-    ``timeout`` is requests' ``(connect, read)``; ``sleep`` is injectable so tests never wait.
-
-    >>> DownloadPolicy().chunk_size
-    1048576
-    """
-
-    chunk_size: int = 1 << 20
-    attempts: int = 5
-    timeout: tuple[float, float] = (10.0, 60.0)
-    backoff: float = 0.25
-    max_backoff: float = 4.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-
-    def pause(self, failures: int) -> None:
-        """Wait before the next attempt after ``failures`` failed ones in a row."""
-        if failures > 0 and self.backoff > 0:
-            self.sleep(min(self.max_backoff, self.backoff * 2 ** (failures - 1)))
-
-
-def sniff(head: bytes) -> str | None:
-    """The export file type from its first bytes: ``"pdf"``, ``"xlsx"`` (any zip), ``"xls"``, or ``None``.
-
-    >>> sniff(b"\\xd0\\xcf\\x11\\xe0\\xa1\\xb1\\x1a\\xe1")
-    'xls'
-    """
-    found = detect_format(head)
-    return found if found in EXPORT_TYPES else None
-
-
-_WHAT = {"html": "an HTML page", "xml": "an XML document", "json": "JSON", "empty": "an empty body"}
-
-
-def _describe_head(head: bytes, content_type: str | None) -> str:
-    """Say what a non-export reply looks like, without quoting it (a page may echo the URL)."""
-    what = _WHAT.get(detect_format(head), "neither a workbook nor a PDF")
-    return what + (f" (Content-Type {content_type})" if content_type else "")
-
-
-class _NoQueryInLogs(logging.Filter):
-    """Drop query strings from urllib3's request lines (its DEBUG log would show presigned URLs whole)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(strip_queries(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-_LOG_FILTER = _NoQueryInLogs()
-
-
-def _keep_urls_out_of_logs() -> None:
-    """Install :class:`_NoQueryInLogs` on urllib3's connection-pool logger (once; adding it twice is a no-op)."""
-    logging.getLogger("urllib3.connectionpool").addFilter(_LOG_FILTER)
-
-
-def _safe(text: str, url: str | None) -> str:
-    """``text`` with the URL's query string (the credential) removed."""
-    if url:
-        query = urlsplit(url).query
-        if query:
-            text = text.replace(url, strip_query(url) or "").replace(query, "…")
-    return strip_queries(text)
-
-
-# --- the cache ---------------------------------------------------------------------------------------
-
-
-def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``cache_dir``, else ``$USAGEKIT_CACHE_DIR``, else the platform's user cache.
-
-    >>> cache_root("/tmp/somewhere")
-    PosixPath('/tmp/somewhere')
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("USAGEKIT_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("usagekit"))
-
-
-def account_folder_name(account: Account) -> str:
-    """The cache folder of an account: 16 hex digits of SHA-256 over its key id and endpoint."""
-    return hashlib.sha256(account.cache_key.encode("utf-8")).hexdigest()[:16]
-
-
-def _task_stem(task_id: str) -> str:
-    """A file name stem for a task id: the id itself when harmless, else a hash (no path tricks)."""
-    if _SAFE_ID.match(task_id):
-        return task_id
-    return "id-" + hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:24]
-
-
-def _private_dirs(root: Path, *parts: str) -> Path:
-    """``root/parts...``, creating the folders that are missing with mode 0700."""
-    if not root.exists():
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            root.chmod(0o700)
-    path = root
-    for part in parts:
-        path = path / part
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        path.chmod(0o700)  # mkdir's mode is masked by the umask
-    return path
-
-
-def _folder(root: Path, account: Account, kind: str) -> Path:
-    return root / "files" / account_folder_name(account) / kind
-
-
-def _read_meta(meta_path: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
-def _lookup(folder: Path, task_id: str) -> Path | None:
-    """The cached file of a task when its record and its file agree (size), else ``None``."""
-    stem = _task_stem(task_id)
-    meta = _read_meta(folder / f"{stem}.json")
-    if meta is None or meta.get("task_id") != task_id or meta.get("file_type") not in EXPORT_TYPES:
-        return None
-    path = folder / f"{stem}.{meta['file_type']}"
-    try:
-        if path.stat().st_size == meta.get("size"):
-            return path
-    except OSError:
-        return None
-    return None
-
-
-def cached_file(
-    account: Account, kind: str, task_id: str, *, cache_dir: str | os.PathLike[str] | None = None
-) -> Path | None:
-    """The cached export file of a task, or ``None`` when it has not been fetched (no network).
-
-    >>> from usagekit.accounts import Account
-    >>> cached_file(Account("a", "LTAIexample-00000000", "s"), "detail", "1", cache_dir="/nonexistent")
-    """
-    return _lookup(_folder(cache_root(cache_dir), account, kind), str(task_id))
-
-
-@contextlib.contextmanager
-def _locked(folder: Path, stem: str) -> Iterator[None]:
-    """Hold ``.<stem>.lock`` in ``folder`` (flock: released by the OS if the process dies)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: the atomic rename alone keeps files whole
-        yield
-        return
-    fd = os.open(folder / f".{stem}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (private temporary file, then ``os.replace``), mode 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}.part")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-# --- one transfer ------------------------------------------------------------------------------------
-
-
-class _Expired(Exception):
-    """The presigned URL has expired: list the task again."""
-
-
-class _Retry(Exception):
-    """A failure worth another attempt (connection, short body, HTTP 5xx); ``restart``: from byte 0."""
-
-    def __init__(self, message: str, *, restart: bool = False) -> None:
-        super().__init__(message)
-        self.restart = restart
-
-
-class _Transfer:
-    """The bytes of one file as they arrive: a private temporary file, its length and running hash."""
-
-    def __init__(self, folder: Path, stem: str) -> None:
-        name = f".{stem}.{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}.part"
-        self.path = folder / name
-        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        self.file = os.fdopen(fd, "wb")
-        self.size = 0
-        self.total: int | None = None
-        self.etag: str | None = None
-        self.file_type: str | None = None
-        self.head = b""
-        self.hasher = hashlib.sha256()
-
-    def restart(self) -> None:
-        """Throw away what arrived (the server ignored ``Range``, or the file changed)."""
-        self.file.seek(0)
-        self.file.truncate()
-        self.size = 0
-        self.total = None
-        self.head = b""
-        self.file_type = None
-        self.hasher = hashlib.sha256()
-
-    def write(self, chunk: bytes, content_type: str | None) -> None:
-        if self.file_type is None:
-            self.head += chunk[:16]
-            if len(self.head) >= 8:
-                self.check_type(content_type)
-        self.file.write(chunk)
-        self.hasher.update(chunk)
-        self.size += len(chunk)
-
-    def check_type(self, content_type: str | None) -> None:
-        self.file_type = sniff(self.head)
-        if self.file_type is None:
-            raise DownloadError(
-                f"the reply is {_describe_head(self.head, content_type)}, not an export file "
-                "(a proxy or login page?); nothing was cached"
-            )
-
-    def commit(self, final: Path) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.path, final)
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-
-    def verify_trailer(self) -> None:
-        """A structural end check: a zip ends with its central directory, a PDF with ``%%EOF``."""
-        self.file.flush()
-        tail_size = {"xlsx": 65_557, "pdf": 4096}.get(self.file_type or "")
-        if not tail_size:
-            return
-        with open(self.path, "rb") as handle:
-            handle.seek(max(0, self.size - tail_size))
-            tail = handle.read()
-        marker = b"PK\x05\x06" if self.file_type == "xlsx" else b"%%EOF"
-        if marker not in tail:
-            raise _Retry(f"the {self.file_type} file ended before its end marker (cut short)", restart=True)
-
-
-def _content_range(value: str | None) -> tuple[int, int | None] | None:
-    """``(first byte, total or None)`` from ``Content-Range: bytes a-b/total``."""
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value or "")
-    if match is None:
-        return None
-    total = None if match[3] == "*" else int(match[3])
-    return int(match[1]), total
-
-
-def _xml_field(body: str, name: str) -> str:
-    match = re.search(rf"<{name}>(.*?)</{name}>", body, re.S)
-    return match[1].strip() if match else ""
-
-
-def _refuse(response: requests.Response) -> None:
-    """Turn a refusal into the right outcome: expired URL, retry, or a final :class:`DownloadError`."""
-    status = response.status_code
-    if status in (200, 206):
-        return
-    if status in (429, 500, 502, 503, 504):
-        raise _Retry(f"HTTP {status}")
-    body = response.raw.read(65536, decode_content=True) or b""
-    text = body.decode("utf-8", "replace")
-    code, message = _xml_field(text, "Code"), _xml_field(text, "Message")[:200]
-    if status == 403 and code == "AccessDenied" and "expire" in message.lower():
-        raise _Expired(message)
-    if status == 416:
-        raise _Retry("HTTP 416 (range not satisfiable)", restart=True)
-    detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    advice = "; list the tasks again" if status in (403, 404) else ""
-    raise DownloadError(f"the file was refused ({detail}){advice}")
-
-
-def _stream(
-    session: requests.Session,
-    url: str,
-    transfer: _Transfer,
-    policy: DownloadPolicy,
-    progress: ProgressCallback | None,
-) -> None:
-    """Fetch ``url`` into ``transfer`` whole: resume, retry and verify within ``policy``'s bounds."""
-    import requests
-    import urllib3
-
-    failures = requests_made = 0
-    last = "no attempt"
-    while True:
-        requests_made += 1
-        before = transfer.size
-        headers = {"Accept-Encoding": "identity"}
-        if transfer.size:
-            headers["Range"] = f"bytes={transfer.size}-"
-            if transfer.etag:
-                headers["If-Range"] = transfer.etag
-        try:
-            with session.get(url, headers=headers, stream=True, timeout=policy.timeout) as response:
-                _refuse(response)
-                _begin(response, transfer, progress)
-                content_type = response.headers.get("Content-Type")
-                encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-                chunks = (
-                    response.iter_content(policy.chunk_size)
-                    if encoded
-                    else response.raw.stream(policy.chunk_size, decode_content=False)
-                )
-                for chunk in chunks:
-                    transfer.write(chunk, content_type)
-                    if progress is not None:
-                        progress(len(chunk), 0)
-                if transfer.file_type is None:
-                    transfer.check_type(content_type)
-            if transfer.total is not None and transfer.size > transfer.total:
-                raise DownloadError(f"received {transfer.size} bytes where {transfer.total} were promised")
-            if transfer.total is None or transfer.size == transfer.total:
-                transfer.verify_trailer()
-                return
-            last = f"short body ({transfer.size} of {transfer.total} bytes)"
-        except _Retry as error:
-            last = str(error)
-            if error.restart:
-                _rewind(transfer, progress)
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as error:
-            last = f"connection failed ({type(error).__name__})"
-        except urllib3.exceptions.HTTPError as error:  # raised by raw.stream: broken or short body
-            last = f"connection broken ({type(error).__name__})"
-        except requests.RequestException as error:  # its text would carry the URL: name the kind only
-            raise DownloadError(f"the request could not be made ({type(error).__name__})") from None
-        failures = 1 if transfer.size > before else failures + 1
-        if failures >= policy.attempts or requests_made >= policy.attempts * 10:
-            raise DownloadError(f"gave up after {requests_made} attempts: {last}")
-        policy.pause(failures)
-
-
-def _begin(response: requests.Response, transfer: _Transfer, progress: ProgressCallback | None) -> None:
-    """Check a ``200`` / ``206`` reply against what is already there; learn the promised length."""
-    length = response.headers.get("Content-Length")
-    etag = response.headers.get("ETag")
-    if response.status_code == 206:
-        span = _content_range(response.headers.get("Content-Range"))
-        changed = (
-            span is None
-            or span[0] != transfer.size
-            or (transfer.total is not None and span[1] is not None and span[1] != transfer.total)
-        )
-        if changed or (transfer.etag and etag and etag != transfer.etag):
-            raise _Retry("the server answered a different part or a changed file", restart=True)
-        total = span[1] if span else None
-    else:
-        if transfer.size:
-            _rewind(transfer, progress)  # the server ignored Range: start over
-        encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-        total = int(length) if length and length.isdigit() and not encoded else None
-    if total is not None and transfer.total is None and progress is not None:
-        progress(0, total)
-    transfer.total = total
-    transfer.etag = etag or transfer.etag
-
-
-def _rewind(transfer: _Transfer, progress: ProgressCallback | None) -> None:
-    if progress is not None and (transfer.size or transfer.total):
-        progress(-transfer.size, -(transfer.total or 0))
-    transfer.restart()
 
 
 # --- one file ----------------------------------------------------------------------------------------
@@ -490,6 +91,93 @@ def _refresh(account: Account, kind: str, task_id: str) -> str:
     from usagekit.listing import refresh
 
     return refresh(account, kind, task_id).url
+
+
+def _allowance(account: Account, policy: DownloadPolicy) -> Any:
+    """The hosts this account's downloads may reach beyond public ones: its endpoint's and the policy's."""
+    from usagekit.netguard import Allowance
+
+    endpoint = account.endpoint or ""
+    host = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}").hostname
+    return Allowance.of([host, *policy.allow_hosts])
+
+
+def _detached(error: UsagekitError) -> UsagekitError:
+    """``error`` with every cause and context that is not one of ours cut off (theirs quote the URL)."""
+    seen: set[int] = set()
+    item: BaseException | None = error
+    while item is not None and id(item) not in seen:
+        seen.add(id(item))
+        for name in ("__cause__", "__context__"):
+            linked = getattr(item, name)
+            if linked is not None and not isinstance(linked, UsagekitError):
+                setattr(item, name, None)
+        item = item.__cause__ or item.__context__
+    return error
+
+
+def _download(
+    account: Account,
+    kind: str,
+    task_id: str,
+    url: str | None,
+    folder: Path,
+    session: requests.Session,
+    policy: DownloadPolicy,
+    progress: ProgressCallback | None,
+) -> Path:
+    """Download one file into ``folder`` (its lock held) and record it; the URL is listed again if needed."""
+    from usagekit import netguard
+
+    stem = filecache.task_stem(task_id)
+    resume = filecache.sweep(folder, stem, policy.stale_after)
+    transfer = Transfer(folder, stem, policy.max_size, resume)
+    deadline_at = policy.clock() + policy.deadline
+    try:
+        with netguard.allowing(_allowance(account, policy)):
+            url = url or _refresh(account, kind, task_id)
+            try:
+                stream(session, url, transfer, policy, progress, deadline_at)
+            except Expired:
+                url = _refresh(account, kind, task_id)
+                try:
+                    stream(session, url, transfer, policy, progress, deadline_at)  # resumes what arrived
+                except Expired as error:
+                    raise UrlExpiredError(
+                        f"the download URL of {kind} task {task_id} (account {account.name!r}) had "
+                        f"expired again right after listing it ({error}); check the clock, then "
+                        "list the tasks again",
+                        task_id=task_id,
+                        account=account.name,
+                    ) from None
+        final = folder / f"{stem}.{transfer.file_type}"
+        size, digest, file_type = transfer.size, transfer.hasher.hexdigest(), transfer.file_type
+        transfer.commit(final)
+    except DownloadError as error:
+        transfer.discard()
+        if error.task_id is not None:
+            raise
+        raise type(error)(
+            f"could not download {kind} task {task_id} of account {account.name!r} "
+            f"({strip_query(url)}): {safe_text(str(error), url)}",
+            task_id=task_id,
+            account=account.name,
+        ) from None
+    except BaseException:
+        transfer.discard()
+        raise
+    meta = {
+        "version": filecache.META_VERSION,
+        "account": account.name,
+        "kind": kind,
+        "task_id": task_id,
+        "file_type": file_type,
+        "size": size,
+        "sha256": digest,
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    filecache.write_private(folder / f"{stem}.json", json.dumps(meta, indent=1).encode("utf-8"))
+    return final
 
 
 def fetch_file(
@@ -508,9 +196,11 @@ def fetch_file(
     A module-level function of plain values, so an executor can run it anywhere (a dask worker
     receives the ``Account`` and the URL: that is the caller's choice of executor). ``url`` is the full
     presigned URL; ``None`` (or an expired one) lists the task again, once. Raises
-    :class:`~usagekit.errors.UrlExpiredError` when even the fresh URL has expired, and
-    :class:`~usagekit.errors.DownloadError` when the file could not be fetched whole (nothing is
-    cached then).
+    :class:`~usagekit.errors.UrlExpiredError` when even the fresh URL has expired,
+    :class:`~usagekit.errors.DownloadError` when the file could not be fetched whole within the policy's
+    bounds (nothing is cached then), and :class:`~usagekit.errors.ConfigurationError` for a cache folder
+    that is not private. A ``session`` passed in is used as it is: only usagekit's own sessions check the
+    address actually connected to (others have the host checked beforehand).
 
     >>> path = fetch_file(account, "detail", "129456", url)  # doctest: +SKIP
     >>> path.name  # doctest: +SKIP
@@ -520,68 +210,31 @@ def fetch_file(
     if kind not in KINDS:
         raise ValueError(f"kind must be 'summary' or 'detail', not {kind!r}")
     policy = policy or DownloadPolicy()
-    _keep_urls_out_of_logs()
-    folder = _private_dirs(cache_root(cache_dir), "files", account_folder_name(account), kind)
-    stem = _task_stem(task_id)
-    hit = _lookup(folder, task_id)
+    keep_urls_out_of_logs()
+    folder = filecache.export_folder(cache_root(cache_dir), account, kind)
+    hit = filecache.lookup(folder, task_id)
     if hit is not None:
         return hit
-    with _locked(folder, stem):
-        hit = _lookup(folder, task_id)  # another thread or process may have finished it meanwhile
+    failure: UsagekitError | None = None
+    with filecache.locked(folder, filecache.task_stem(task_id)):
+        hit = filecache.lookup(folder, task_id)  # another thread or process may have finished it meanwhile
         if hit is not None:
             return hit
         own_session = session is None
         if own_session:
-            import requests
+            from usagekit.netguard import guarded_session
 
-            session = requests.Session()
+            session = guarded_session()
         assert session is not None
-        transfer = _Transfer(folder, stem)
         try:
-            try:
-                url = url or _refresh(account, kind, task_id)
-                try:
-                    _stream(session, url, transfer, policy, progress)
-                except _Expired:
-                    url = _refresh(account, kind, task_id)
-                    try:
-                        _stream(session, url, transfer, policy, progress)  # resumes what arrived
-                    except _Expired as error:
-                        raise UrlExpiredError(
-                            f"the download URL of {kind} task {task_id} (account {account.name!r}) had "
-                            f"expired again right after listing it ({error}); check the clock, then "
-                            "list the tasks again",
-                            task_id=task_id,
-                            account=account.name,
-                        ) from None
-            except DownloadError as error:
-                if error.task_id is None:
-                    raise type(error)(
-                        f"could not download {kind} task {task_id} of account {account.name!r} "
-                        f"({strip_query(url)}): {_safe(str(error), url)}",
-                        task_id=task_id,
-                        account=account.name,
-                    ) from None
-                raise
-            final = folder / f"{stem}.{transfer.file_type}"
-            size, digest, file_type = transfer.size, transfer.hasher.hexdigest(), transfer.file_type
-            transfer.commit(final)
-            meta = {
-                "version": _META_VERSION,
-                "account": account.name,
-                "kind": kind,
-                "task_id": task_id,
-                "file_type": file_type,
-                "size": size,
-                "sha256": digest,
-                "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            _write_private(folder / f"{stem}.json", json.dumps(meta, indent=1).encode("utf-8"))
-            return final
+            return _download(account, kind, task_id, url, folder, session, policy, progress)
+        except UsagekitError as error:
+            failure = error
         finally:
-            transfer.discard()
             if own_session:
                 session.close()
+    # raised here, outside any except block, so no context holds what the transfer raised inside
+    raise _detached(failure)
 
 
 # --- many tasks --------------------------------------------------------------------------------------
@@ -779,12 +432,9 @@ def fetch(
     in_threads = own_executor or isinstance(executor, ThreadPoolExecutor)
     own_session = session is None and in_threads
     if own_session:
-        import requests
+        from usagekit.netguard import guarded_session
 
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=8)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+        session = guarded_session(pool_maxsize=8)
     bar = _ByteBar(progress_enabled(progress) and in_threads, "fetch")
     pool = executor or ThreadPoolExecutor(max_workers=min(4, len(plans)), thread_name_prefix="usagekit-fetch")
     try:
