@@ -589,3 +589,27 @@ def test_leftovers_are_cleaned_and_a_fresh_part_is_resumed(hostile: Hostile, tmp
     assert sorted(p.name for p in folder.iterdir()) == ["40.json", "40.xlsx"]  # no part, lock or record left
     meta = json.loads((folder / "40.json").read_text())
     assert meta["sha256"] == hashlib.sha256(WORKBOOK).hexdigest()
+
+
+# --- reprs of public objects -----------------------------------------------------------------------------
+
+
+def test_reprs_of_a_parsed_page_and_its_tasks_show_no_query() -> None:
+    from usagekit.tasks import ExportTask, parse_page
+
+    url = f"https://bucket.oss-cn-hangzhou.aliyuncs.com/export/7.xlsx?{SECRET_QUERY}"
+    reply = {
+        "UsageDataPerPage": {
+            "PageNumber": 1,
+            "PageSize": 50,
+            "TotalCount": 1,
+            "Data": {"DataItem": [{"TaskId": "7", "Status": "success", "DownloadUrl": url}]},
+        }
+    }
+    page = parse_page(reply, account="prod", kind="detail")
+    assert page.items[0].url == url  # kept whole, in memory, for fetch
+    task = ExportTask("prod", "detail", "7", download_url=url)
+    for shown in (repr(page), str(page), repr(page.items[0]), repr(page.items), repr(task)):
+        assert "oss-cn-hangzhou.aliyuncs.com/export/7.xlsx" in shown
+        for secret in FORBIDDEN:
+            assert secret not in shown, (secret, shown)

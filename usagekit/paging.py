@@ -54,6 +54,7 @@ from usagekit.errors import (
     ThrottledError,
     TransportError,
 )
+from usagekit.redact import strip_queries
 
 __all__ = ["Listing", "Page", "PagingPolicy", "RateLimiter", "collect", "walk"]
 
@@ -75,6 +76,10 @@ class Page(Generic[T]):
     size: int
     total: int
     items: tuple[T, ...] = ()
+
+    def __repr__(self) -> str:  # items may carry presigned URLs: never show a query
+        shown = f"Page(number={self.number}, size={self.size}, total={self.total}, items={self.items!r})"
+        return strip_queries(shown)
 
 
 @dataclass(frozen=True)

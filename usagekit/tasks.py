@@ -175,6 +175,9 @@ class _Listed(NamedTuple):
     url: str | None
     listed_at: datetime
 
+    def __repr__(self) -> str:  # the full URL is a credential: shown without its query
+        return f"_Listed(task={self.task!r}, url={strip_query(self.url)!r}, listed_at={self.listed_at!r})"
+
 
 def parse_page(
     reply: Mapping[str, Any], *, account: str, kind: str, asked: int = 50, action: str | None = None
