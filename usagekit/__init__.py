@@ -55,6 +55,9 @@ _LAZY = {
     "read_summary": "usagekit.readers",
     "fetch": "usagekit.downloads",
     "usage": "usagekit.tidy",
+    "billing_quantities": "usagekit.billing",
+    "compare_billing": "usagekit.billing",
+    "bill_types": "usagekit.billtypes",
     "to_dataset": "usagekit.tidy",
     "read_dataset": "usagekit.tidy",
     "to_focus": "usagekit.tidy",
@@ -91,6 +94,9 @@ __all__ = [
     "UsagekitError",
     "WaitTimeoutError",
     "__version__",
+    "bill_types",
+    "billing_quantities",
+    "compare_billing",
     "coverage",
     "create_export",
     "delete_export",
@@ -126,6 +132,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.accounts import Account
+    from usagekit.billing import billing_quantities, compare_billing
+    from usagekit.billtypes import bill_types
     from usagekit.client import CdnClient, RetryPolicy
     from usagekit.discovery import discover_accounts
     from usagekit.downloads import fetch
