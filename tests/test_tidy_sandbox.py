@@ -1,4 +1,4 @@
-"""usage() through the sandbox over real sockets: equal to the truth, overlaps counted once, on dask too."""
+"""usage() through the sandbox over real sockets: equal to the truth per export, overlaps counted once, on\ndask worker processes too."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import distributed
 import pandas as pd
 import pytest
+from _usage_truth import answer, check_usage
 
 from usagekit.downloads import Job
-from usagekit.frames import BEIJING, concat_frames
 from usagekit.listing import list_tasks
 from usagekit.reconcile import OverlapWarning
 from usagekit.sandbox import Sandbox
-from usagekit.tidy import read_export, usage
-
-KEY = ["account", "domain", "region", "metric", "start"]
+from usagekit.tidy import SkippedTasksWarning, read_export, usage
 
 
 @pytest.fixture(scope="module")
@@ -39,56 +38,54 @@ def _successful_details(box: Sandbox) -> pd.DataFrame:
     return tasks[(tasks["kind"] == "detail") & (tasks["status"] == "success")].reset_index(drop=True)
 
 
-def _expected(box: Sandbox, details: pd.DataFrame) -> pd.DataFrame:
-    """The truth, reconciled independently: each key once, by-account rows only where no domain has rows."""
-    truth = concat_frames([box.truth.usage(task_id) for task_id in details["task_id"]])
-    plain = truth.astype({c: "object" for c in ["account", "domain", "region", "metric"]})
-    plain = plain.fillna({"domain": "", "region": ""})
-    spread = plain.groupby(KEY)["value"].nunique()
-    assert (spread == 1).all()  # the sandbox's exports agree where they overlap
-    once = plain.drop_duplicates(KEY)
-    with_domain = once[once["domain"] != ""][["account", "metric", "start"]].drop_duplicates()
-    marked = once.merge(with_domain.assign(shadowed=True), on=["account", "metric", "start"], how="left")
-    return marked[~((marked["domain"] == "") & marked["shadowed"].eq(True))].drop(columns="shadowed")
-
-
-def _daily(frame: pd.DataFrame) -> dict[tuple[str, str, str, object], float]:
-    plain = frame.astype({c: "object" for c in ["account", "domain", "metric"]}).fillna({"domain": ""})
-    day = plain["start"].dt.tz_convert(BEIJING).dt.date
-    totals = plain.assign(day=day).groupby(["account", "domain", "metric", "day"])["value"].sum()
-    return {key: float(value) for key, value in totals.items()}
-
-
-def test_usage_equals_the_truth_per_domain_metric_and_beijing_day(world: Sandbox, cache: Path) -> None:
+def test_usage_equals_the_truth_per_account_region_metric_and_interval(world: Sandbox, cache: Path) -> None:
     details = _successful_details(world)
     languages = collections.Counter(
         task.language for task in world.world.tasks if task.task_id in set(details["task_id"])
     )
     assert set(languages) == {"zh-cn", "en-us"}, languages  # Chinese and English workbooks both read
+    scopes = world_scopes(world, details)
+    # this world holds what the rule is about: exports by account and of some domains over the same time
+    assert {"all", "some"} <= set(scopes.values())
     with pytest.warns(OverlapWarning) as caught:
         frame = usage(details, cache_dir=cache, progress=False)
     assert len(caught) == 1
     rules = {record["rule"] for record in frame.attrs["overlaps"]}
-    assert rules == {"newer export", "per-domain rows"}  # both overlap rules met in this world
-    assert all(record["disagreeing"] in (0, None) for record in frame.attrs["overlaps"])
+    assert {"newer export", "remainder"} <= rules  # both parts of the rule met in this world
+    assert all(record.get("disagreeing") in (0, None) for record in frame.attrs["overlaps"])
     assert set(frame["account"].astype(str)) == {account.name for account in world.accounts}
-    assert not frame.duplicated(KEY).any()
-    expected = _expected(world, details)
-    assert len(frame) == len(expected)
-    assert _daily(frame) == _daily(expected)
-    assert frame["value"].sum() == expected["value"].sum()
+    expected = answer(world, list(details["task_id"]))
+    check_usage(frame, expected)
+    remainder = frame[frame["domain"].isna()]
+    assert {scopes[task_id] for task_id in remainder["task_id"]} == {"all"}
 
 
-def test_usage_skips_summaries_and_unfinished_tasks(world: Sandbox, cache: Path) -> None:
+def world_scopes(box: Sandbox, details: pd.DataFrame) -> dict[str, str]:
+    """task id -> "all" (an export by account) or "some" (of listed domains), from the sandbox's world."""
+    wanted = set(details["task_id"])
+    return {task.task_id: task.domains for task in box.world.tasks if task.task_id in wanted}
+
+
+def test_usage_skips_summaries_and_names_the_unfinished_tasks_it_skips(world: Sandbox, cache: Path) -> None:
     tasks = list_tasks(world.accounts[:1], progress=False)
-    assert {"summary", "detail"} <= set(tasks["kind"]) and "created" in set(tasks["status"])
+    statuses = tasks[tasks["kind"] == "detail"]["status"].astype(str).value_counts()
+    assert statuses["created"] >= 1 and statuses["success"] >= 1  # what this seeded world holds
     one = tasks[(tasks["kind"] == "detail") & (tasks["status"] == "success")].head(1)
+    waiting = tasks[(tasks["kind"] == "detail") & (tasks["status"] != "success")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mixed = usage(tasks[tasks["kind"] == "summary"].head(3), cache_dir=cache, progress=False)
-        frame = usage(pd.concat([one, tasks[tasks["status"] != "success"]]), cache_dir=cache, progress=False)
-    assert mixed.empty
+        summaries = usage(tasks[tasks["kind"] == "summary"].head(3), cache_dir=cache, progress=False)
+    assert summaries.empty
+    with pytest.warns(
+        SkippedTasksWarning, match=f"{len(waiting)} detail export\\(s\\) not 'success'"
+    ) as caught:
+        frame = usage(pd.concat([one, waiting]), cache_dir=cache, progress=False)
+    assert len(caught) == 1
+    assert all(str(task_id) in str(caught[0].message) for task_id in waiting["task_id"].head(5))
     assert set(frame["task_id"]) == set(one["task_id"])
+    with pytest.warns(SkippedTasksWarning, match="none of the .* is 'success', so the frame is empty"):
+        nothing = usage(waiting, cache_dir=cache, progress=False)
+    assert nothing.empty and list(nothing.columns) == list(frame.columns)
 
 
 def test_the_per_file_job_pickles_without_its_url_in_view(world: Sandbox, cache: Path) -> None:
@@ -99,15 +96,17 @@ def test_the_per_file_job_pickles_without_its_url_in_view(world: Sandbox, cache:
     assert "Signature" not in repr(job)
 
 
-def test_usage_on_a_local_dask_cluster_equals_threads(world: Sandbox, cache: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+def test_usage_on_a_local_dask_cluster_of_worker_processes_equals_threads(
+    world: Sandbox, cache: Path
+) -> None:
     details = _successful_details(world)
     some = details[details["account"] == world.accounts[1].name].head(6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)
         threads = usage(some, cache_dir=cache / "threads", progress=False)
+        # real worker processes: every job (function, account, URL) crosses a pickle boundary
         with distributed.Client(
-            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+            processes=True, n_workers=1, threads_per_worker=2, dashboard_address=None
         ) as client:
             on_dask = usage(some, cache_dir=cache / "dask", executor=client.get_executor(), progress=False)
     pd.testing.assert_frame_equal(on_dask, threads)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,20 @@ from usagekit.reconcile import OverlapWarning, reconcile
 if TYPE_CHECKING:
     from usagekit.accounts import Account
 
-__all__ = ["FOCUS_UNITS", "OverlapWarning", "read_dataset", "read_export", "to_dataset", "to_focus", "usage"]
+__all__ = [
+    "FOCUS_UNITS",
+    "OverlapWarning",
+    "SkippedTasksWarning",
+    "read_dataset",
+    "read_export",
+    "to_dataset",
+    "to_focus",
+    "usage",
+]
+
+
+class SkippedTasksWarning(UserWarning):
+    """``usage()`` left out detail exports that are not ``success`` (they have no file yet, or never will)."""
 
 
 def read_export(
@@ -99,19 +113,26 @@ def usage(
     """Tidy usage of every successful detail export among ``tasks``, overlapping exports counted once.
 
     ``tasks`` is a task frame (``list_tasks()``), rows of one, or ``ExportTask`` objects; summary
-    exports and tasks not ``success`` are skipped. Each file is one job (fetch, read) on ``executor``
+    exports are skipped, and so are detail exports not ``success``, named in one
+    :class:`SkippedTasksWarning`. Each file is one job (fetch, read) on ``executor``
     (any ``concurrent.futures.Executor``: ``dask.distributed.Client.get_executor()`` runs the jobs on a
     cluster; default: a few threads). Files come from the cache when they are there (``cache_dir`` and
     ``policy`` as for :func:`usagekit.fetch`). Overlaps follow the architecture's rule (see
     :func:`usagekit.reconcile.reconcile`): reported in one :class:`OverlapWarning` and in
     ``frame.attrs["overlaps"]``. ``progress`` shows files done (default: when interactive).
 
+    A row with ``domain`` NA is the account's total from an export by account, where no export of
+    some domains lists any domain for that interval, else the rest of that total beyond the listed
+    domains (the remainder, with the account-wide export's ``task_id``). Either way, for every
+    account, region, metric and interval the rows add up to the account's total wherever an export by
+    account carries it, and no domain is counted twice.
+
     ===========  ===================  ==================================================
     column       dtype                meaning
     ===========  ===================  ==================================================
     account      category             the account's name
     task_id      string               the export the row came from
-    domain       category             NA for an export made by account
+    domain       category             NA: the account's total, or its remainder (above)
     region       category             billing region, NA where the file has none
     metric       category             ``traffic``, ``bandwidth``, ``requests``
     start, end   datetime64[ns, UTC]  the 5-minute interval, end exclusive
@@ -125,8 +146,11 @@ def usage(
     >>> empty.columns.tolist()[:4], empty.attrs
     (['account', 'task_id', 'domain', 'region'], {'overlaps': []})
     """
-    refs = [ref for ref in task_refs(tasks) if ref.kind == "detail" and ref.status == "success"]
-    refs = list(dict.fromkeys(refs))
+    details = list(dict.fromkeys(ref for ref in task_refs(tasks) if ref.kind == "detail"))
+    refs = [ref for ref in details if ref.status == "success"]
+    skipped = [ref for ref in details if ref.status != "success"]
+    if skipped:
+        warnings.warn(_skipped(skipped, none_left=not refs), SkippedTasksWarning, stacklevel=2)
     if not refs:
         empty = tidy_frame({})
         empty.attrs = {"overlaps": []}
@@ -147,6 +171,23 @@ def usage(
         if executor is None:
             pool.shutdown(wait=True)
     return reconcile(concat_frames(frames), updated, stacklevel=2)
+
+
+def _skipped(refs: Sequence[Any], *, none_left: bool, limit: int = 5) -> str:
+    """The warning's text: which detail exports were left out, and why."""
+    named = ", ".join(
+        f"{ref.task_id} of {ref.account!r} ({ref.status or 'status unknown'})" for ref in refs[:limit]
+    )
+    more = f" and {len(refs) - limit} more" if len(refs) > limit else ""
+    head = (
+        f"none of the {len(refs)} detail exports given is 'success', so the frame is empty"
+        if none_left
+        else f"{len(refs)} detail export(s) not 'success' left out"
+    )
+    return (
+        f"{head}: {named}{more}; only a successful export has a file (wait() for running ones, or "
+        "filter with tasks[tasks.status == 'success'])"
+    )
 
 
 #: tidy units as FOCUS writes them (FOCUS "Unit Format": data size abbreviations, ratio with a slash)
