@@ -20,14 +20,14 @@ from usagekit.sandbox import Faults, Sandbox
 from usagekit.sync import sync
 
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
-FIRST = pd.Timestamp("2026-10-28T16:00:00Z")  # 2026-10-29 00:00 in Beijing
-TODAY = pd.Timestamp("2026-11-19T16:00:00Z")  # the sandbox's now (2026-11-20T08:00Z) is on this Beijing day
+FIRST = pd.Timestamp("2026-10-30T16:00:00Z")  # 2026-10-31 00:00 in Beijing
+TODAY = pd.Timestamp("2026-11-03T16:00:00Z")  # the sandbox's now (2026-11-04T08:00Z) is on this Beijing day
 
 
 def run(box: Sandbox, folder: Path, **options: Any) -> Any:
     return sync(
         box.accounts,
-        options.pop("start", "2026-10-29"),
+        options.pop("start", "2026-10-31"),
         options.pop("end", "2026-11"),
         folder / "usage",
         now=lambda: box.now,
@@ -65,14 +65,17 @@ def calls(box: Sandbox, since: int) -> list[dict[str, Any]]:
 def box(fresh_sandbox: Callable[..., Sandbox]) -> Sandbox:
     # three demo accounts (one with four billing regions), a short history, exports that take a
     # moment and sometimes fail
-    return fresh_sandbox(tasks=6, task_delay=3)  # Faults().failed_exports: 1 in 10 exports fails
+    return fresh_sandbox(
+        now="2026-11-04T08:00:00Z", tasks=6, task_delay=3
+    )  # Faults().failed_exports: 1 in 10 exports fails
 
 
 def test_sync_fills_stays_put_restores_and_adds_a_day(box: Sandbox, tmp_path: Path) -> None:
     root = tmp_path / "usage"
     first = run(box, tmp_path)
     assert first.complete and first.exit_code == 0, str(first)
-    assert first.through == "2026-11-19"
+    assert first.through == "2026-11-03"
+    assert any("recreated after it failed" in line for line in first.retried)  # the seed fails one
     got = _values(read_dataset(root))
     pd.testing.assert_frame_equal(got, truth(box, TODAY))
     assert got["start"].max() < TODAY  # the current Beijing day is never written
@@ -115,10 +118,10 @@ def test_sync_fills_stays_put_restores_and_adds_a_day(box: Sandbox, tmp_path: Pa
     box.advance(86_400)
     seen = len(box.requests)
     fourth = run(box, tmp_path)
-    assert fourth.complete and fourth.through == "2026-11-20", str(fourth)
+    assert fourth.complete and fourth.through == "2026-11-04", str(fourth)
     creates = [c for c in calls(box, seen) if c["action"].startswith("Create") and c["status"] == 200]
     assert creates and {(c["params"]["StartTime"], c["params"]["EndTime"]) for c in creates} == {
-        ("2026-11-19T16:00:00Z", "2026-11-20T15:59:59Z")
+        ("2026-11-03T16:00:00Z", "2026-11-04T15:59:59Z")
     }
     now_files = files(root)
     assert {k: v for k, v in now_files.items() if "2026-10" in k} == {
@@ -126,20 +129,19 @@ def test_sync_fills_stays_put_restores_and_adds_a_day(box: Sandbox, tmp_path: Pa
     }
     pd.testing.assert_frame_equal(_values(read_dataset(root)), truth(box, TODAY + pd.Timedelta(days=1)))
     days = read_dataset(root)["start"].dt.tz_convert(BEIJING).dt.strftime("%Y-%m-%d")
-    assert days.max() == "2026-11-20"
+    assert days.max() == "2026-11-04"
 
 
 def test_a_sync_never_runs_more_exports_at_once_than_asked(
     fresh_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     box = fresh_sandbox(accounts=1, tasks=0, task_delay=3, faults=Faults(failed_exports=0))
-    report = run(box, tmp_path, start="2026-07", end="2026-10", max_in_flight=2)
+    report = run(box, tmp_path, start="2026-10-31", end="2026-11-01", max_in_flight=1)
     assert report.complete, str(report)
     creates = [c for c in box.requests if c["action"].startswith("Create") and c["status"] == 200]
-    assert len(creates) == 8  # four months, two types
-    times = sorted({c["time"] for c in creates})
-    per_moment = [sum(1 for c in creates if c["time"] == t) for t in times]
-    assert max(per_moment) <= 2  # created two at a time, the next two only after those finished
+    assert len(creates) == 4  # two months, two types
+    times = [c["time"] for c in creates]
+    assert len(set(times)) == 4  # one at a time: each created only after the one before had finished
 
 
 def test_exports_of_other_domain_sets_do_not_count_and_a_dataset_keeps_its_scope(

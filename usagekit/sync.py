@@ -9,8 +9,8 @@ period, one ``account=…/month=…`` partition per account and Beijing month:
    when it is of the right type and scope: by account (``domains=None``: the tag ``uk:<type>:all``),
    or of exactly the domains asked (exports ``sync`` made for that set carry its digest in their
    name). An export holds data only up to its ``created`` time: the rest of its window is a gap.
-   Each interval is taken from the newest covering export (by ``updated``), found by
-   :func:`usagekit.coverage`.
+   Each interval is taken from the newest covering export (by ``updated``), the rule
+   :func:`usagekit.usage` follows where exports overlap.
 3. **What is missing** is exported: whole Beijing days, one window per gap and month (at most one
    month, the last year only), never more than ``max_in_flight`` running per account. A failed
    export is created once more, then reported.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -210,6 +211,49 @@ def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
                 cut.append((hb, b))
         result = cut
     return result
+
+
+def _newest_cover(
+    covers: Sequence[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, int, str]], gaps: Sequence[Span]
+) -> tuple[list[tuple[str, Span]], list[Span]]:
+    """Each part of ``gaps`` given to the newest export covering it, and the parts none covers.
+
+    ``covers`` are ``(start, end, updated, numeric id, task id)``; the newest is the latest ``updated``
+    (then the higher id), the rule :func:`usagekit.usage` follows where exports overlap. A plain sweep
+    over the cut points, the way :func:`usagekit.coverage` splits a period into runs.
+
+    >>> t = pd.Timestamp
+    >>> covers = [(t("2026-11-01"), t("2026-11-03"), t("2026-11-05"), 1, "1"),
+    ...           (t("2026-11-02"), t("2026-11-04"), t("2026-11-06"), 2, "2")]
+    >>> chosen, left = _newest_cover(covers, [(t("2026-11-01"), t("2026-11-05"))])
+    >>> [(i, a.day, b.day) for i, (a, b) in chosen], [(a.day, b.day) for a, b in left]
+    ([('1', 1, 2), ('2', 2, 4)], [(4, 5)])
+    """
+    chosen: list[tuple[str, Span]] = []
+    left: list[Span] = []
+    for lower, upper in gaps:
+        cuts = sorted(
+            {
+                lower,
+                upper,
+                *(c[0] for c in covers if lower < c[0] < upper),
+                *(c[1] for c in covers if lower < c[1] < upper),
+            }
+        )
+        for a, b in itertools.pairwise(cuts):
+            over = [c for c in covers if c[0] <= a and c[1] >= b]
+            if not over:
+                if left and left[-1][1] == a:
+                    left[-1] = (left[-1][0], b)
+                else:
+                    left.append((a, b))
+                continue
+            task_id = max(over, key=lambda c: (c[2], c[3]))[4]
+            if chosen and chosen[-1][0] == task_id and chosen[-1][1][1] == a:
+                chosen[-1] = (task_id, (chosen[-1][1][0], b))
+            else:
+                chosen.append((task_id, (a, b)))
+    return chosen, left
 
 
 def _iso(moment: pd.Timestamp) -> str:
@@ -417,41 +461,20 @@ class _Sync:
         self, unit: _Unit, statuses: tuple[str, ...] = ("success",)
     ) -> tuple[list[tuple[str, Span]], list[Span]]:
         """Which export gives each gap interval (the newest covering one), and what no export covers."""
-        from usagekit.windows import coverage
-
         rows = self.candidates(unit, statuses)
         if not rows or not unit.gaps:
             return [], list(unit.gaps)
-        effective = task_frame(
-            [
-                {
-                    **row,
-                    "status": "success",
-                    "window_start": self.cover(row)[0],
-                    "window_end": self.cover(row)[1],
-                }
-                for row in rows
-            ]
-        )
         epoch = pd.Timestamp(0, tz="UTC")
-        order = {
-            row["task_id"]: (
+        covers = [
+            (
+                *self.cover(row),
                 epoch if row.get("updated") is None or pd.isna(row["updated"]) else row["updated"],
                 int(row["task_id"]) if str(row["task_id"]).isdigit() else 0,
+                str(row["task_id"]),
             )
             for row in rows
-        }
-        chosen: list[tuple[str, Span]] = []
-        left: list[Span] = []
-        for a, b in unit.gaps:
-            for run in coverage(effective, a, b).itertuples():
-                if run.part == "gap":
-                    left.append((run.start, run.end))
-                    continue
-                ids = str(run.task_ids).split(",")
-                newest = max(ids, key=order.__getitem__)
-                chosen.append((newest, (run.start, run.end)))
-        return chosen, left
+        ]
+        return _newest_cover(covers, unit.gaps)
 
     # --- 3. what is missing is exported ---
 
@@ -601,11 +624,11 @@ class _Sync:
             self.write_partition(account, month, gained, read)
 
     def write_partition(self, account: str, month: str, gained: list[_Unit], read: dict[Any, Any]) -> None:
-        old = read_partition(self.root, account, month)
         provenance = self.provenance(account, month) or {}
+        old = read_partition(self.root, account, month) if provenance else None
         pieces = list(provenance.get("pieces", []))
         frames = []
-        for piece in pieces:  # rows the provenance vouches for (a partition without one is replaced)
+        for piece in pieces if old is not None else []:  # rows the provenance vouches for
             for a, b in piece["covers"]:
                 keep = (
                     old["metric"].isin(TYPE_METRICS[piece["type"]])
@@ -635,7 +658,7 @@ class _Sync:
                         "covers": [[_iso(a), _iso(b)]],
                     }
                 )
-        frame = concat_frames([tidy_frame(f) for f in frames]) if frames else tidy_frame({})
+        frame = concat_frames(frames) if frames else tidy_frame({})
         frame = frame.drop_duplicates(subset=["domain", "region", "metric", "start"], keep="last")
         write_partition(
             frame,
