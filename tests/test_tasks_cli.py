@@ -100,5 +100,5 @@ def test_unknown_profile_and_parquet_to_stdout_are_clear_errors(
 ) -> None:
     assert main(["tasks", "--profile", "nobody"]) == 1
     assert "no profile named 'nobody'" in capsys.readouterr().err
-    assert main(["tasks", "--format", "parquet"]) == 1
+    assert main(["tasks", "--format", "parquet"]) == 2  # the command line itself is wrong
     assert "--output" in capsys.readouterr().err

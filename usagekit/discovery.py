@@ -3,8 +3,9 @@
 With ``USAGEKIT_SANDBOX`` set to ``1`` or ``true``, :func:`discover_accounts` returns the sandbox's demo
 accounts: those of the running sandbox ``USAGEKIT_SANDBOX_ENDPOINT`` names (its keys follow from
 ``USAGEKIT_SANDBOX_SEED``, default 0, and ``USAGEKIT_SANDBOX_ACCOUNTS``, default 3), or else of ONE
-in-process sandbox per process, started on first use (seed and ``now`` from the environment), reused by
-later calls and stopped at exit. Otherwise it is :func:`usagekit.accounts.discover_accounts`.
+in-process sandbox per process, started on first use (seed, ``now`` and world size from the
+environment: ``USAGEKIT_SANDBOX_NOW``, ``USAGEKIT_SANDBOX_TASKS``), reused by later calls and stopped at
+exit. Otherwise it is :func:`usagekit.accounts.discover_accounts`.
 
 This module sits above both ``accounts`` and ``sandbox``; ``accounts`` never imports the sandbox.
 
@@ -26,7 +27,7 @@ from usagekit.accounts import Account
 if TYPE_CHECKING:
     from usagekit.sandbox import Sandbox
 
-__all__ = ["discover_accounts", "running_sandbox", "sandbox_enabled"]
+__all__ = ["discover_accounts", "running_sandbox", "sandbox_enabled", "sandbox_world"]
 
 _lock = threading.Lock()
 _sandbox: Sandbox | None = None
@@ -67,6 +68,20 @@ def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
 
 
+def sandbox_world(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The in-process sandbox's settings from the environment: ``seed``, ``now``, ``accounts``, ``tasks``.
+
+    >>> sandbox_world({"USAGEKIT_SANDBOX_ACCOUNTS": "1"})
+    {'seed': 0, 'now': None, 'accounts': 1, 'tasks': 40}
+    """
+    return {
+        "seed": _whole(environ, "USAGEKIT_SANDBOX_SEED", 0),
+        "now": environ.get("USAGEKIT_SANDBOX_NOW") or None,
+        "accounts": _whole(environ, "USAGEKIT_SANDBOX_ACCOUNTS", 3),
+        "tasks": _whole(environ, "USAGEKIT_SANDBOX_TASKS", 40),
+    }
+
+
 def discover_accounts(**kwargs: Any) -> list[Account]:
     """The accounts to use: the sandbox's demo accounts under ``USAGEKIT_SANDBOX=1``, else real ones.
 
@@ -94,9 +109,6 @@ def discover_accounts(**kwargs: Any) -> list[Account]:
     global _sandbox
     with _lock:
         if _sandbox is None:
-            seed = _whole(environ, "USAGEKIT_SANDBOX_SEED", 0)
-            now = environ.get("USAGEKIT_SANDBOX_NOW") or None
-            accounts = _whole(environ, "USAGEKIT_SANDBOX_ACCOUNTS", 3)
-            _sandbox = Sandbox(seed=seed, now=now, accounts=accounts).start()
+            _sandbox = Sandbox(**sandbox_world(environ)).start()
             atexit.register(_stop_sandbox)
         return _sandbox.accounts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 
 from usagekit.accounts import Account
@@ -38,12 +39,19 @@ def chosen_accounts(args: argparse.Namespace) -> Iterator[list[Account]]:
     """The accounts the options name; with ``--sandbox`` one runs for as long as the block does.
 
     Without ``--profile`` every discovered account is used; a name that matches nothing is an error
-    listing the names found.
+    listing the names found. ``--sandbox`` uses the running sandbox ``USAGEKIT_SANDBOX_ENDPOINT`` names,
+    else starts one in this process, its seed, time and world size (``USAGEKIT_SANDBOX_SEED``,
+    ``USAGEKIT_SANDBOX_NOW``, ``USAGEKIT_SANDBOX_ACCOUNTS``, ``USAGEKIT_SANDBOX_TASKS``) from the
+    environment.
     """
     if args.sandbox:
+        from usagekit.discovery import discover_accounts, sandbox_world
         from usagekit.sandbox import Sandbox
 
-        with Sandbox(now=None, clock="real") as box:
+        if os.environ.get("USAGEKIT_SANDBOX_ENDPOINT", "").strip():
+            yield discover_accounts(environ={**os.environ, "USAGEKIT_SANDBOX": "1"})
+            return
+        with Sandbox(clock="real", **sandbox_world(os.environ)) as box:
             yield box.accounts
         return
     from usagekit.discovery import discover_accounts

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from usagekit.errors import ConfigurationError
+from usagekit.cli.checks import CommandLineError, cache_folder, iso_time
 from usagekit.units import format_bandwidth, format_bytes, format_requests, unit_note
 
 __all__ = ["handler", "human_bits", "human_bytes", "human_count", "register", "summary_lines"]
@@ -45,7 +45,9 @@ def register(subparsers: Any) -> None:
         "--output", default="usagekit-demo", help="folder to write into (default: ./usagekit-demo)"
     )
     parser.add_argument("--seed", type=int, default=0, help="sandbox world seed (default 0)")
-    parser.add_argument("--now", default=None, help="sandbox time at start, ISO-8601 (default: the real now)")
+    parser.add_argument(
+        "--now", type=iso_time, default=None, help="sandbox time at start, ISO-8601 (default: the real now)"
+    )
     parser.add_argument(
         "--cache-dir", default=None, help="keep downloaded files here (default: a temporary folder, removed)"
     )
@@ -136,14 +138,11 @@ def summary_lines(tasks: pd.DataFrame, frame: pd.DataFrame, exports: int) -> lis
 def _prepare(output: Path) -> None:
     """Use ``output`` when it is new, empty, or an earlier demo's folder (then replace what it wrote)."""
     if output.exists() and not output.is_dir():
-        raise ConfigurationError(
-            "is a file: name a folder for the demo's output (--output)", path=str(output)
-        )
+        raise CommandLineError(f"--output {str(output)!r} is a file: name a folder for the demo's output")
     if output.is_dir() and any(output.iterdir()):
         if not (output / MARKER).exists():
-            raise ConfigurationError(
-                "is not empty and not an earlier demo's folder: name a new folder (--output)",
-                path=str(output),
+            raise CommandLineError(
+                f"--output {str(output)!r} is not empty and not an earlier demo's folder: name a new folder"
             )
         shutil.rmtree(output / "usage", ignore_errors=True)
         (output / "tasks.csv").unlink(missing_ok=True)
@@ -173,6 +172,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from usagekit.tidy import usage
 
     began = time.perf_counter()
+    if not args.output.strip():
+        raise CommandLineError("--output is empty: name a folder for the demo's output")
+    cache_folder(args.cache_dir)
     output = Path(args.output)
     _prepare(output)
     with Sandbox(seed=args.seed, now=args.now, clock="real") as box, _cache(args.cache_dir) as cache:

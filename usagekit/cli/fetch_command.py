@@ -20,6 +20,14 @@ from typing import Any, TextIO
 import pandas as pd
 
 from usagekit.cli.accounts_option import add_account_options, chosen_accounts
+from usagekit.cli.checks import (
+    CommandLineError,
+    cache_folder,
+    iso_time,
+    non_empty,
+    output_file,
+    output_folder,
+)
 from usagekit.errors import TaskStateError
 
 __all__ = ["handler", "register"]
@@ -37,9 +45,17 @@ def register(subparsers: Any) -> None:
     )
     add_account_options(parser)
     parser.add_argument(
-        "--task-id", action="extend", nargs="+", default=[], metavar="ID", help="only these exports"
+        "--task-id",
+        action="extend",
+        nargs="+",
+        type=non_empty,
+        default=[],
+        metavar="ID",
+        help="only these exports",
     )
-    parser.add_argument("--since", default=None, help="only exports created at or after this ISO-8601 time")
+    parser.add_argument(
+        "--since", type=iso_time, default=None, help="only exports created at or after this ISO-8601 time"
+    )
     parser.add_argument(
         "--format",
         choices=("csv", "parquet"),
@@ -47,6 +63,11 @@ def register(subparsers: Any) -> None:
         help="csv (one file; '-' for stdout) or parquet (a dataset folder); default: by the output's suffix",
     )
     parser.add_argument("--output", required=True, help="where to write: a .csv file, '-', or a folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let a Parquet output folder that already holds a dataset have its partitions replaced",
+    )
     parser.add_argument(
         "--cache-dir", default=None, help="download cache (default: USAGEKIT_CACHE_DIR or the user cache)"
     )
@@ -79,6 +100,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from usagekit.tidy import usage
 
     kind = args.format or ("csv" if args.output == "-" or args.output.lower().endswith(".csv") else "parquet")
+    # Every path is checked before anything is listed or fetched (exit 2).
+    if kind == "csv":
+        output_file(args.output)
+    elif args.output == "-":
+        raise CommandLineError(
+            "a Parquet dataset is a folder, not stdout: give --output FOLDER, or --format csv"
+        )
+    else:
+        output_folder(args.output, overwrite=args.overwrite)
+    cache_folder(args.cache_dir)
     with chosen_accounts(args) as accounts:
         tasks = list_tasks(accounts, kind="detail", since=args.since)
         chosen = _choose(tasks, [str(t) for t in args.task_id])

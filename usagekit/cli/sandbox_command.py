@@ -19,26 +19,51 @@ import sys
 import threading
 from typing import Any
 
+from usagekit.cli.checks import iso_time, positive_int
+
 __all__ = ["handler", "register"]
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 (any free one) to 65535, not {value}")
+    return value
+
+
 def _rate(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, not {text}")
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def _seconds(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text}")
     return value
 
 
 def _calls_per_second(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
+    try:
+        value = _number(text)
+    except argparse.ArgumentTypeError:
+        value = -1.0  # worded below
+    if value < 0:
         raise argparse.ArgumentTypeError(f"a rate limit is a number of calls per second, 0 or more: {text}")
     return value
 
@@ -53,11 +78,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="world seed (default: USAGEKIT_SANDBOX_SEED or 0)"
     )
-    parser.add_argument("--now", default=None, help="sandbox time at start, ISO-8601 (default: real now)")
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
-    parser.add_argument("--accounts", type=int, default=3, help="demo accounts (default 3)")
     parser.add_argument(
-        "--tasks", type=int, default=40, help="seeded tasks per account and kind (default 40)"
+        "--now", type=iso_time, default=None, help="sandbox time at start, ISO-8601 (default: real now)"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=0, help="TCP port on 127.0.0.1 (default: any free port)"
+    )
+    parser.add_argument("--accounts", type=positive_int, default=3, help="demo accounts (default 3)")
+    parser.add_argument(
+        "--tasks", type=positive_int, default=40, help="seeded tasks per account and kind (default 40)"
     )
     parser.add_argument(
         "--file-ttl", type=_seconds, default=900, help="download URL lifetime, seconds (default 900)"

@@ -20,11 +20,14 @@ from typing import Any
 import pandas as pd
 
 from usagekit.cli.accounts_option import add_account_options, chosen_accounts
+from usagekit.cli.checks import CommandLineError, iso_time, output_file
 from usagekit.errors import ConfigurationError
 
 __all__ = ["handler", "register"]
 
 FORMATS = ("table", "csv", "json", "parquet")
+#: the statuses the service documents (a listing keeps any other value it meets, as it comes)
+STATUSES = ("created", "success", "failed")
 
 
 def register(subparsers: Any) -> None:
@@ -37,9 +40,17 @@ def register(subparsers: Any) -> None:
     add_account_options(parser)
     parser.add_argument("--kind", choices=("all", "summary", "detail"), default="all", help="default: all")
     parser.add_argument(
-        "--status", action="extend", nargs="+", default=[], metavar="STATUS", help="keep these statuses"
+        "--status",
+        action="extend",
+        nargs="+",
+        default=[],
+        choices=STATUSES,
+        metavar="STATUS",
+        help=f"keep these statuses ({', '.join(STATUSES)})",
     )
-    parser.add_argument("--since", default=None, help="keep tasks created at or after this ISO-8601 time")
+    parser.add_argument(
+        "--since", type=iso_time, default=None, help="keep tasks created at or after this ISO-8601 time"
+    )
     parser.add_argument(
         "--format", choices=FORMATS, default=None, help="default: by the output's suffix, else table"
     )
@@ -53,7 +64,8 @@ def handler(args: argparse.Namespace) -> int:
 
     chosen = _format(args.format, args.output)
     if chosen == "parquet" and args.output == "-":
-        raise ConfigurationError("Parquet is binary: give --output FILE.parquet")
+        raise CommandLineError("Parquet is binary: give --output FILE.parquet")
+    output_file(args.output)  # checked before anything is listed
     with chosen_accounts(args) as accounts, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # failures are printed below, one line each
         frame = list_tasks(
