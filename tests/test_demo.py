@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from usagekit.cli import main
+from usagekit.cli.checks import CommandLineError
 from usagekit.cli.demo_command import MARKER, _prepare, human_bits, human_bytes, human_count, per_account
-from usagekit.errors import ConfigurationError
 from usagekit.tidy import read_dataset
 
 
@@ -57,7 +57,7 @@ def test_demo_writes_its_files_and_prints_a_summary_that_agrees_with_them(
 
 def test_the_output_folder_is_never_one_with_other_files(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("keep me")
-    with pytest.raises(ConfigurationError, match="not empty"):
+    with pytest.raises(CommandLineError, match="not empty"):
         _prepare(tmp_path)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     earlier = tmp_path / "earlier"
