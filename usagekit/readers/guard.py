@@ -202,7 +202,7 @@ class _Walker:
             closing, tag, rest = match.groups()
             if closing:
                 continue
-            attrs = {k: (a if a is not None else b) for k, a, b in _ATTR.findall(rest)}
+            attrs = _attributes(rest)
             ref = attrs.get(b"r")
             text = html.unescape(ref.decode("utf-8", "replace")).strip() if ref is not None else None
             if tag == b"row":
@@ -218,10 +218,15 @@ class _Walker:
                     raise _unsafe(self.name, self.sheet, f"more than {MAX_COLUMNS} cells in row {self.row}")
 
 
+def _attributes(raw: bytes) -> dict[bytes, bytes]:
+    """A tag's attributes, in either quote."""
+    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _ATTR.finditer(raw)}
+
+
 def _flag(chunk: bytes, sheet: SheetScan, name: str) -> None:
     """Note booleans, error cells and formulas without a cached value (by their reference)."""
     for match in _CELL.finditer(chunk):
-        attrs = {k: (a if a is not None else b) for k, a, b in _ATTR.findall(match.group(1) or b"")}
+        attrs = _attributes(match.group(1) or b"")
         body = match.group(2) or b""
         kind = attrs.get(b"t", b"n")
         if kind == b"b":
@@ -249,7 +254,7 @@ def _head(data: bytes, shared: _SharedStrings) -> list[list[Any]]:
     """The first rows' values: text (shared strings resolved), numbers as floats, blank as ``None``."""
     rows: list[list[Any]] = []
     for match in _CELL.finditer(data):
-        attrs = {k: (a if a is not None else b) for k, a, b in _ATTR.findall(match.group(1) or b"")}
+        attrs = _attributes(match.group(1) or b"")
         ref = attrs.get(b"r", b"").decode("ascii", "replace")
         parsed = _REF.match(ref)
         if parsed is None:

@@ -10,13 +10,15 @@ is skipped. A region written ``-`` is missing (NA).
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from usagekit.errors import FileFormatError, ReadError
+from usagekit.errors import FileFormatError, ReadError, UnsafeFileError
 from usagekit.optional import require
 from usagekit.readers.detect import Source, detect_format, opened, snippet, source_name
 
@@ -48,11 +50,11 @@ def _key(text: str) -> str:
 
 
 def _pieces(source: Source, name: str) -> list[_Piece]:
-    PdfReader = require("pypdf", extra="files", purpose="reading summary PDFs").PdfReader
+    pypdf = require("pypdf", extra="files", purpose="reading summary PDFs")
     pieces: list[_Piece] = []
     try:
         with opened(source) as handle:
-            reader = PdfReader(handle, strict=False)
+            reader = pypdf.PdfReader(handle, strict=False)
             for number, page in enumerate(reader.pages):
 
                 def visit(text: str, cm: Any, tm: Any, font: Any, size: Any, number: int = number) -> None:
@@ -61,7 +63,14 @@ def _pieces(source: Source, name: str) -> list[_Piece]:
                         y = tm[5] * cm[3] + cm[5]
                         pieces.append(_Piece(number, float(x), float(y), text.strip()))
 
+                page.get_contents()  # raises past pypdf's decompression limit (extract_text would say nothing)
                 page.extract_text(visitor_text=visit)
+    except pypdf.errors.LimitReachedError as error:  # a decompression bomb, not a damaged download
+        raise UnsafeFileError(
+            f"refused: a stream in the PDF unpacks past pypdf's safety limit ({str(error)[:120]}); "
+            "a summary export is a few pages of text, so this looks like a decompression bomb",
+            path=name,
+        ) from None
     except Exception as error:  # pypdf raises PdfReadError, ValueError, KeyError... on damaged files
         raise FileFormatError(
             f"a corrupted or truncated PDF ({type(error).__name__}: {str(error)[:120]}); download it again",
@@ -102,12 +111,25 @@ def _cells(line: list[_Piece], columns: dict[str, float]) -> dict[str, str]:
     return {role: " ".join(parts) for role, parts in cells.items()}
 
 
-def _quantity(text: str) -> float | None:
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I)
+
+
+def _quantity(text: str, name: str, item: str) -> float | None:
+    """The quantity written in ``text``, ``None`` when the line holds none (a wrapped line).
+
+    A number that is not finite or is negative is an error, never a quantity.
+    """
     cleaned = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
-    try:
-        return float(cleaned)
-    except ValueError:
+    if not _NUMBER.fullmatch(cleaned):
         return None
+    value = float(cleaned)
+    if not math.isfinite(value) or value < 0:
+        raise ReadError(
+            f"the quantity of {item.strip() or 'a row'!r} is {text.strip()!r}: a summary quantity is a finite, "
+            "non-negative number",
+            path=name,
+        )
+    return value
 
 
 def read_summary(path: Source) -> pd.DataFrame:
@@ -152,7 +174,7 @@ def read_summary(path: Source) -> pd.DataFrame:
         if columns is None:
             continue
         texts = _cells(line, columns)
-        value = _quantity(texts["value"])
+        value = _quantity(texts["value"], name, texts["item"])
         if value is not None:
             region = texts["region"]
             rows.append(
