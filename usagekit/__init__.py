@@ -61,6 +61,7 @@ _LAZY = {
     "to_dataset": "usagekit.tidy",
     "read_dataset": "usagekit.tidy",
     "to_focus": "usagekit.tidy",
+    "plot_percentile": "usagekit.plots",
     "plot_timeline": "usagekit.plots",
     "plot_usage": "usagekit.plots",
     "explore": "usagekit.widgets",
@@ -105,6 +106,7 @@ __all__ = [
     "fetch",
     "iter_tasks",
     "list_tasks",
+    "plot_percentile",
     "plot_timeline",
     "plot_usage",
     "read_dataset",
@@ -139,7 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.downloads import fetch
     from usagekit.lifecycle import create_export, delete_export, wait
     from usagekit.listing import iter_tasks, list_tasks
-    from usagekit.plots import plot_timeline, plot_usage
+    from usagekit.plots import plot_percentile, plot_timeline, plot_usage
     from usagekit.readers import read_summary, read_usage
     from usagekit.sandbox import Sandbox
     from usagekit.tasks import ExportTask
