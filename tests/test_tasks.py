@@ -712,6 +712,9 @@ def test_coverage_merges_overlaps_and_takes_export_tasks() -> None:
         for i, s, e in windows
     ]
     table = windows_module.coverage(tasks, "2026-11-01", "2026-11-07")
+    # no summary and no vas export at all: each a whole gap (tests/test_tidy_coverage.py)
+    assert table[table["type"] != "flow"]["part"].tolist() == ["gap", "gap"]
+    table = table[table["type"] == "flow"]
     assert table["part"].tolist() == ["covered", "overlap", "covered", "gap"]
     assert table["task_ids"].tolist()[:3] == ["1", "1,2", "1,3"]  # adjacent single covers merge
     assert table["end"].iloc[2] == pd.Timestamp("2026-11-06T00:00Z")

@@ -4,7 +4,9 @@ Exports are grouped by account, kind and, for detail exports, type: a ``flow`` e
 about requests, so it never fills a ``vas`` gap. A detail export whose type the listing cannot know
 (a name usagekit did not write) forms its own group, type ``unknown``, reported as such rather than
 assumed to be ``flow``. Only ``success`` exports with a known window count; a group whose exports all
-failed or still run is one gap.
+failed or still run is one gap, and so is every expected group with no task at all: each account
+(``accounts=``, by default those in the frame) expects summary exports and detail exports of both
+types, ``flow`` and ``vas``.
 
 >>> import pandas as pd
 >>> from usagekit.frames import task_frame
@@ -13,19 +15,24 @@ failed or still run is one gap.
 ...      "window_start": "2026-11-01T16:00:00Z", "window_end": "2026-11-03T16:00:00Z"},
 ...     {"account": "prod", "kind": "detail", "task_id": "2", "status": "success", "type": "flow",
 ...      "window_start": "2026-11-02T16:00:00Z", "window_end": "2026-11-04T16:00:00Z"}])
->>> table = coverage(tasks, "2026-11-01T16:00:00Z", "2026-11-05T16:00:00Z")
+>>> table = coverage(tasks, "2026-11-01T16:00:00Z", "2026-11-05T16:00:00Z", accounts=["prod", "test"])
 >>> for row in table.itertuples():
-...     print(row.part, row.start, row.end, row.task_ids)
-covered 2026-11-01 16:00:00+00:00 2026-11-02 16:00:00+00:00 1
-overlap 2026-11-02 16:00:00+00:00 2026-11-03 16:00:00+00:00 1,2
-covered 2026-11-03 16:00:00+00:00 2026-11-04 16:00:00+00:00 2
-gap 2026-11-04 16:00:00+00:00 2026-11-05 16:00:00+00:00 <NA>
+...     print(row.account, row.kind, row.type, row.part, row.start.day, row.end.day, row.task_ids)
+prod summary nan gap 1 5 <NA>
+prod detail flow covered 1 2 1
+prod detail flow overlap 2 3 1,2
+prod detail flow covered 3 4 2
+prod detail flow gap 4 5 <NA>
+prod detail vas gap 1 5 <NA>
+test summary nan gap 1 5 <NA>
+test detail flow gap 1 5 <NA>
+test detail vas gap 1 5 <NA>
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,22 +41,33 @@ import pandas as pd
 from usagekit.frames import KINDS, task_frame
 from usagekit.times import to_utc
 
-__all__ = ["PARTS", "UNKNOWN_TYPE", "coverage"]
+__all__ = ["EXPECTED", "PARTS", "UNKNOWN_TYPE", "coverage"]
 
 PARTS = ("covered", "gap", "overlap")
 #: the ``type`` of detail exports whose type the listing cannot know
 UNKNOWN_TYPE = "unknown"
 
 _COLUMNS = ("account", "kind", "type", "part", "start", "end", "task_ids")
+#: the groups every account is expected to have: (kind, type)
+EXPECTED = (("summary", None), ("detail", "flow"), ("detail", "vas"))
 
 
-def coverage(tasks: Any, start: datetime | str, end: datetime | str) -> pd.DataFrame:
+def coverage(
+    tasks: Any,
+    start: datetime | str,
+    end: datetime | str,
+    *,
+    accounts: Sequence[Any] | None = None,
+) -> pd.DataFrame:
     """Which parts of ``[start, end)`` the successful exports in ``tasks`` cover, miss and overlap.
 
     ``tasks`` is a task frame (or :class:`~usagekit.tasks.ExportTask` values); ``start`` and ``end`` are
-    aware datetimes, naive ones (UTC) or ISO text. One group per account, kind and type (NA for
-    summary exports, ``unknown`` for detail exports of unknown type), every group split into maximal
-    runs, in time order:
+    aware datetimes, naive ones (UTC) or ISO text. ``accounts`` (names or ``Account`` objects; default:
+    the accounts in ``tasks``) are the accounts expected: each expects summary exports and detail
+    exports of type ``flow`` and ``vas``, and a group with no task at all in ``tasks`` is one whole gap.
+    One group per account, kind and type (NA for summary exports, ``unknown`` for detail exports of
+    unknown type), every group split into maximal runs, in time order; groups in the order of
+    ``accounts`` (then of the frame), summary before detail, types in label order:
 
     ============  ====================  ==========================================================
     column        dtype                 meaning
@@ -66,6 +84,8 @@ def coverage(tasks: Any, start: datetime | str, end: datetime | str) -> pd.DataF
     if not lower < upper:
         raise ValueError(f"coverage needs start < end, got {lower} and {upper}")
     frame = _task_frame(tasks)
+    names = [str(getattr(a, "name", a)) for a in accounts] if accounts is not None else []
+    names = list(dict.fromkeys([*names, *(str(a) for a in frame["account"].dropna().unique())]))
     rows: list[dict[str, Any]] = []
     if len(frame):
         labels = frame["type"].astype("object").where(frame["type"].notna(), None)
@@ -86,7 +106,30 @@ def coverage(tasks: Any, start: datetime | str, end: datetime | str) -> pd.DataF
                         "task_ids": ",".join(ids) if ids else None,
                     }
                 )
-    return _frame(rows, frame)
+    seen = {(str(r["account"]), str(r["kind"]), r["type"]) for r in rows}
+    for name in names:
+        for kind, kind_type in EXPECTED:
+            if (name, kind, kind_type) not in seen:  # not one task of that kind: the whole period is a gap
+                rows.append(
+                    {
+                        "account": name,
+                        "kind": kind,
+                        "type": kind_type,
+                        "part": "gap",
+                        "start": lower,
+                        "end": upper,
+                    }
+                )
+    order = {name: i for i, name in enumerate(names)}
+    rows.sort(
+        key=lambda r: (
+            order[str(r["account"])],
+            KINDS.index(str(r["kind"])),
+            "" if r["type"] is None else str(r["type"]),
+            r["start"],
+        )
+    )
+    return _frame(rows, frame, names)
 
 
 def _runs(
@@ -126,9 +169,10 @@ def _task_frame(tasks: Any) -> pd.DataFrame:
     raise TypeError(f"coverage needs a task frame or ExportTask values, not {type(tasks).__name__}")
 
 
-def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame) -> pd.DataFrame:
+def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     data = pd.DataFrame(rows, columns=list(_COLUMNS))
     accounts = [str(a) for a in tasks["account"].cat.categories] if len(tasks) else []
+    accounts += [name for name in names if name not in accounts]
     met_types = sorted({str(t) for t in data["type"].dropna()})
     return pd.DataFrame(
         {
