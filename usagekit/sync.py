@@ -700,6 +700,12 @@ class _Sync:
             spans = held.setdefault((unit.account, unit.month), self.held(unit.account, unit.month))
             for a, b in _subtract([unit.wanted], [s for t, _, s in spans if t == unit.type]):
                 missing.append({"account": unit.account, "type": unit.type, "start": _iso(a), "end": _iso(b)})
+                if a < self.oldest:
+                    reason = (
+                        f"{_iso(a)} to {_iso(min(b, self.oldest))} is older than the year the service "
+                        "exports; only a dataset that already held it has it"
+                    )
+                    self.fail(unit, reason)
             if unit.gaps and unit.account in self.list_errors:
                 self.fail(unit, self.list_errors[unit.account])
         records = [
