@@ -17,7 +17,7 @@ import pytest
 from usagekit.dataset import read_dataset, read_manifest
 from usagekit.frames import BEIJING
 from usagekit.sandbox import Faults, Sandbox
-from usagekit.sync import sync
+from usagekit.syncing import sync
 
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
 FIRST = pd.Timestamp("2026-10-30T16:00:00Z")  # 2026-10-31 00:00 in Beijing
@@ -166,3 +166,12 @@ def test_exports_of_other_domain_sets_do_not_count_and_a_dataset_keeps_its_scope
         box, tmp_path / "other", start="2026-11-10", end="2026-11-12", domains=two[:1], types=("vas",)
     )
     assert int(other.counts["created"].sum()) == 1  # the export of two domains does not cover one
+
+
+def test_the_public_names_are_the_function_and_the_report_whatever_was_imported_first() -> None:
+    import subprocess
+    import sys
+
+    code = "import usagekit.syncing, usagekit; print(callable(usagekit.sync), usagekit.SyncReport.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "SyncReport"]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from usagekit.dataset import read_dataset
 from usagekit.sandbox import Faults, Sandbox
-from usagekit.sync import sync
+from usagekit.syncing import sync
 
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
 

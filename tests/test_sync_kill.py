@@ -19,14 +19,14 @@ import pandas as pd
 
 from usagekit.dataset import read_dataset, read_manifest, read_partition
 from usagekit.sandbox import Faults, Sandbox
-from usagekit.sync import TYPE_METRICS, sync
+from usagekit.syncing import TYPE_METRICS, sync
 
 NOW = "2026-11-04T08:00:00Z"
 WORLD = {"seed": 7, "now": NOW, "accounts": 2, "tasks": 4, "faults": Faults(failed_exports=0.0)}
 CHILD = """
 import sys
 from usagekit.sandbox.core import demo_accounts
-from usagekit.sync import sync
+from usagekit.syncing import sync
 
 endpoint, dataset, cache = sys.argv[1:4]
 accounts = demo_accounts(7, endpoint=endpoint, accounts=2)

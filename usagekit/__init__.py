@@ -55,6 +55,8 @@ _LAZY = {
     "read_summary": "usagekit.readers",
     "fetch": "usagekit.downloads",
     "usage": "usagekit.tidy",
+    "sync": "usagekit.syncing",
+    "SyncReport": "usagekit.syncing",
     "billing_quantities": "usagekit.billing",
     "compare_billing": "usagekit.billing",
     "bill_types": "usagekit.billtypes",
@@ -86,6 +88,7 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServiceUnavailableError",
+    "SyncReport",
     "TaskStateError",
     "ThrottledError",
     "TransportError",
@@ -112,6 +115,7 @@ __all__ = [
     "read_dataset",
     "read_summary",
     "read_usage",
+    "sync",
     "to_dataset",
     "to_focus",
     "usage",
@@ -144,6 +148,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.plots import plot_percentile, plot_timeline, plot_usage
     from usagekit.readers import read_summary, read_usage
     from usagekit.sandbox import Sandbox
+    from usagekit.syncing import SyncReport, sync
     from usagekit.tasks import ExportTask
     from usagekit.tidy import read_dataset, to_dataset, to_focus, usage
     from usagekit.widgets import explore

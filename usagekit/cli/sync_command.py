@@ -125,7 +125,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("usagekit sync: error: --from YYYY-MM is required (or --status)", file=err)
         return 2
     from usagekit.frames import BEIJING
-    from usagekit.sync import sync
+    from usagekit.syncing import sync
 
     with _accounts_and_clock(args) as (accounts, clock):
         end = args.end or clock().astimezone(BEIJING).strftime("%Y-%m")
