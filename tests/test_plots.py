@@ -446,6 +446,21 @@ def test_timeline_of_a_sandbox_listing_matches_coverage_and_the_truth(sandbox: A
     assert_no_overlap(ax.get_xticklabels(), renderer)
 
 
+def test_runs_of_a_sandbox_listing_end_running_tasks_when_list_tasks_says_it_listed(sandbox: Any) -> None:
+    frame = usagekit.list_tasks(sandbox.accounts, progress=False)
+    listed = pd.Timestamp(frame.attrs["listed_at"])
+    running = frame[frame["status"] == "created"]
+    assert len(running) > 0
+    drawn = bars(plot_timeline(frame, view="runs"), "task:")
+    for row in running.itertuples():
+        left, right = x_extent(drawn[f"{row.account}/{row.task_id}"])
+        assert close_to(left, day(str(row.created))) and close_to(right, day(str(listed)))
+    done = frame[frame["status"] == "success"].iloc[0]
+    assert np.allclose(
+        x_extent(drawn[f"{done.account}/{done.task_id}"]), (day(str(done.created)), day(str(done.updated)))
+    )
+
+
 def test_usage_plot_of_sandbox_truth_sums_to_the_truth(sandbox: Any) -> None:
     tasks = sandbox.truth.tasks("demo-shop", "detail")
     flow = tasks[(tasks["status"] == "success") & (tasks["type"] == "flow") & (tasks["domains"] == "all")]
