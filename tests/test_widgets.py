@@ -217,6 +217,21 @@ def test_explorer_from_account_choice_to_usage_plot(sandbox: Any, broken: Accoun
     )
 
 
+def test_fetching_a_requests_only_export_shows_requests_not_an_empty_traffic_plot(sandbox: Any) -> None:
+    truth = sandbox.truth.tasks("demo-shop", "detail")
+    vas = truth[(truth.type == "vas") & (truth.status == "success")].sort_values("created").iloc[0]
+    explorer = TaskExplorer(sandbox.accounts[:1])
+    explorer.load()
+    explorer.wait(WAIT)
+    assert explorer.metric.value == "traffic"
+    explorer.exports.value = (("demo-shop", vas.task_id),)
+    explorer.fetch()
+    explorer.wait(WAIT)
+    assert set(explorer.usage.metric) == {"requests"}  # a vas export holds requests only
+    assert explorer.metric.value == "requests"
+    assert bytes(explorer.usage_plot.value).startswith(PNG)
+
+
 def test_explorer_with_no_account_or_no_export_chosen_says_what_to_do(sandbox: Any) -> None:
     explorer = TaskExplorer(sandbox.accounts[:1])
     explorer.picker.value = ()

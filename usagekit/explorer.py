@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account, shorten_key_id
-from usagekit.frames import BEIJING
+from usagekit.frames import BEIJING, METRICS
 from usagekit.redact import strip_queries
 
 __all__ = [
@@ -36,7 +36,9 @@ __all__ = [
     "failure_lines",
     "fetch_usage",
     "load_tasks",
+    "metric_to_show",
     "one_line",
+    "plot_freq",
     "task_table_html",
     "tasks_summary",
     "usage_summary",
@@ -162,11 +164,16 @@ def tasks_summary(tasks: pd.DataFrame, accounts: int) -> str:
     >>> tasks_summary(task_frame([{"account": "a", "kind": "detail", "task_id": "1", "status": "success"},
     ...                           {"account": "a", "kind": "summary", "task_id": "2", "status": "failed"}]), 2)
     '2 tasks of 1 of 2 accounts: 1 success, 1 failed'
+    >>> tasks_summary(task_frame([{"account": "a", "kind": "detail", "task_id": "1", "status": "success"}]), 1)
+    '1 task of 1 account: 1 success'
     """
     counts = tasks["status"].value_counts(sort=False)
     parts = [f"{int(counts[s])} {s}" for s in counts.index if counts[s]]
     listed = tasks["account"].nunique()
-    text = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} of {listed} of {accounts} accounts"
+    whose = f"{accounts} account{'s' if accounts != 1 else ''}"
+    if listed != accounts:  # some failed, or had no tasks
+        whose = f"{listed} of {whose}"
+    text = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} of {whose}"
     return text + (": " + ", ".join(parts) if parts else "")
 
 
@@ -218,7 +225,7 @@ def task_table_html(tasks: pd.DataFrame, *, max_rows: int = 500) -> str:
         columns=list(TABLE_COLUMNS),
     ).astype(object)
     table = table.where(table.notna(), "")
-    body = table.to_html(index=False, border=0, escape=True, classes="usagekit-tasks")
+    body = table.to_html(index=False, border=0, escape=True, justify="left", classes="usagekit-tasks")
     more = len(tasks) - len(shown)
     note = f"<p>… and {more} more (all in <code>.tasks</code>)</p>" if more > 0 else ""
     return body + note
@@ -309,6 +316,40 @@ def fetch_usage(
     overlaps = frame.attrs.get("overlaps", [])
     notes = [f"{len(overlaps)} overlap(s) between exports counted once (see .usage.attrs['overlaps'])"]
     return Fetched(frame, notes if overlaps else [])
+
+
+def metric_to_show(usage: pd.DataFrame, wanted: str) -> str:
+    """``wanted`` when ``usage`` has rows of it, else the first metric it has (a ``vas`` export holds only
+    requests, a ``flow`` export only traffic and bandwidth), so a plot is never empty for want of a click.
+
+    >>> from usagekit.frames import tidy_frame
+    >>> vas = tidy_frame({"metric": ["requests"], "start": ["2026-10-05T16:00Z"], "value": [1.0]})
+    >>> metric_to_show(vas, "traffic"), metric_to_show(vas.iloc[:0], "traffic")
+    ('requests', 'traffic')
+    """
+    present = set(usage["metric"].dropna().astype(str))
+    if wanted in present or not present:
+        return wanted
+    return next(metric for metric in METRICS if metric in present)
+
+
+def plot_freq(usage: pd.DataFrame) -> str | None:
+    """The resample a usage plot of ``usage`` reads best at: 5-minute points up to two days, hours up to
+    three weeks, days beyond (traffic and requests summed, bandwidth at its peak: see ``plot_usage``).
+
+    >>> from usagekit.frames import tidy_frame
+    >>> def span(days):
+    ...     return tidy_frame({"metric": ["traffic"] * 2, "value": [1.0] * 2,
+    ...         "start": ["2026-10-01T00:00Z", f"{pd.Timestamp('2026-10-01') + pd.Timedelta(days=days):%Y-%m-%d}T00:00Z"]})
+    >>> plot_freq(span(1)), plot_freq(span(7)), plot_freq(span(30)), plot_freq(span(0).iloc[:0])
+    (None, '1h', '1D', None)
+    """
+    if usage.empty:
+        return None
+    days = (usage["start"].max() - usage["start"].min()) / pd.Timedelta(days=1)
+    if days <= 2:
+        return None
+    return "1h" if days <= 21 else "1D"
 
 
 def usage_summary(usage: pd.DataFrame) -> str:

@@ -36,7 +36,9 @@ from usagekit.explorer import (
     fetch_usage,
     lines_html,
     load_tasks,
+    metric_to_show,
     one_line,
+    plot_freq,
     task_table_html,
     tasks_summary,
     usage_summary,
@@ -132,7 +134,7 @@ class TaskExplorer(ipywidgets.VBox):
             options=list(KIND_CHOICES),
             value="all",
             description="Kind",
-            style={**small, "button_width": "80px"},
+            style={**small, "button_width": "90px"},
         )
         self.status = ipywidgets.SelectMultiple(
             options=list(STATUS_CHOICES), value=STATUS_CHOICES, rows=3, description="Status", style=small
@@ -142,7 +144,7 @@ class TaskExplorer(ipywidgets.VBox):
         )
         self.progress = ipywidgets.IntProgress(value=0, min=0, max=1, layout={"display": _HIDDEN})
         self.message = ipywidgets.HTML()
-        self.table = ipywidgets.HTML(layout={"max_height": "260px", "overflow": "auto", "display": _HIDDEN})
+        self.table = ipywidgets.HTML(layout={"max_height": "220px", "overflow": "auto", "display": _HIDDEN})
         self.timeline = ipywidgets.Image(format="png", layout={"max_width": "100%", "display": _HIDDEN})
         self.exports = ipywidgets.SelectMultiple(
             options=[],
@@ -291,13 +293,22 @@ class TaskExplorer(ipywidgets.VBox):
         fetched = fetch_usage(rows, accounts=self.picker.accounts, on_file=self._file_done)
         self.usage, self._fetch_errors = fetched.usage, []
         self.usage_message.value = lines_html([usage_summary(fetched.usage), *fetched.notes])
+        metric = metric_to_show(fetched.usage, self.metric.value)
+        if metric != self.metric.value:
+            self._switching = True  # the plot is drawn once, below, not again by the metric's observer
+            try:
+                self.metric.value = metric
+            finally:
+                self._switching = False
         self._draw_usage()
 
     def _file_done(self) -> None:
         self.progress.value = min(self.progress.value + 1, self.progress.max)
 
+    _switching = False
+
     def _redraw_usage(self) -> None:
-        if self.usage is not None:
+        if self.usage is not None and not self._switching:
             self._start(self._draw_usage, self.usage_message)
 
     def _draw_usage(self) -> None:
@@ -367,4 +378,4 @@ def _timeline_png(tasks: pd.DataFrame) -> bytes:
 def _usage_png(usage: pd.DataFrame, metric: str) -> bytes:
     from usagekit.plots import plot_usage
 
-    return _png(plot_usage(usage, metric=metric, tz=PLOT_TZ))
+    return _png(plot_usage(usage, metric=metric, freq=plot_freq(usage), tz=PLOT_TZ))
