@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
-import logging
 import os
 import time
 from collections import Counter
@@ -54,6 +52,20 @@ from usagekit.accounts import Account
 from usagekit.dataset import read_manifest, read_partition, write_partition
 from usagekit.errors import ConfigurationError, TaskStateError, UsagekitError, WaitTimeoutError
 from usagekit.frames import BEIJING, concat_frames, parse_task_tag, task_frame, tidy_frame
+from usagekit.periods import (
+    Span,
+    day_ceil,
+    day_floor,
+    iso,
+    merge,
+    month_bounds,
+    months,
+    newest_cover,
+    period,
+    subtract,
+    utc,
+)
+from usagekit.sync_report import COUNTS, RetryLog, SyncReport
 
 __all__ = ["SyncReport", "sync"]
 
@@ -62,235 +74,7 @@ TYPE_METRICS = {"flow": ("traffic", "bandwidth"), "vas": ("requests",)}
 #: what ``sync`` writes after the tag in the names of the exports it creates
 MARK = "sync"
 _POINT = pd.Timedelta(minutes=5)
-_COUNTS = ("found", "created", "waited", "fetched", "written", "skipped", "failed")
 _MAX_CREATES = 2  # per window and run: a failed export is created once more, then reported
-
-Span = tuple[pd.Timestamp, pd.Timestamp]
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one :func:`sync` did, per account and Beijing month, and what is still missing.
-
-    ``counts`` columns: ``account``, ``month`` (``YYYY-MM``), ``found`` (existing exports used),
-    ``created``, ``waited``, ``fetched`` (exports read), ``written`` (rows written; 0 when the
-    partition was left alone), ``skipped`` (types already complete), ``failed``. ``failures`` are
-    records of ``account``, ``month``, ``type`` and ``reason``; ``missing`` records of ``account``,
-    ``type``, ``start``, ``end`` (ISO, UTC) of what the dataset still lacks; ``retried`` names what was
-    retried (API calls after throttling or errors, recreated exports); ``deleted`` the exports removed
-    by ``cleanup``. ``complete`` is true when nothing is missing up to the last complete Beijing day.
-    """
-
-    counts: pd.DataFrame
-    failures: tuple[dict[str, str], ...] = ()
-    missing: tuple[dict[str, str], ...] = ()
-    retried: tuple[str, ...] = ()
-    deleted: tuple[str, ...] = ()
-    through: str = ""
-
-    @property
-    def complete(self) -> bool:
-        """True when the dataset holds the whole period up to the last complete Beijing day."""
-        return not self.failures and not self.missing
-
-    @property
-    def exit_code(self) -> int:
-        """0 when complete, 1 when anything is missing or failed (the command's exit code)."""
-        return 0 if self.complete else 1
-
-    def __str__(self) -> str:
-        lines = [
-            self.counts.to_string(index=False) if len(self.counts) else "(no account-month in the period)"
-        ]
-        for failure in self.failures:
-            lines.append(
-                f"failed: {failure['account']} {failure['month']} {failure['type']}: {failure['reason']}"
-            )
-        for gap in self.missing:
-            lines.append(f"missing: {gap['account']} {gap['type']} {gap['start']} to {gap['end']}")
-        lines += [f"retried: {text}" for text in self.retried]
-        lines += [f"deleted: {text}" for text in self.deleted]
-        state = "complete" if self.complete else "INCOMPLETE"
-        lines.append(f"{state} through {self.through} (Beijing; the current day is never final)")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        totals = {name: int(self.counts[name].sum()) for name in _COUNTS} if len(self.counts) else {}
-        return f"SyncReport(complete={self.complete}, {totals}, failures={len(self.failures)})"
-
-
-# --- time: Beijing days and months ------------------------------------------------------------------
-
-
-def _utc(value: datetime | str) -> pd.Timestamp:
-    moment = pd.Timestamp(value)
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-
-
-def _day_floor(moment: pd.Timestamp) -> pd.Timestamp:
-    return moment.tz_convert(BEIJING).floor("D").tz_convert("UTC")
-
-
-def _day_ceil(moment: pd.Timestamp) -> pd.Timestamp:
-    return moment.tz_convert(BEIJING).ceil("D").tz_convert("UTC")
-
-
-def _month_of(moment: pd.Timestamp) -> str:
-    return moment.tz_convert(BEIJING).strftime("%Y-%m")
-
-
-def _month_bounds(month: str) -> Span:
-    first = pd.Timestamp(f"{month}-01").tz_localize(BEIJING)
-    return first.tz_convert("UTC"), (first + pd.DateOffset(months=1)).tz_convert("UTC")
-
-
-def _is_month(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 7 and value[4] == "-" and value.replace("-", "").isdigit()
-
-
-def _is_day(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 10 and _is_month(value[:7]) and value[7] == "-"
-
-
-def _bound(value: datetime | str, *, end: bool) -> pd.Timestamp:
-    """``YYYY-MM`` a Beijing month, ``YYYY-MM-DD`` a Beijing day (both inclusive), else a moment."""
-    if _is_month(value):
-        return _month_bounds(str(value))[1 if end else 0]
-    if _is_day(value):
-        first = pd.Timestamp(str(value)).tz_localize(BEIJING).tz_convert("UTC")
-        return first + pd.Timedelta(days=1) if end else first
-    moment = _utc(value)
-    return _day_ceil(moment) if end else _day_floor(moment)
-
-
-def _period(start: datetime | str, end: datetime | str) -> Span:
-    """``[lower, upper)`` in UTC, in whole Beijing days.
-
-    >>> [t.isoformat() for t in _period("2026-09", "2026-11-19")]
-    ['2026-08-31T16:00:00+00:00', '2026-11-19T16:00:00+00:00']
-    """
-    lower, upper = _bound(start, end=False), _bound(end, end=True)
-    if not lower < upper:
-        raise ValueError(f"sync needs start before end, got {start!r} and {end!r}")
-    return lower, upper
-
-
-def _months(lower: pd.Timestamp, upper: pd.Timestamp) -> list[str]:
-    months, moment = [], lower
-    while moment < upper:
-        month = _month_of(moment)
-        months.append(month)
-        moment = _month_bounds(month)[1]
-    return months
-
-
-# --- intervals -------------------------------------------------------------------------------------
-
-
-def _merge(spans: Sequence[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for a, b in sorted(s for s in spans if s[0] < s[1]):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
-    result = _merge(spans)
-    for ha, hb in _merge(holes):
-        cut: list[Span] = []
-        for a, b in result:
-            if hb <= a or ha >= b:
-                cut.append((a, b))
-                continue
-            if a < ha:
-                cut.append((a, ha))
-            if hb < b:
-                cut.append((hb, b))
-        result = cut
-    return result
-
-
-def _newest_cover(
-    covers: Sequence[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, int, str]], gaps: Sequence[Span]
-) -> tuple[list[tuple[str, Span]], list[Span]]:
-    """Each part of ``gaps`` given to the newest export covering it, and the parts none covers.
-
-    ``covers`` are ``(start, end, updated, numeric id, task id)``; the newest is the latest ``updated``
-    (then the higher id), the rule :func:`usagekit.usage` follows where exports overlap. A plain sweep
-    over the cut points, the way :func:`usagekit.coverage` splits a period into runs.
-
-    >>> t = pd.Timestamp
-    >>> covers = [(t("2026-11-01"), t("2026-11-03"), t("2026-11-05"), 1, "1"),
-    ...           (t("2026-11-02"), t("2026-11-04"), t("2026-11-06"), 2, "2")]
-    >>> chosen, left = _newest_cover(covers, [(t("2026-11-01"), t("2026-11-05"))])
-    >>> [(i, a.day, b.day) for i, (a, b) in chosen], [(a.day, b.day) for a, b in left]
-    ([('1', 1, 2), ('2', 2, 4)], [(4, 5)])
-    """
-    chosen: list[tuple[str, Span]] = []
-    left: list[Span] = []
-    for lower, upper in gaps:
-        cuts = sorted(
-            {
-                lower,
-                upper,
-                *(c[0] for c in covers if lower < c[0] < upper),
-                *(c[1] for c in covers if lower < c[1] < upper),
-            }
-        )
-        for a, b in itertools.pairwise(cuts):
-            over = [c for c in covers if c[0] <= a and c[1] >= b]
-            if not over:
-                if left and left[-1][1] == a:
-                    left[-1] = (left[-1][0], b)
-                else:
-                    left.append((a, b))
-                continue
-            task_id = max(over, key=lambda c: (c[2], c[3]))[4]
-            if chosen and chosen[-1][0] == task_id and chosen[-1][1][1] == a:
-                chosen[-1] = (task_id, (chosen[-1][1][0], b))
-            else:
-                chosen.append((task_id, (a, b)))
-    return chosen, left
-
-
-def _iso(moment: pd.Timestamp) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- the retries the client makes, as the report names them -------------------------------------------
-
-
-class _RetryLog(logging.Filter):
-    """Counts the client's retries (its ``retrying …`` debug records) while a sync runs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: Counter[tuple[str, str, str]] = Counter()
-        self.logger = logging.getLogger("usagekit.client")
-        self.show_debug = self.logger.isEnabledFor(logging.DEBUG)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith("retrying") and len(record.args or ()) >= 4:
-            action, account, _attempt, label = record.args[:4]  # type: ignore[index]
-            self.seen[(str(account), str(action), str(label))] += 1
-        return self.show_debug or record.levelno > logging.DEBUG  # nothing the user did not ask to see
-
-    def __enter__(self) -> _RetryLog:
-        self.level = self.logger.level
-        self.logger.addFilter(self)
-        if not self.show_debug:
-            self.logger.setLevel(logging.DEBUG)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeFilter(self)
-        self.logger.setLevel(self.level)
-
-    def lines(self) -> list[str]:
-        return [f"{a}: {action} {n}x after {label}" for (a, action, label), n in sorted(self.seen.items())]
 
 
 @contextlib.contextmanager
@@ -370,17 +154,17 @@ class _Sync:
 
     def plan(self, lower: pd.Timestamp, upper: pd.Timestamp, now: pd.Timestamp) -> list[_Unit]:
         self.manifest = read_manifest(self.root)
-        self.horizon = min(upper, _day_floor(now))
-        self.oldest = _day_ceil(now - pd.Timedelta(days=365))
+        self.horizon = min(upper, day_floor(now))
+        self.oldest = day_ceil(now - pd.Timedelta(days=365))
         units = []
         for name in self.accounts:
-            for month in _months(lower, self.horizon):
-                first, last = _month_bounds(month)
+            for month in months(lower, self.horizon):
+                first, last = month_bounds(month)
                 wanted = (max(first, lower), min(last, self.horizon))
                 self.counts.setdefault((name, month), Counter())
                 held = self.held(name, month)
                 for kind in self.o["types"]:
-                    gaps = _subtract([wanted], [span for t, _, span in held if t == kind])
+                    gaps = subtract([wanted], [span for t, _, span in held if t == kind])
                     units.append(_Unit(name, month, kind, wanted, gaps))
                     if not gaps:
                         self.count((name, month), "skipped")
@@ -401,7 +185,7 @@ class _Sync:
                 "domains into it, or another domain set into another dataset"
             )
         return [
-            (piece["type"], piece, (_utc(a), _utc(b)))
+            (piece["type"], piece, (utc(a), utc(b)))
             for piece in provenance.get("pieces", [])
             for a, b in piece["covers"]
         ]
@@ -474,13 +258,13 @@ class _Sync:
             )
             for row in rows
         ]
-        return _newest_cover(covers, unit.gaps)
+        return newest_cover(covers, unit.gaps)
 
     # --- 3. what is missing is exported ---
 
     def windows(self, unit: _Unit, left: Sequence[Span]) -> list[Span]:
         spans = []
-        for a, b in _merge([(_day_floor(a), _day_ceil(b)) for a, b in left]):
+        for a, b in merge([(day_floor(a), day_ceil(b)) for a, b in left]):
             a, b = max(a, unit.wanted[0]), min(b, unit.wanted[1])
             if a < self.oldest:
                 if b <= self.oldest:
@@ -515,7 +299,7 @@ class _Sync:
                     self.attempts[(unit.account, unit.type, a, b)] += 1
                     if self.attempts[(unit.account, unit.type, a, b)] > 1:
                         self.retried.append(
-                            f"{unit.account}: {unit.type} export of {_iso(a)} to {_iso(b)} recreated after it failed"
+                            f"{unit.account}: {unit.type} export of {iso(a)} to {iso(b)} recreated after it failed"
                         )
                     try:
                         task = create_export(
@@ -532,7 +316,7 @@ class _Sync:
                         self.attempts[(unit.account, unit.type, a, b)] = _MAX_CREATES
                         self.fail(
                             unit,
-                            f"could not create the {unit.type} export of {_iso(a)} to {_iso(b)}: {error}",
+                            f"could not create the {unit.type} export of {iso(a)} to {iso(b)}: {error}",
                         )
                         continue
                     row = task.to_row()
@@ -567,7 +351,7 @@ class _Sync:
         for unit in open_units:  # windows whose exports failed twice: reported, not created again
             for a, b in self.windows(unit, self.assign(unit)[1]):
                 if self.attempts[(unit.account, unit.type, a, b)] >= _MAX_CREATES:
-                    reason = f"the {unit.type} export of {_iso(a)} to {_iso(b)} failed {_MAX_CREATES} times"
+                    reason = f"the {unit.type} export of {iso(a)} to {iso(b)} failed {_MAX_CREATES} times"
                     self.fail(unit, reason)
 
     # --- 4. fetch, read, write ---
@@ -632,8 +416,8 @@ class _Sync:
             for a, b in piece["covers"]:
                 keep = (
                     old["metric"].isin(TYPE_METRICS[piece["type"]])
-                    & (old["start"] >= _utc(a))
-                    & (old["start"] < _utc(b))
+                    & (old["start"] >= utc(a))
+                    & (old["start"] < utc(b))
                 )
                 frames.append(old[keep])
         for unit in gained:
@@ -649,13 +433,13 @@ class _Sync:
                         "type": unit.type,
                         "task_id": task_id,
                         "task_name": task.get("task_name"),
-                        "window_start": _iso(task["window_start"]),
-                        "window_end": _iso(task["window_end"]),
-                        "created": _iso(task["created"]) if task.get("created") is not None else None,
-                        "updated": _iso(task["updated"]) if task.get("updated") is not None else None,
+                        "window_start": iso(task["window_start"]),
+                        "window_end": iso(task["window_end"]),
+                        "created": iso(task["created"]) if task.get("created") is not None else None,
+                        "updated": iso(task["updated"]) if task.get("updated") is not None else None,
                         "fetched": fetched,
                         "sha256": digest,
-                        "covers": [[_iso(a), _iso(b)]],
+                        "covers": [[iso(a), iso(b)]],
                     }
                 )
         frame = concat_frames(frames) if frames else tidy_frame({})
@@ -692,27 +476,27 @@ class _Sync:
                 else:
                     self.deleted.append(f"{account}: export {task_id}")
 
-    def report(self, units: list[_Unit], retries: _RetryLog) -> SyncReport:
+    def report(self, units: list[_Unit], retries: RetryLog) -> SyncReport:
         held: dict[tuple[str, str], list[tuple[str, dict[str, Any], Span]]] = {}
         self.manifest = read_manifest(self.root)
         missing = []
         for unit in units:
             spans = held.setdefault((unit.account, unit.month), self.held(unit.account, unit.month))
-            for a, b in _subtract([unit.wanted], [s for t, _, s in spans if t == unit.type]):
-                missing.append({"account": unit.account, "type": unit.type, "start": _iso(a), "end": _iso(b)})
+            for a, b in subtract([unit.wanted], [s for t, _, s in spans if t == unit.type]):
+                missing.append({"account": unit.account, "type": unit.type, "start": iso(a), "end": iso(b)})
                 if a < self.oldest:
                     reason = (
-                        f"{_iso(a)} to {_iso(min(b, self.oldest))} is older than the year the service "
+                        f"{iso(a)} to {iso(min(b, self.oldest))} is older than the year the service "
                         "exports; only a dataset that already held it has it"
                     )
                     self.fail(unit, reason)
             if unit.gaps and unit.account in self.list_errors:
                 self.fail(unit, self.list_errors[unit.account])
         records = [
-            {"account": a, "month": m, **{n: c.get(n, 0) for n in _COUNTS}}
+            {"account": a, "month": m, **{n: c.get(n, 0) for n in COUNTS}}
             for (a, m), c in sorted(self.counts.items())
         ]
-        counts = pd.DataFrame(records, columns=["account", "month", *_COUNTS])
+        counts = pd.DataFrame(records, columns=["account", "month", *COUNTS])
         last_day = (self.horizon - pd.Timedelta(seconds=1)).tz_convert(BEIJING).strftime("%Y-%m-%d")
         return SyncReport(
             counts=counts,
@@ -765,8 +549,8 @@ def sync(
         raise ValueError(f"types are 'flow' and/or 'vas', not {sorted(unknown) or list(types)}")
     if max_in_flight < 1:
         raise ValueError("max_in_flight must be at least 1")
-    lower, upper = _period(start, end)
-    clock = now if callable(now) else (lambda: _utc(now)) if now is not None else (lambda: datetime.now(UTC))
+    lower, upper = period(start, end)
+    clock = now if callable(now) else (lambda: utc(now)) if now is not None else (lambda: datetime.now(UTC))
     root = Path(dataset)
     root.mkdir(parents=True, exist_ok=True)
     options = {
@@ -781,8 +565,8 @@ def sync(
         "poll": poll,
     }
     run = _Sync(chosen, root, options)
-    with _locked(root), _RetryLog() as retries:
-        units = run.plan(lower, upper, _utc(clock()))
+    with _locked(root), RetryLog() as retries:
+        units = run.plan(lower, upper, utc(clock()))
         gapped = sorted({u.account for u in units if u.gaps} | (set(run.accounts) if cleanup else set()))
         if gapped:
             run.list_exports(gapped)
