@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.errors import UsagekitError
+from usagekit.units import GB
 
 __all__ = [
     "BASE_METHODS",
@@ -68,10 +69,9 @@ _UNITS = ("byte", "bit/s", "request")
 _POINT = pd.Timedelta(minutes=5)
 _BEIJING = pd.Timedelta(hours=8)
 _PER_HOUR, _PER_DAY = 12, 288
-#: compare_billing's units: bit/s per Mbit/s (decimal, as bandwidth is sold), bytes per GB (1024**3, as
-#: Alibaba Cloud bills traffic), requests per "10k requests"
+#: compare_billing's units, as :mod:`usagekit.units` says them: bit/s per Mbit/s (decimal), bytes per GB
+#: (1024**3, as Alibaba Cloud bills traffic), requests per "10k requests"
 MBIT = 1e6
-GB = 1024**3
 TEN_THOUSAND = 1e4
 PRICE_COLUMNS = ("method", "region", "tier_from", "tier_to", "unit_price", "currency")
 
