@@ -102,6 +102,9 @@ def parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
     Cells come as text (the engine writes Excel dates as ``YYYY-MM-DD HH:MM:SS`` and numbers as digits);
     text without a zone is local time ``offset_hours`` east of UTC.
     """
+    fast = _parse_plain(uniques, offset_hours)
+    if fast is not None:
+        return fast
     out = np.full(len(uniques), UNREADABLE, dtype=np.int64)
     naive_text: dict[int, str] = {}
     zoned_text: dict[int, str] = {}
@@ -141,6 +144,28 @@ def parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
     for i, ns in naive.items():
         out[i] = ns - shift
     return out
+
+
+_PLAIN = r"^(?:19\d\d|2[01]\d\d|22[0-5]\d)-\d\d-\d\d \d\d:\d\d:\d\d$"
+
+
+def _parse_plain(uniques: Sequence[Any], offset_hours: float) -> np.ndarray | None:
+    """All distinct cells as the engine writes Excel times (``2024-03-02 00:05:00``, years 1900-2259):
+    parsed in one vectorised step, else ``None`` (the general path decides cell by cell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not uniques or any(not isinstance(value, str) for value in uniques):
+        return None
+    texts = pa.array(uniques, type=pa.string())
+    if not pc.all(pc.match_substring_regex(texts, _PLAIN)).as_py():
+        return None
+    try:
+        stamps = pc.strptime(texts, format="%Y-%m-%d %H:%M:%S", unit="ns")
+    except pa.ArrowInvalid:  # e.g. month 13: the general path names it
+        return None
+    shift = round(offset_hours * 3600 * 10**9)
+    return stamps.cast(pa.int64()).to_numpy(zero_copy_only=False) - shift
 
 
 def _parse_texts(texts: dict[int, str], *, utc: bool) -> dict[int, int]:

@@ -184,9 +184,7 @@ def _scan(archive: zipfile.ZipFile, sheet: SheetScan, shared: _SharedStrings, na
 
 
 def _look_closer(chunk: bytes, sheet: SheetScan, name: str) -> None:
-    if len(sheet.flagged) < _MAX_FLAGGED and (
-        _FORMULA.search(chunk) or b't="b"' in chunk or b't="e"' in chunk
-    ):
+    if len(sheet.flagged) < _MAX_FLAGGED and (b"<f" in chunk or b't="b"' in chunk or b't="e"' in chunk):
         _flag(chunk, sheet, name)
 
 
