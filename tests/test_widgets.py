@@ -11,6 +11,8 @@ import html
 import itertools
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +65,41 @@ def disjoint_exports(tasks: pd.DataFrame, count: int) -> pd.DataFrame:
 def truth_totals(sandbox: Any, task_ids: list[str]) -> dict[str, float]:
     frame = pd.concat([sandbox.truth.usage(task_id) for task_id in task_ids])
     return frame.groupby("metric", observed=True)["value"].sum().to_dict()
+
+
+# --- where ipywidgets and matplotlib load ---------------------------------------------------------
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_only_the_widgets_module_loads_ipywidgets_and_only_on_use() -> None:
+    code = (
+        "import sys, usagekit, usagekit.explorer\n"
+        "print(sorted(m for m in ('ipywidgets', 'matplotlib') if m in sys.modules))\n"
+        "import usagekit.widgets\n"
+        "print(usagekit.explore is usagekit.widgets.explore, 'ipywidgets' in sys.modules)"
+    )
+    assert run_python(code).splitlines() == ["[]", "True True"]
+
+
+def test_without_ipywidgets_the_widgets_name_the_extra_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['ipywidgets'] = None  # as if it were not installed\n"
+        "import usagekit\n"
+        "try:\n"
+        "    usagekit.explore\n"
+        "except usagekit.MissingExtraError as error:\n"
+        "    print(error)"
+    )
+    assert run_python(code) == (
+        "usagekit.widgets (the account picker and task explorer) needs the package ipywidgets: pip install 'usagekit[widgets]'"
+    )
 
 
 # --- the logic, directly ----------------------------------------------------------------------------

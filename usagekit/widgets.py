@@ -46,7 +46,9 @@ from usagekit.explorer import (
 from usagekit.frames import METRICS
 from usagekit.optional import require
 
-ipywidgets = require("ipywidgets", extra="widgets", purpose="the account picker and the task explorer")
+ipywidgets = require(
+    "ipywidgets", extra="widgets", purpose="usagekit.widgets (the account picker and task explorer)"
+)
 
 __all__ = ["AccountPicker", "TaskExplorer", "explore"]
 
@@ -128,6 +130,7 @@ class TaskExplorer(ipywidgets.VBox):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usagekit-explorer")
         self._future: Future[None] | None = None
         self._lock = threading.Lock()
+        self._pending = 0  # jobs submitted and not finished
 
         small = {"description_width": "80px"}
         self.kind = ipywidgets.ToggleButtons(
@@ -221,6 +224,7 @@ class TaskExplorer(ipywidgets.VBox):
     def _start(self, job: Callable[[], None], line: Any) -> None:
         """Run ``job`` on the worker; its error, as one line, goes to the HTML widget ``line``."""
         with self._lock:
+            self._pending += 1
             self._busy(True)
             self._future = self._pool.submit(self._run, job, line)
 
@@ -233,13 +237,15 @@ class TaskExplorer(ipywidgets.VBox):
             self._fail(error, one_line(f"unexpected {type(error).__name__}: {error}"), line)
             raise
         finally:
-            self._busy(False)
+            with self._lock:
+                self._pending -= 1
+                self._busy(self._pending > 0)  # a job queued behind this one keeps the buttons off
 
     def _busy(self, busy: bool) -> None:
         self.load_button.disabled = busy
         self.fetch_button.disabled = busy or not self.exports.options
         self.progress.layout.display = None if busy else _HIDDEN
-        if busy:
+        if busy and self._pending == 1:  # a new piece of work: the bar starts empty
             self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, "info"
 
     @property
