@@ -516,3 +516,19 @@ def test_cache_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert downloads.cache_root(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv("USAGEKIT_CACHE_DIR")
     assert "usagekit" in str(downloads.cache_root())
+
+
+def test_policy_repr_shows_only_what_differs_and_refuses_bounds_that_cannot_work() -> None:
+    assert repr(DownloadPolicy(max_size=1 << 20, allow_hosts=["files.internal"])) == (
+        "DownloadPolicy(max_size=1048576, allow_hosts=('files.internal',))"
+    )
+    with pytest.raises(ValueError, match="stale_after"):
+        DownloadPolicy(deadline=100.0, stale_after=50.0)  # a live download would be swept
+    with pytest.raises(ValueError, match="deadline"):
+        DownloadPolicy(deadline=0)
+
+
+def test_no_lock_or_temporary_file_is_left_after_a_fetch(server: Misbehaving, tmp_path: Path) -> None:
+    server.faults["1060"] = ("truncate", 1)
+    path = fetch_file(ACCOUNT, "detail", "1060", server.url("1060"), cache_dir=tmp_path, policy=FAST)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["1060.json", "1060.xlsx"]

@@ -218,3 +218,13 @@ def test_scrub_masks_every_form() -> None:
     assert client._scrub("GET https://h/p?SecurityToken=abc&x=1 failed, url: /?Action=X") == (
         "GET https://h/p failed, url: /"
     )
+
+
+def test_redact_masks_before_it_cuts() -> None:
+    from usagekit.redact import redact
+
+    text = "x" * 190 + " " + TOKEN + " Signature=abc&OSSAccessKeyId=LTAIoss Expires=17"
+    shown = redact(text, [TOKEN], limit=200)
+    assert len(shown) <= 200 and TOKEN[:5] not in shown
+    bare = redact("denied: Signature=abc%2B&OSSAccessKeyId=LTAIoss&Expires=17 and x-oss-signature=zz")
+    assert all(value not in bare for value in ("abc%2B", "LTAIoss", "17", "zz"))

@@ -187,15 +187,19 @@ def locked(folder: Path, stem: str) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (private temporary file, then ``os.replace``), mode 0600."""
+def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (private temporary file, then ``os.replace``), mode 0600.
+
+    ``durable=False`` skips the ``fsync`` (for notes whose loss costs nothing but a fresh start).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW | _CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -233,7 +237,8 @@ def remember_part(folder: Path, stem: str, part: Path, etag: str | None, total: 
     if not etag:
         forget_part(folder, stem)
         return
-    write_private(record, json.dumps({"part": part.name, "etag": etag, "total": total}).encode("utf-8"))
+    note = json.dumps({"part": part.name, "etag": etag, "total": total}).encode("utf-8")
+    write_private(record, note, durable=False)  # lost in a crash: the part is swept, not resumed
 
 
 def forget_part(folder: Path, stem: str) -> None:
