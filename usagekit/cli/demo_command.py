@@ -166,6 +166,7 @@ def _cache(cache_dir: str | None) -> Iterator[str]:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the demo, printing to ``out``."""
     from usagekit.dataset import to_dataset
+    from usagekit.discovery import sandbox_world
     from usagekit.listing import list_tasks
     from usagekit.reconcile import OverlapWarning
     from usagekit.sandbox import Sandbox
@@ -177,7 +178,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     cache_folder(args.cache_dir)
     output = Path(args.output)
     _prepare(output)
-    with Sandbox(seed=args.seed, now=args.now, clock="real") as box, _cache(args.cache_dir) as cache:
+    world = {**sandbox_world(os.environ), "seed": args.seed, "now": args.now}  # size from the environment
+    with Sandbox(clock="real", **world) as box, _cache(args.cache_dir) as cache:
         print(
             f"usagekit demo: a local sandbox at {box.endpoint} (seed {box.seed}, "
             f"{pd.Timestamp(box.now).strftime('%Y-%m-%d %H:%M')} UTC)",
