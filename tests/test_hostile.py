@@ -613,3 +613,42 @@ def test_reprs_of_a_parsed_page_and_its_tasks_show_no_query() -> None:
         assert "oss-cn-hangzhou.aliyuncs.com/export/7.xlsx" in shown
         for secret in FORBIDDEN:
             assert secret not in shown, (secret, shown)
+
+
+# --- HTTPS through the guarded connection ----------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hostile]:
+    """The hostile server behind TLS, its self-signed certificate (for 127.0.0.1) trusted by requests."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = Hostile()
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = _serve(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(2)
+
+
+def test_https_goes_through_the_guarded_connection_with_the_certificate_checked(
+    tls_hostile: Hostile, tmp_path: Path
+) -> None:
+    url = tls_hostile.url("good").replace("http://", "https://")
+    path = fetch_file(ACCOUNT, "detail", "50", url, cache_dir=tmp_path, policy=QUICK)
+    assert path.read_bytes() == WORKBOOK
+    redirect = tls_hostile.url("redirect-elsewhere").replace("http://", "https://")
+    with pytest.raises(DownloadError, match="another host or scheme"):
+        fetch_file(ACCOUNT, "detail", "51", redirect, cache_dir=tmp_path, policy=QUICK)
