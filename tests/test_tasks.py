@@ -21,10 +21,12 @@ from usagekit import tasks as tasks_module
 from usagekit import windows as windows_module
 from usagekit.accounts import Account
 from usagekit.errors import (
+    ApiError,
+    ArgumentError,
     AuthenticationError,
     ConfigurationError,
-    InvalidParameterError,
     MayHaveRunError,
+    PermissionDeniedError,
     ResponseError,
     TaskStateError,
     WaitTimeoutError,
@@ -330,7 +332,8 @@ def test_collect_keeps_the_others_and_reports_json_records_once() -> None:
     service.tasks[("a", "summary")] = [item("1")]
     denied = AuthenticationError("InvalidAccessKeyId.NotFound", "no key", status=404, account="b")
     service.fail[("b", "DescribeUserUsageDataExportTask")] = denied
-    service.fail[("b", "DescribeUserUsageDetailDataExportTask")] = RuntimeError("boom")
+    closed = PermissionDeniedError("OperationDenied", "CDN not opened", status=403, account="b")
+    service.fail[("b", "DescribeUserUsageDetailDataExportTask")] = closed  # collected; a bug would surface
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = list_tasks(
@@ -339,7 +342,7 @@ def test_collect_keeps_the_others_and_reports_json_records_once() -> None:
     assert frame["task_id"].tolist() == ["1"]
     assert frame.attrs["errors"] == [
         {"account": "b", "kind": "summary", "code": "InvalidAccessKeyId.NotFound", "message": str(denied)},
-        {"account": "b", "kind": "detail", "code": "RuntimeError", "message": "boom"},
+        {"account": "b", "kind": "detail", "code": "OperationDenied", "message": str(closed)},
     ]
     json.dumps(frame.attrs)
     assert len(caught) == 1 and "b (summary): InvalidAccessKeyId.NotFound" in str(caught[0].message)
@@ -408,13 +411,14 @@ NOW = pd.Timestamp.now(tz="UTC").floor("D")
 def test_create_validates_locally(kwargs: dict[str, Any], what: str) -> None:
     service = FakeService()
     arguments = {"start": NOW - timedelta(days=2), "end": NOW - timedelta(days=1), **kwargs}
-    with pytest.raises(InvalidParameterError, match=what) as caught:
+    with pytest.raises(ArgumentError, match=what) as caught:
         create_export(account(), "detail", client_factory=service.factory, **arguments)
-    assert caught.value.code == "LocalValidation" and service.calls == []
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, ApiError)  # nothing was sent
+    assert caught.value.account == "prod" and service.calls == []
 
 
 def test_create_refuses_domains_for_summary() -> None:
-    with pytest.raises(InvalidParameterError, match="domains are for detail"):
+    with pytest.raises(ArgumentError, match="domains are for detail"):
         create_export(account(), "summary", NOW - timedelta(days=1), NOW, domains=["a.example"])
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from usagekit.errors import (
     ApiError,
+    ArgumentError,
     AuthenticationError,
     ConfigurationError,
     DownloadError,
@@ -72,6 +73,7 @@ _LAZY = {
 __all__ = [
     "Account",
     "ApiError",
+    "ArgumentError",
     "AuthenticationError",
     "CdnClient",
     "ConfigurationError",

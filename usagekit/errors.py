@@ -3,6 +3,7 @@
 ::
 
     UsagekitError
+    ├── ArgumentError                 a call's own argument is wrong, found before any request (also a ValueError)
     ├── ConfigurationError            a profile or credentials file that cannot be used
     ├── MissingExtraError             an optional package is not installed: the message names the extra
     ├── TransportError                the request never got an answer (connection, TLS, timeout)
@@ -45,6 +46,7 @@ from typing import Any
 
 __all__ = [
     "ApiError",
+    "ArgumentError",
     "AuthenticationError",
     "ConfigurationError",
     "DownloadError",
@@ -71,6 +73,19 @@ __all__ = [
 
 class UsagekitError(Exception):
     """Base of every error usagekit raises: ``except UsagekitError`` catches them all."""
+
+
+class ArgumentError(UsagekitError, ValueError):
+    """An argument of the call is wrong (``kind="sumary"``, a window of 40 days): found locally, before
+    any request, so never an :class:`ApiError` (the service refused nothing). Also a :class:`ValueError`.
+
+    ``account`` and ``action`` are set when the call concerned one.
+    """
+
+    def __init__(self, message: str, *, account: str | None = None, action: str | None = None) -> None:
+        self.account = account
+        self.action = action
+        super().__init__(message)
 
 
 class ConfigurationError(UsagekitError):

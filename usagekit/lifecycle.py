@@ -26,7 +26,7 @@ import pandas as pd
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
 from usagekit.errors import (
-    InvalidParameterError,
+    ArgumentError,
     MayHaveRunError,
     ResponseError,
     TaskStateError,
@@ -75,7 +75,7 @@ def create_export(
     ``EndTime`` is sent as ``end`` minus one second, the console's own convention, so a day's export
     never holds the next day's first point. Times are aware datetimes, naive ones (UTC) or ISO text, on
     whole minutes. The service's rules are checked first and refused with
-    ``InvalidParameterError(code="LocalValidation")`` (the class the service's own refusals raise):
+    :class:`~usagekit.errors.ArgumentError` (a ``ValueError``; never an ``ApiError``: the service refused nothing):
     ``start < end``, at most 31 days, data from the last year only (by this machine's clock; left to
     a sandbox, which keeps its own time), ``type`` ``flow`` or ``vas``, ``language`` ``en-us`` or
     ``zh-cn``, domains only for detail exports.
@@ -153,8 +153,8 @@ def _check_request(
     language: str,
     domains: object,
 ) -> None:
-    def refuse(message: str) -> InvalidParameterError:
-        return InvalidParameterError("LocalValidation", message, action=action, account=account.name)
+    def refuse(message: str) -> ArgumentError:
+        return ArgumentError(message, action=action, account=account.name)
 
     if not lower < upper:
         raise refuse(f"start ({lower.isoformat()}) must come before end ({upper.isoformat()})")

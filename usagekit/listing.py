@@ -26,8 +26,8 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
-from usagekit.errors import ApiError, ConfigurationError, TaskStateError, UsagekitError
-from usagekit.frames import KINDS
+from usagekit.errors import ApiError, ArgumentError, ConfigurationError, TaskStateError, UsagekitError
+from usagekit.frames import KINDS, STATUSES
 from usagekit.memory import _MEMORY, Remembered
 from usagekit.paging import Page, PagingPolicy, RateLimiter, collect, walk
 from usagekit.pool import ClientFactory, lease, limiter
@@ -35,7 +35,16 @@ from usagekit.progress import ListingBars, progress_enabled
 from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
 from usagekit.times import to_utc
 
-__all__ = ["iter_tasks", "list_tasks", "refresh"]
+__all__ = ["DuplicateAccountWarning", "StatusFilterWarning", "iter_tasks", "list_tasks", "refresh"]
+
+
+class DuplicateAccountWarning(UserWarning):
+    """Several accounts given hold the same access key id (one account to the service): listed once."""
+
+
+class StatusFilterWarning(UserWarning):
+    """A ``status=`` value that is neither a known status nor met in the listing (a typo?)."""
+
 
 #: listings (account x kind) run at once by default: I/O-bound threads, each mostly waiting on the network
 _MAX_LISTINGS = 64
@@ -135,8 +144,12 @@ def list_tasks(
 ) -> pd.DataFrame:
     """List export tasks of one account, several, or all discovered ones into a task frame.
 
-    ``kind`` is ``summary``, ``detail`` or ``all``. ``status`` keeps the given status(es); ``since`` keeps
-    tasks created at or after it (aware, naive = UTC, or ISO text). Accounts and kinds are listed
+    ``kind`` is ``summary``, ``detail`` or ``all`` (else :class:`~usagekit.errors.ArgumentError`, a
+    ``ValueError``). ``status`` keeps the given status(es), as the service sends them (a value neither
+    known nor met warns: :class:`StatusFilterWarning`); ``since`` keeps tasks created at or after it
+    (aware, naive = UTC, or ISO text). Accounts holding the same access key (and endpoint) are one
+    account to the service: listed once, under the first name, with one :class:`DuplicateAccountWarning`.
+    Accounts and kinds are listed
     concurrently (``max_workers`` listings at once), the pages of each concurrently within 100 calls
     per second per account; each listing is complete or raises ``IncompleteListingError`` (never a
     short frame). One account failing raises its error, naming it; with ``errors="collect"`` the other
@@ -161,16 +174,19 @@ def list_tasks(
     """
     kinds = _kinds(kind)
     if errors not in ("raise", "collect"):
-        raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
+        raise ArgumentError(f"errors must be 'raise' or 'collect', not {errors!r}")
+    if max_workers is not None and max_workers < 1:
+        raise ArgumentError(f"max_workers must be at least 1, not {max_workers!r}")
     statuses = _statuses(status)
     since_utc = to_utc(since, "since") if since is not None else None
-    chosen = _accounts(accounts)
+    chosen = _once_per_key(_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
     results, failures = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
     listed_at = datetime.now(UTC)
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
     frame = frame_of(tasks)
     if statuses is not None:
+        _check_statuses(statuses, frame)
         frame = frame[frame["status"].isin(statuses)].reset_index(drop=True)
     if since_utc is not None:
         frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
@@ -209,8 +225,6 @@ def _run(
     for account, _ in jobs:
         remaining[account.name] = remaining.get(account.name, 0) + 1
     workers = max_workers or min(_MAX_LISTINGS, len(jobs))
-    if workers < 1:
-        raise ValueError("max_workers must be at least 1")
     pool = ThreadPoolExecutor(workers, thread_name_prefix="usagekit-list")
     try:
         unusable: dict[str, UsagekitError] = {}
@@ -241,8 +255,8 @@ def _run(
                 index = running.pop(future)
                 try:
                     results[index] = future.result()
-                except Exception as error:
-                    failed[index] = error
+                except UsagekitError as error:  # the service or the network failed this listing
+                    failed[index] = error  # anything else is a bug: it surfaces as itself
                 name = jobs[index][0].name
                 remaining[name] -= 1
                 if remaining[name] == 0:
@@ -281,8 +295,45 @@ def _kinds(kind: str) -> tuple[str, ...]:
 
 def _one_kind(kind: str) -> str:
     if kind not in KINDS:
-        raise ValueError(f"kind must be 'summary' or 'detail' (or 'all' for listings), not {kind!r}")
+        raise ArgumentError(f"kind must be 'summary' or 'detail' (or 'all' for listings), not {kind!r}")
     return kind
+
+
+def _check_statuses(statuses: list[str], frame: pd.DataFrame) -> None:
+    """Warn about ``status=`` values neither known nor met: ``status="succes"`` would return nothing quietly."""
+    seen = sorted({str(s) for s in frame["status"].dropna()})
+    odd = [s for s in statuses if s not in STATUSES and s not in seen]
+    if odd:
+        warnings.warn(
+            f"status={', '.join(map(repr, odd))} is not a known status and no task listed has it, so no row "
+            f"matches it; statuses listed: {', '.join(map(repr, seen)) or 'none (no task)'}; known: "
+            f"{', '.join(map(repr, STATUSES))}",
+            StatusFilterWarning,
+            stacklevel=3,
+        )
+
+
+def _once_per_key(accounts: list[Account]) -> list[Account]:
+    """The accounts with each access key (id and secret) and endpoint once, under the first name; one warning."""
+    first: dict[tuple[str, str, str | None], Account] = {}
+    doubles: list[tuple[Account, Account]] = []
+    for account in accounts:
+        # a different secret for the same key id is a broken profile, not a second account: it is listed
+        # (and fails, named); the same key id, secret and endpoint would list the same tasks twice
+        key = (account.access_key_id, account.access_key_secret, account.endpoint)
+        if key in first:
+            doubles.append((account, first[key]))
+        else:
+            first[key] = account
+    if doubles:
+        named = "; ".join(f"{again.name!r} is {kept.name!r}" for again, kept in doubles)
+        warnings.warn(
+            f"accounts holding the same access key id are one account to the service, listed once under the "
+            f"first name: {named}",
+            DuplicateAccountWarning,
+            stacklevel=3,
+        )
+    return list(first.values())
 
 
 def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
