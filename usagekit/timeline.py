@@ -199,13 +199,14 @@ def plot_timeline(
     gaps_drawn = False
     if view == "windows" and lower is not None and upper is not None and lower < upper and len(frame):
         parts = coverage(frame, lower, upper)
-        for part in parts[parts["part"] == "gap"].itertuples():
+        gaps = parts[parts["part"] == "gap"]
+        starts, ends = to_days(gaps["start"]), to_days(gaps["end"])
+        for part, x0, x1 in zip(gaps.itertuples(), starts, ends, strict=True):
             kind_type = "" if pd.isna(part.type) else str(part.type)
             lane = (str(part.account), str(part.kind), kind_type)
             if lane not in tops:
                 continue
-            x0, x1 = to_day(part.start), to_day(part.end)
-            ax.add_patch(
+            ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
                 patches.Rectangle(
                     (x0, tops[lane]),
                     x1 - x0,
@@ -228,7 +229,7 @@ def plot_timeline(
         band = heights[lane] * 0.84 / count
         bottom = tops[lane] + heights[lane] * 0.08 + row_of[i] * band
         color = status_color(str(statuses.iloc[i]))
-        ax.add_patch(
+        ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
             patches.Rectangle(
                 (left_days[i], bottom),
                 right_days[i] - left_days[i],
