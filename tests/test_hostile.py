@@ -521,6 +521,17 @@ def _private(folder: Path) -> Path:
     return folder
 
 
+def test_a_cache_inside_a_folder_of_another_user_is_refused(
+    hostile: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = tmp_path / "theirs"
+    parent.mkdir(mode=0o755)
+    _as_other_user(parent, monkeypatch)
+    with pytest.raises(ConfigurationError, match="which belongs to another user"):
+        fetch_file(ACCOUNT, "detail", "24", hostile.url("good"), cache_dir=parent / "c", policy=QUICK)
+    assert hostile.hits["good"] == 0 and not (parent / "c").exists()
+
+
 def _plant(folder: Path, task_id: str, data: bytes, *, sha: str | None = None) -> Path:
     _private(folder)
     path = folder / f"{task_id}.xlsx"
