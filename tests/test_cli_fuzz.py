@@ -60,6 +60,17 @@ def pools(task_ids: list[str]) -> dict[str, dict[str, list[str] | None]]:
             "--overwrite": None,
             "--cache-dir": CACHES,
         },
+        "sync": {
+            "--sandbox": None,
+            "--from": ["2026-11", "2026-13", "", "nov", "2026-10"],
+            "--to": ["2026-11", "2026-10", "2026-1"],
+            "--dataset": ["ds", "", "afile", "missing/ds"],
+            "--type": ["flow", "vas", "both"],
+            "--max-in-flight": ["0", "2", "x"],
+            "--status": None,
+            "--now": TIMES,
+            "--cache-dir": CACHES,
+        },
         "demo": {
             "--output": ["demo", "", "afile", "adir", "missing/demo"],
             "--seed": ["0", "3", "x"],
@@ -79,7 +90,9 @@ def arguments(command: str, task_ids: list[str]) -> st.SearchStrategy[list[str]]
             for flag, values in flags.items()
         ]
     )
-    return st.lists(one, max_size=5).map(lambda parts: [command, *(arg for part in parts for arg in part)])
+    # sync waits for the exports it creates: a zero timeout keeps each run short (it reports them instead)
+    first = [command, "--timeout", "0"] if command == "sync" else [command]
+    return st.lists(one, max_size=5).map(lambda parts: [*first, *(arg for part in parts for arg in part)])
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +141,9 @@ def written(folder: Path) -> set[Path]:
 
 def allowed(path: Path, argv: list[str]) -> bool:
     """Whether ``path`` lies under the output or the cache folder the command line named."""
-    named = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--output", "--cache-dir")]
+    named = [
+        argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--output", "--cache-dir", "--dataset")
+    ]
     if argv[0] == "demo" and "--output" not in argv:
         named.append("usagekit-demo")  # the demo's documented default
     return any(name and (str(path) == name or str(path).startswith(name.rstrip("/") + "/")) for name in named)
@@ -157,7 +172,7 @@ def check(argv: list[str], tiny: Sandbox, monkeypatch_start: list[int]) -> None:
 FUZZ = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-@pytest.mark.parametrize("command", ["tasks", "fetch", "demo"])
+@pytest.mark.parametrize("command", ["tasks", "fetch", "sync", "demo"])
 def test_the_command_line_never_shows_a_traceback(
     command: str, tiny: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,10 +28,12 @@ __all__ = [
     "CommandLineError",
     "cache_folder",
     "iso_time",
+    "month",
     "non_empty",
     "output_file",
     "output_folder",
     "positive_int",
+    "seconds",
 ]
 
 
@@ -54,6 +56,33 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty value: give one, or leave the flag out")
     return text.strip()
+
+
+def month(text: str) -> str:
+    """An argparse type: a month as ``YYYY-MM`` (months on the command line are Beijing months).
+
+    >>> month("2026-09")
+    '2026-09'
+    """
+    value = text.strip()
+    try:
+        parsed = pd.Period(value, freq="M") if len(value) == 7 and value[4] == "-" else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month: write it as YYYY-MM, for example 2026-09")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"seconds are a finite number, 0 or more, not {text}")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -13,12 +13,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from usagekit.cli.accounts_option import add_account_options, chosen_accounts
+from usagekit.cli.checks import (
+    CommandLineError,
+    cache_folder,
+    iso_time,
+    month,
+    non_empty,
+    positive_int,
+    seconds,
+)
 
 __all__ = ["handler", "register", "status_text"]
 
@@ -35,9 +46,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_account_options(parser)
-    parser.add_argument("--from", dest="start", metavar="YYYY-MM", help="first Beijing month (inclusive)")
     parser.add_argument(
-        "--to", dest="end", metavar="YYYY-MM", help="last Beijing month (inclusive; default: the current one)"
+        "--from", dest="start", type=month, metavar="YYYY-MM", help="first Beijing month (inclusive)"
+    )
+    parser.add_argument(
+        "--to",
+        dest="end",
+        type=month,
+        metavar="YYYY-MM",
+        help="last Beijing month (inclusive; default: the current one)",
     )
     parser.add_argument("--dataset", required=True, help="the dataset folder (account=…/month=… Parquet)")
     parser.add_argument(
@@ -45,20 +62,20 @@ def register(subparsers: Any) -> None:
         help="export types (default: flow vas)",
     )  # fmt: skip
     parser.add_argument(
-        "--domain", dest="domains", action="extend", nargs="+", default=[], metavar="NAME",
+        "--domain", dest="domains", action="extend", nargs="+", type=non_empty, default=[], metavar="NAME",
         help="export these domains instead of account totals (a dataset holds one or the other)",
     )  # fmt: skip
     parser.add_argument("--language", choices=("en-us", "zh-cn"), default="en-us", help="export language")
     parser.add_argument(
-        "--max-in-flight", type=int, default=4, help="running exports per account (default 4)"
+        "--max-in-flight", type=positive_int, default=4, help="running exports per account (default 4)"
     )
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for exports in all")
+    parser.add_argument("--timeout", type=seconds, default=3600, help="seconds to wait for exports in all")
     parser.add_argument("--cleanup", action="store_true", help="delete the exports sync made once written")
     parser.add_argument(
         "--cache-dir", default=None, help="download cache (default: USAGEKIT_CACHE_DIR or the user cache)"
     )
     parser.add_argument(
-        "--now", default=None, metavar="ISO",
+        "--now", type=iso_time, default=None, metavar="ISO",
         help="the service's current time (default: this machine's clock, or the sandbox's)",
     )  # fmt: skip
     parser.add_argument(
@@ -99,15 +116,16 @@ def _accounts_and_clock(args: argparse.Namespace) -> Iterator[tuple[list[Any], C
 
     def clock_of(box: Any) -> Callable[[], datetime]:
         if fixed is not None:
-            return lambda: datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+            return lambda: fixed.to_pydatetime()
         if box is not None:
             return lambda: box.now
         return lambda: datetime.now(UTC)
 
-    if args.sandbox:
+    if args.sandbox and not os.environ.get("USAGEKIT_SANDBOX_ENDPOINT", "").strip():
+        from usagekit.discovery import sandbox_world
         from usagekit.sandbox import Sandbox
 
-        with Sandbox(now=None, clock="real") as box:
+        with Sandbox(clock="real", **sandbox_world(os.environ)) as box:
             yield box.accounts, clock_of(box)
         return
     with chosen_accounts(args) as accounts:
@@ -122,8 +140,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(status_text(args.dataset), file=out)
         return 0
     if not args.start:
-        print("usagekit sync: error: --from YYYY-MM is required (or --status)", file=err)
-        return 2
+        raise CommandLineError("--from YYYY-MM is required (or --status)")
+    if args.end and args.end < args.start:
+        raise CommandLineError(f"--to {args.end} comes before --from {args.start}: the months are inclusive")
+    if not args.dataset.strip():
+        raise CommandLineError("--dataset is empty: name the dataset folder (an unset variable in a script?)")
+    dataset = Path(args.dataset).expanduser()
+    if dataset.exists() and not dataset.is_dir():
+        raise CommandLineError(f"--dataset {args.dataset!r} is a file: a Parquet dataset is a folder")
+    if not dataset.exists() and not dataset.parent.is_dir():
+        raise CommandLineError(
+            f"--dataset {args.dataset!r}: the folder {str(dataset.parent)!r} does not exist"
+        )
+    cache_folder(args.cache_dir)
     from usagekit.frames import BEIJING
     from usagekit.syncing import sync
 
