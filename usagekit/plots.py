@@ -61,6 +61,7 @@ __all__ = [
     "REST_LABEL",
     "SERIES_PALETTE",
     "STATUS_COLORS",
+    "plot_percentile",
     "plot_timeline",
     "plot_usage",
     "series_colors",
@@ -264,5 +265,143 @@ def plot_usage(
         handles, names = handles[::-1], names[::-1]
     for handle, text in zip(handles, names, strict=True):
         handle.set_label(_short(text))
+    _legend(ax, list(handles))
+    return ax
+
+
+# --- the month's bandwidth points and what each billing method makes of them ---------------------------
+
+#: the monthly bandwidth methods :func:`plot_percentile` draws, with their line styles
+_PERCENTILE_METHODS = (
+    ("month_95", "-"),
+    ("month_95_night_half", (0, (1, 1))),
+    ("month_avg_day_95", (0, (3, 1, 1, 1))),
+    ("month_avg_day_bandwidth", "--"),
+    ("month_4th_day_bandwidth", "-."),
+)
+_CUT_COLOR = "#D55E00"
+_PEAK_COLOR = "#0072B2"
+
+
+def plot_percentile(
+    usage: pd.DataFrame, account: str, month: str, *, region: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """Draw one account's bandwidth points of a Beijing month, sorted, and what each method bills.
+
+    The month's 5-minute points (the account's domains summed per point, in ``region``) are drawn
+    highest first; the 95th-percentile cut (``month_95``: the top 5 % discarded, rounded down) is
+    marked where it falls; each Beijing day's peak is a dot at its place in the sorted points; and a
+    horizontal line shows what each monthly method (:func:`usagekit.billing_quantities`) would bill, its
+    value in the legend. So a reader sees at a glance why ``month_95`` and the daily peaks differ.
+    ``month`` is a Beijing month, ``"2026-10"``. ``region`` is a billing region, or ``"OVERSEAS"`` for
+    the regions outside the mainland together (the ``_overseas`` methods); ``None`` takes the
+    account's only region, or ``CN`` when it has several. Values are in Mbit/s or Gbit/s, from the data.
+
+    >>> from usagekit.frames import tidy_frame
+    >>> usage = tidy_frame({"account": ["shop"] * 3, "region": ["CN"] * 3, "metric": ["bandwidth"] * 3,
+    ...     "start": ["2026-10-04T16:00Z", "2026-10-04T16:05Z", "2026-10-05T16:00Z"],
+    ...     "end": ["2026-10-04T16:05Z", "2026-10-04T16:10Z", "2026-10-05T16:05Z"],
+    ...     "value": [4e8, 1e8, 2e8], "unit": ["bit/s"] * 3})
+    >>> ax = plot_percentile(usage, "shop", "2026-10")
+    >>> ax.get_ylabel()
+    'Bandwidth (Mbit/s)'
+    """
+    from usagekit.billing import OVERSEAS, billing_quantities
+
+    if not isinstance(usage, pd.DataFrame):
+        raise TypeError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
+    if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
+        raise ValueError(f"month must be a Beijing month such as '2026-10', not {month!r}")
+    rows = usage[
+        (usage["metric"].astype("object") == "bandwidth") & (usage["account"].astype("object") == account)
+    ]
+    regions = sorted({str(r) for r in rows["region"].dropna()})
+    if not regions:
+        raise ValueError(f"no bandwidth rows of account {account!r} in this frame")
+    if region is None:
+        region = regions[0] if len(regions) == 1 else "CN" if "CN" in regions else None
+        if region is None:
+            raise ValueError(
+                f"account {account!r} is billed in {regions}: pass region= one of them or 'OVERSEAS'"
+            )
+    overseas = region == OVERSEAS
+    if overseas:
+        chosen = rows[rows["region"].notna() & (rows["region"].astype("object") != "CN")]
+    elif region in regions:
+        chosen = rows[rows["region"].astype("object") == region]
+    else:
+        raise ValueError(f"account {account!r} has no bandwidth in region {region!r}; it has {regions}")
+    local = chosen["start"].dt.tz_convert("UTC").dt.tz_localize(None) + pd.Timedelta(hours=8)
+    chosen = chosen[local.dt.strftime("%Y-%m") == month]
+    if chosen.empty:
+        raise ValueError(f"no bandwidth of account {account!r} in {region} in the Beijing month {month}")
+    points = chosen.groupby("start")["value"].sum()
+    values = np.sort(points.to_numpy())[::-1]
+    day = (points.index.tz_convert("UTC").tz_localize(None) + pd.Timedelta(hours=8)).floor("D")
+    peaks = points.groupby(day).max().to_numpy()
+
+    def billed(method: str) -> float | None:
+        frame = billing_quantities(chosen, method + ("_overseas" if overseas else ""))
+        frame = frame[(frame["period"] == month) & (frame["region"].astype("object") == region)]
+        return float(frame["quantity"].iloc[0]) if len(frame) else None
+
+    scale = scale_for("bandwidth", float(values[0]))
+    ax = _new_axes(ax, 9.0, 4.2)
+    ranks = np.arange(1, len(values) + 1)
+    ax.plot(
+        ranks,
+        values / scale.factor,
+        color="#444444",
+        linewidth=1.2,
+        label="5-minute points, highest first",
+        gid="points",
+    )
+    discard = len(values) * 5 // 100
+    cut = billed("month_95")
+    ax.axvspan(
+        0.5,
+        discard + 0.5,
+        color=_CUT_COLOR,
+        alpha=0.12,
+        linewidth=0,
+        label=f"top 5 % discarded ({discard} points)",
+        gid="discarded",
+    )
+    peak_ranks = len(values) - np.searchsorted(values[::-1], peaks, side="right") + 1
+    ax.scatter(
+        peak_ranks,
+        peaks / scale.factor,
+        s=18,
+        color=_PEAK_COLOR,
+        zorder=3,
+        label=f"daily peaks ({len(peaks)} days)",
+        gid="daily-peaks",
+    )
+    for method, style in _PERCENTILE_METHODS:
+        value = cut if method == "month_95" else billed(method)
+        if value is None:
+            continue
+        color = _CUT_COLOR if method == "month_95" else "#777777"
+        ax.axhline(
+            value / scale.factor,
+            color=color,
+            linestyle=style,
+            linewidth=1.1,
+            label=f"{method}: {value / scale.factor:,.2f} {scale.unit}",
+            gid=f"method:{method}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlim(0.8, len(values) * 1.05)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"5-minute points ranked, highest first (log scale; {len(values):,} points)")
+    ax.set_ylabel(f"Bandwidth ({scale.unit})")
+    where = "outside the mainland" if overseas else region
+    ax.set_title(
+        f"{account} · {where} · {month} (Beijing): bandwidth points and what each method bills",
+        fontsize="medium",
+    )
+    ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
+    ax.set_axisbelow(True)
+    handles, _ = ax.get_legend_handles_labels()
     _legend(ax, list(handles))
     return ax
