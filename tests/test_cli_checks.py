@@ -49,6 +49,7 @@ def run(tiny: Sandbox, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[
     [
         ["tasks", "--sandbox", "--since", "yesterday"],
         ["tasks", "--sandbox", "--since", "2026-13-01"],
+        ["tasks", "--sandbox", "--until", "soon"],
         ["fetch", "--sandbox", "--since", "last week", "--output", "x.csv"],
         ["demo", "--now", "2026-02-30"],
     ],
@@ -58,7 +59,7 @@ def test_a_time_that_is_not_one_names_the_flag_the_value_and_an_example(
 ) -> None:
     code, err, requests = run(tiny, capsys, *argv)
     assert code == 2 and requests == 0
-    flag = "--now" if argv[0] == "demo" else "--since"
+    flag = next(arg for arg in argv if arg in ("--now", "--since", "--until"))
     assert flag in err and repr(argv[argv.index(flag) + 1]) in err and "2026-11-01" in err
     assert not list(env.iterdir())  # nothing written
 
@@ -163,3 +164,10 @@ def test_usage_errors_exit_2_and_help_exits_0(env: Path, capsys: pytest.CaptureF
     assert main(["sandbox", "--now", "soon"]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert os.environ["USAGEKIT_SANDBOX_ACCOUNTS"] == "1"
+
+
+def test_since_must_come_before_until(env: Path, tiny: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["tasks"], ["fetch", "--output", "x.csv"]):
+        argv = [*command, "--sandbox", "--since", "2026-11-05", "--until", "2026-11-01"]
+        code, err, requests = run(tiny, capsys, *argv)
+        assert (code, requests) == (2, 0) and "must come before --until" in err

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import usagekit
 from usagekit import listing
 from usagekit import memory as memory_module
 from usagekit import tasks as tasks_module
@@ -765,3 +766,18 @@ def test_a_listing_keeps_the_moment_it_was_listed() -> None:
     frame = list_tasks(account(), "summary", client_factory=service.factory, progress=False)
     listed_at = datetime.fromisoformat(frame.attrs["listed_at"])
     assert before <= listed_at <= datetime.now(UTC)
+
+
+def test_since_and_until_keep_tasks_created_in_between() -> None:
+    """``since`` inclusive, ``until`` exclusive, by creation time: the listing filters' one convention."""
+    service = FakeService()
+    service.tasks[("prod", "detail")] = [item(str(i)) for i in range(1, 6)]  # created Nov 2 .. Nov 6, 08:00
+    frame = list_tasks(
+        account(), "detail", since="2026-11-03T08:00:00Z", until="2026-11-05T08:00:00Z",
+        client_factory=service.factory, progress=False,
+    )  # fmt: skip
+    assert sorted(frame["task_id"]) == ["2", "3"]
+    with pytest.raises(ValueError, match="before until"):
+        list_tasks(account(), "detail", since="2026-11-05", until="2026-11-03", client_factory=service.factory)
+    with pytest.raises(usagekit.UsagekitError, match="'tomorrow' is not an ISO 8601 time"):
+        list_tasks(account(), "detail", until="tomorrow", client_factory=service.factory)

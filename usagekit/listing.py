@@ -137,6 +137,7 @@ def list_tasks(
     status: str | Sequence[str] | None = None,
     since: datetime | pd.Timestamp | str | None = None,
     *,
+    until: datetime | pd.Timestamp | str | None = None,
     errors: str = "raise",
     progress: bool | None = None,
     max_workers: int | None = None,
@@ -146,8 +147,9 @@ def list_tasks(
 
     ``kind`` is ``summary``, ``detail`` or ``all`` (else :class:`~usagekit.errors.ArgumentError`, a
     ``ValueError``). ``status`` keeps the given status(es), as the service sends them (a value neither
-    known nor met warns: :class:`StatusFilterWarning`); ``since`` keeps tasks created at or after it
-    (aware, naive = UTC, or ISO text). Accounts holding the same access key (and endpoint) are one
+    known nor met warns: :class:`StatusFilterWarning`); ``since`` and ``until`` keep tasks created at or
+    after ``since`` and before ``until`` (aware, naive = UTC, or ISO text; ``start``/``end`` elsewhere
+    name data windows). Accounts holding the same access key (and endpoint) are one
     account to the service: listed once, under the first name, with one :class:`DuplicateAccountWarning`.
     Accounts and kinds are listed
     concurrently (``max_workers`` listings at once), the pages of each concurrently within 100 calls
@@ -179,6 +181,11 @@ def list_tasks(
         raise ArgumentError(f"max_workers must be at least 1, not {max_workers!r}")
     statuses = _statuses(status)
     since_utc = to_utc(since, "since") if since is not None else None
+    until_utc = to_utc(until, "until") if until is not None else None
+    if since_utc is not None and until_utc is not None and not since_utc < until_utc:
+        raise ArgumentError(
+            f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"
+        )
     chosen = _once_per_key(_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
     results, failures = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
@@ -190,6 +197,8 @@ def list_tasks(
         frame = frame[frame["status"].isin(statuses)].reset_index(drop=True)
     if since_utc is not None:
         frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
+    if until_utc is not None:
+        frame = frame[frame["created"] < until_utc].reset_index(drop=True)
     frame.attrs["listed_at"] = listed_at.isoformat()
     if errors == "collect":
         records = [_failure_record(account, one, error) for (account, one), error in failures]

@@ -18,20 +18,22 @@ from datetime import datetime
 
 import pandas as pd
 
+from usagekit.errors import ArgumentError
+
 __all__ = ["TimeValueError", "to_utc"]
 
 EXAMPLE = "2026-11-01 or 2026-11-01T08:00:00Z"
 
 
-class TimeValueError(ValueError):
-    """A time given to a usagekit function that is not one (a local argument error, not the service's)."""
+class TimeValueError(ArgumentError):
+    """A time given to a usagekit function that is not one: a local argument error (also a ValueError)."""
 
 
 def to_utc(value: datetime | pd.Timestamp | str, what: str) -> pd.Timestamp:
     """``value`` as an aware UTC timestamp; naive values are UTC; ``what`` names it in errors.
 
-    Raises ``TypeError`` for a value that is not a time at all, and :class:`TimeValueError` (a
-    ``ValueError``) for text that does not parse or a time outside what pandas holds (years 1677-2262).
+    Raises ``TypeError`` for a value that is not a time at all, and :class:`TimeValueError` (an
+    ``ArgumentError``: a ``UsagekitError`` and a ``ValueError``) for text that does not parse or a time outside what pandas holds (years 1677-2262).
     """
     if not isinstance(value, datetime | str):
         raise TypeError(f"{what} must be a datetime or ISO 8601 text, not {type(value).__name__}")

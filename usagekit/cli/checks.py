@@ -34,6 +34,7 @@ __all__ = [
     "output_folder",
     "positive_int",
     "seconds",
+    "since_until",
 ]
 
 
@@ -94,6 +95,12 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def since_until(since: pd.Timestamp | None, until: pd.Timestamp | None) -> None:
+    """``--since`` must come before ``--until`` when both are given."""
+    if since is not None and until is not None and not since < until:
+        raise CommandLineError(f"--since {since.isoformat()} must come before --until {until.isoformat()}")
 
 
 def _writable_parent(path: Path, flag: str) -> None:

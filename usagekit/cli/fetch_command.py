@@ -27,6 +27,7 @@ from usagekit.cli.checks import (
     non_empty,
     output_file,
     output_folder,
+    since_until,
 )
 from usagekit.errors import TaskStateError
 
@@ -55,6 +56,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--since", type=iso_time, default=None, help="only exports created at or after this ISO-8601 time"
+    )
+    parser.add_argument(
+        "--until", type=iso_time, default=None, help="only exports created before this ISO-8601 time"
     )
     parser.add_argument(
         "--format",
@@ -110,8 +114,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         output_folder(args.output, overwrite=args.overwrite)
     cache_folder(args.cache_dir)
+    since_until(args.since, args.until)
     with chosen_accounts(args) as accounts:
-        tasks = list_tasks(accounts, kind="detail", since=args.since)
+        tasks = list_tasks(accounts, kind="detail", since=args.since, until=args.until)
         chosen = _choose(tasks, [str(t) for t in args.task_id])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OverlapWarning)

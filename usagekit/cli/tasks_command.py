@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.cli.accounts_option import add_account_options, chosen_accounts
-from usagekit.cli.checks import CommandLineError, iso_time, output_file
+from usagekit.cli.checks import CommandLineError, iso_time, output_file, since_until
 from usagekit.errors import ConfigurationError
 
 __all__ = ["handler", "register"]
@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
         "--since", type=iso_time, default=None, help="keep tasks created at or after this ISO-8601 time"
     )
     parser.add_argument(
+        "--until", type=iso_time, default=None, help="keep tasks created before this ISO-8601 time"
+    )
+    parser.add_argument(
         "--format", choices=FORMATS, default=None, help="default: by the output's suffix, else table"
     )
     parser.add_argument("--output", default="-", help="a file to write ('-', the default, is stdout)")
@@ -66,6 +69,7 @@ def handler(args: argparse.Namespace) -> int:
     if chosen == "parquet" and args.output == "-":
         raise CommandLineError("Parquet is binary: give --output FILE.parquet")
     output_file(args.output)  # checked before anything is listed
+    since_until(args.since, args.until)
     with chosen_accounts(args) as accounts, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # failures are printed below, one line each
         frame = list_tasks(
@@ -73,6 +77,7 @@ def handler(args: argparse.Namespace) -> int:
             kind=args.kind,
             status=args.status or None,
             since=args.since,
+            until=args.until,
             errors="collect",
         )
     _write(frame, chosen, args.output)
