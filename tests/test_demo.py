@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _usage_truth import answer
 
 from usagekit.cli import main
 from usagekit.cli.checks import CommandLineError
 from usagekit.cli.demo_command import MARKER, _prepare, human_bits, human_bytes, human_count, per_account
+from usagekit.sandbox import Sandbox
 from usagekit.tidy import read_dataset
 
 
@@ -74,3 +76,30 @@ def test_human_units() -> None:
     assert human_bytes(1024**3) == "1.00 GB" and human_bytes(5 * 1024**4) == "5.00 TB"
     assert human_bits(2_000_000_000) == "2.00 Gbit/s"
     assert human_count(12_500) == "12.5 thousand" and human_count(3_200_000_000) == "3.2 billion"
+
+
+@pytest.mark.slow
+def test_the_demo_prints_each_accounts_true_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traffic, peak bandwidth and requests per account equal the sandbox's truth, worked out per export."""
+    monkeypatch.setenv("USAGEKIT_CACHE_DIR", str(tmp_path / "user-cache"))
+    now = "2026-11-20T08:00:00Z"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["demo", "--output", str(tmp_path / "demo"), "--now", now]) == 0
+    text = capsys.readouterr().out
+    with Sandbox(seed=0, now=now, clock="frozen") as twin:  # the demo's world: seed 0 at that moment
+        done = pd.concat([twin.truth.tasks(a.name, "detail") for a in twin.accounts])
+        done = done[done["status"] == "success"]
+        expected = answer(twin, list(done["task_id"]))
+    peaks = expected.totals[expected.totals.index.get_level_values("metric") == "bandwidth"]
+    peaks = peaks.groupby(level=["account", "start"]).sum().groupby(level="account").max()
+    traffic, requests = expected.per_account("traffic"), expected.per_account("requests")
+    written = read_dataset(tmp_path / "demo" / "usage")
+    on_disk = written[written["metric"] == "traffic"].groupby("account", observed=True)["value"].sum()
+    assert {str(k): float(v) for k, v in on_disk.items()} == traffic  # exact, to the byte
+    for account in ("demo-shop", "demo-media", "demo-games"):
+        line = next(line for line in text.splitlines() if line.strip().startswith(account))
+        assert human_bytes(traffic[account]) in line, (line, traffic[account])
+        assert human_bits(float(peaks[account])) in line and human_count(requests[account]) in line
