@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from usagekit import client as client_module
 from usagekit.frames import exclusive_end
 from usagekit.sandbox import Sandbox
-
-client_module = pytest.importorskip("usagekit.client")
 
 ACTIONS = {"summary": "DescribeUserUsageDataExportTask", "detail": "DescribeUserUsageDetailDataExportTask"}
 

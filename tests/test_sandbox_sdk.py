@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import alibabacloud_cdn20180510.client as cdn  # the official SDK: the `test` extra installs it
+import alibabacloud_cdn20180510.models as models
+import alibabacloud_tea_openapi.models as openapi
 import pytest
 
 from usagekit.sandbox import Sandbox
-
-cdn = pytest.importorskip("alibabacloud_cdn20180510.client")
-models = pytest.importorskip("alibabacloud_cdn20180510.models")
-openapi = pytest.importorskip("alibabacloud_tea_openapi.models")
 
 
 def _client(box: Sandbox, account: Any, algorithm: str | None, secret: str | None = None) -> Any:
