@@ -139,8 +139,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if overlaps:
         count = len(frame.attrs.get("overlaps", []))
         print(
-            f"note: {count} overlapping export pairs were counted once "
-            "(the newer export wins; per-domain rows win over by-account rows)",
+            f"note: {count} overlap(s) between exports: each interval counted once (the newer export wins), "
+            "and account totals kept whole (listed domains plus a remainder row with domain NA)",
             file=err,
         )
     if not len(chosen):
