@@ -52,6 +52,7 @@ c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.extension_manager = "readonly"
 c.LabApp.expose_app_in_browser = True
+c.KernelManager.transport = "ipc"  # the kernel's channels as private socket files, not TCP ports
 """
 #: user settings: no news or update prompts, every cell in the DOM (widgets render off screen too)
 LAB_SETTINGS = {
@@ -98,11 +99,12 @@ def jupyterlab(folder: Path, *, start_timeout: float = 60) -> Iterator[Lab]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     token, port = secrets.token_hex(16), _free_port()
+    runtime = tempfile.mkdtemp(prefix="uk-lab-")  # short: the kernel's socket paths must fit 107 bytes
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTER_DATA_DIR": str(folder / "data"),
-        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        "JUPYTER_RUNTIME_DIR": runtime,
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
         "IPYTHONDIR": str(folder / "ipython"),
@@ -131,6 +133,7 @@ def jupyterlab(folder: Path, *, start_timeout: float = 60) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def _wait_ready(lab: Lab, timeout: float) -> None:

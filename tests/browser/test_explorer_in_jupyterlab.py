@@ -37,7 +37,7 @@ def need_browser() -> None:
             "the playwright package is missing: pip install -e '.[test]' (never 'playwright install')"
         )
     if missing:
-        message = "the browser test needs " + "; ".join(missing)
+        message = "the browser test cannot run: " + "; ".join(missing)
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
