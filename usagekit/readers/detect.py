@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from usagekit.errors import FileFormatError, UnsafeFileError
-from usagekit.redact import strip_queries
+from usagekit.redact import redact
 
 __all__ = [
     "MAX_RATIO",
@@ -120,13 +120,16 @@ def detect_format(source: Source) -> Format:
 def snippet(source: Source, limit: int = 80) -> str:
     """The start of ``source`` as text (at most ``limit`` characters, whitespace collapsed), for messages.
 
-    URLs lose their query strings: an error page may quote a presigned URL, whose query is a credential.
+    URLs lose their query strings and signing fields are masked (:func:`usagekit.redact.redact`), before
+    the cut: an error page may quote a presigned URL, or its query alone, which is a credential.
 
     >>> snippet(b"<html>\\n  <body>see https://b.example.com/f.xlsx?Signature=abc </body>")
-    '<html> <body>see https://b.example.com/f.xlsx?… </body>'
+    '<html> <body>see https://b.example.com/f.xlsx </body>'
+    >>> snippet(b"<Error>Expires=1&OSSAccessKeyId=AKexample&Signature=abc</Error>")
+    '<Error>Expires=***&OSSAccessKeyId=***&Signature=***</Error>'
     """
     text = head(source, limit * 4).decode("utf-8", errors="replace")
-    text = strip_queries(" ".join(text.split()), marker="?…")
+    text = redact(" ".join(text.split()))
     return text[:limit].rstrip()
 
 
