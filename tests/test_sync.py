@@ -175,3 +175,20 @@ def test_the_public_names_are_the_function_and_the_report_whatever_was_imported_
     code = "import usagekit.syncing, usagekit; print(callable(usagekit.sync), usagekit.SyncReport.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "SyncReport"]
+
+
+def test_progress_bars_while_waiting_and_reading_and_tqdm_disable_silences_them(
+    fresh_sandbox: Callable[..., Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = fresh_sandbox(now="2026-11-04T08:00:00Z", accounts=1, tasks=2, task_delay=3)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    report = run(box, tmp_path, start="2026-11-02", end="2026-11", progress=True)
+    assert report.exit_code == 0, str(report)
+    err = capsys.readouterr().err
+    assert "exports read" in err and "tasks done" in err
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    run(box, tmp_path / "again", start="2026-11-02", end="2026-11", progress=True)
+    assert "exports read" not in capsys.readouterr().err

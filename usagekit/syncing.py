@@ -50,7 +50,13 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.dataset import read_manifest, read_partition, write_partition
-from usagekit.errors import ConfigurationError, TaskStateError, UsagekitError, WaitTimeoutError
+from usagekit.errors import (
+    ArgumentError,
+    ConfigurationError,
+    TaskStateError,
+    UsagekitError,
+    WaitTimeoutError,
+)
 from usagekit.frames import BEIJING, concat_frames, parse_task_tag, task_frame, tidy_frame
 from usagekit.periods import (
     Span,
@@ -65,6 +71,7 @@ from usagekit.periods import (
     subtract,
     utc,
 )
+from usagekit.progress import progress_enabled
 from usagekit.sync_report import COUNTS, RetryLog, SyncReport
 
 __all__ = ["SyncReport", "sync"]
@@ -334,7 +341,7 @@ class _Sync:
                     timeout=max(0.0, remaining),
                     poll=self.o["poll"],
                     sleep=self.o["sleep"],
-                    progress=False,
+                    progress=self.o["progress"],
                 )
             except (WaitTimeoutError, TaskStateError) as error:
                 for unit in open_units:
@@ -374,6 +381,7 @@ class _Sync:
         results: dict[tuple[str, str], Any] = {}
         if not rows:
             return results
+        bar = _bar(self.o["progress"], len(rows), "exports read")
         with ThreadPoolExecutor(min(4, len(rows)), thread_name_prefix="usagekit-sync") as threads:
             futures = {(r["account"], r["task_id"]): threads.submit(one, r) for r in rows}
             for key, future in futures.items():
@@ -381,6 +389,10 @@ class _Sync:
                     results[key] = future.result()
                 except UsagekitError as error:
                     results[key] = error
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
         return results
 
     def write(self, units: list[_Unit]) -> None:
@@ -508,6 +520,14 @@ class _Sync:
         )
 
 
+def _bar(enabled: bool, total: int, what: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=what, unit="export", disable=False)
+
+
 def sync(
     accounts: Account | Sequence[Account],
     start: datetime | str,
@@ -538,17 +558,18 @@ def sync(
     created in ``language``, at most ``max_in_flight`` running per account, waited for up to
     ``timeout`` seconds in all (``poll``, ``sleep`` as for :func:`usagekit.wait`), fetched into
     ``cache_dir`` and read on ``executor`` (as :func:`usagekit.usage`). ``cleanup`` deletes the
-    exports sync created once their data is in the dataset (and the failed ones). ``progress`` is
-    accepted for symmetry with :func:`usagekit.usage`; sync itself prints nothing.
+    exports sync created once their data is in the dataset (and the failed ones). ``progress`` shows
+    tqdm bars while sync waits for exports and reads them (default: when a person is watching;
+    ``TQDM_DISABLE=1`` silences them).
     """
     from usagekit.listing import _accounts
 
     chosen = _accounts(accounts)
     unknown = set(types) - set(TYPE_METRICS)
     if unknown or not types:
-        raise ValueError(f"types are 'flow' and/or 'vas', not {sorted(unknown) or list(types)}")
+        raise ArgumentError(f"types are 'flow' and/or 'vas', not {sorted(unknown) or list(types)}")
     if max_in_flight < 1:
-        raise ValueError("max_in_flight must be at least 1")
+        raise ArgumentError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
     lower, upper = period(start, end)
     clock = now if callable(now) else (lambda: utc(now)) if now is not None else (lambda: datetime.now(UTC))
     root = Path(dataset)
@@ -563,6 +584,7 @@ def sync(
         "cache_dir": cache_dir,
         "sleep": sleep,
         "poll": poll,
+        "progress": progress_enabled(progress),
     }
     run = _Sync(chosen, root, options)
     with _locked(root), RetryLog() as retries:
