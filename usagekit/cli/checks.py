@@ -16,6 +16,7 @@ argparse.ArgumentTypeError: '2026-13-01' is not an ISO 8601 time (for example 20
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -30,6 +31,7 @@ __all__ = [
     "iso_time",
     "month",
     "non_empty",
+    "number",
     "output_file",
     "output_folder",
     "positive_int",
@@ -75,14 +77,22 @@ def month(text: str) -> str:
     return value
 
 
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds, 0 or more."""
+def number(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` are refused)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"seconds are a finite number, 0 or more, not {text}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text}")
     return value
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import threading
 from typing import Any
 
-from usagekit.cli.checks import iso_time, positive_int
+from usagekit.cli.checks import iso_time, number, positive_int, seconds
 
 __all__ = ["handler", "register"]
 
@@ -35,32 +34,15 @@ def _port(text: str) -> int:
 
 
 def _rate(text: str) -> float:
-    value = _number(text)
+    value = number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, not {text}")
     return value
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text}")
-    return value
-
-
 def _calls_per_second(text: str) -> float:
     try:
-        value = _number(text)
+        value = number(text)
     except argparse.ArgumentTypeError:
         value = -1.0  # worded below
     if value < 0:
@@ -89,17 +71,17 @@ def register(subparsers: Any) -> None:
         "--tasks", type=positive_int, default=40, help="seeded tasks per account and kind (default 40)"
     )
     parser.add_argument(
-        "--file-ttl", type=_seconds, default=900, help="download URL lifetime, seconds (default 900)"
+        "--file-ttl", type=seconds, default=900, help="download URL lifetime, seconds (default 900)"
     )
     parser.add_argument(
-        "--task-delay", type=_seconds, default=2.0, help="seconds until a new task finishes (default 2)"
+        "--task-delay", type=seconds, default=2.0, help="seconds until a new task finishes (default 2)"
     )
     for name in ("throttle", "unavailable", "error500", "drop", "truncate"):
         parser.add_argument(
             f"--{name}", type=_rate, default=0.0, metavar="RATE", help=f"share of requests: {name}"
         )
-    parser.add_argument("--latency", type=_seconds, default=0.0, help="added delay per request, seconds")
-    parser.add_argument("--jitter", type=_seconds, default=0.0, help="extra random delay up to this, seconds")
+    parser.add_argument("--latency", type=seconds, default=0.0, help="added delay per request, seconds")
+    parser.add_argument("--jitter", type=seconds, default=0.0, help="extra random delay up to this, seconds")
     parser.add_argument(
         "--rate-limit",
         type=_calls_per_second,
