@@ -496,3 +496,9 @@ def test_a_figure_made_here_shows_itself_in_jupyter_as_the_same_png_twice(tasks:
     first, _ = DisplayFormatter().format(plot_timeline(tasks, view="runs").figure)
     second, _ = DisplayFormatter().format(plot_timeline(tasks, view="runs").figure)
     assert first["image/png"].startswith(b"\x89PNG") and first["image/png"] == second["image/png"]
+
+
+def test_an_export_made_by_account_is_titled_as_account_totals_not_zero_domains() -> None:
+    ax = plot_usage(usage_frame({None: [1.0, 2.0]}, metric="requests"), metric="requests")
+    assert ax.get_title() == "Requests: account totals, no domain listed · prod"
+    assert set(series(ax)) == {"rest of account"}

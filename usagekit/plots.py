@@ -254,7 +254,10 @@ def plot_usage(
 
     shown = f"top {len(keep)} of {len(ranked)}" if folded else f"{len(ranked)}"
     plural = {"domain": "domains", "region": "regions", "account": "accounts"}[by]
-    title = f"{name} by {by}: {shown} {plural if len(ranked) != 1 or folded else by}"
+    if ranked:
+        title = f"{name} by {by}: {shown} {plural if len(ranked) != 1 or folded else by}"
+    else:  # only rows without a domain (region): exports made by account
+        title = f"{name}: account totals, no {by} listed"
     whose = _whose(accounts)
     if whose and by != "account":
         title += f" · {whose}"
