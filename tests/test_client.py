@@ -184,6 +184,40 @@ def test_throttling_retried_with_full_jitter_backoff(server: SigningServer, fake
     assert len(server.seen) == 4
 
 
+def test_before_attempt_runs_before_every_attempt_after_the_backoff(
+    server: SigningServer, fake: FakeTime
+) -> None:
+    events: list[str] = []
+    server.script(THROTTLED, UNAVAILABLE, THROTTLED)
+    client = CdnClient(
+        AK,
+        endpoint=server.url,
+        retry=RetryPolicy(rng=random.Random(5)),
+        sleep=lambda seconds: events.append("backoff"),
+        clock=fake.clock,
+        before_attempt=lambda: events.append(f"token, {len(server.seen)} seen"),
+    )
+    with client:
+        assert client.call(DESCRIBE)["Verified"] is True
+    assert events == [
+        "token, 0 seen",
+        "backoff",
+        "token, 1 seen",
+        "backoff",
+        "token, 2 seen",
+        "backoff",
+        "token, 3 seen",
+    ]
+    assert len(server.seen) == 4
+
+
+def test_before_attempt_must_be_callable(server: SigningServer, fake: FakeTime) -> None:
+    with pytest.raises(ConfigurationError, match="before_attempt must be callable"):
+        make(server, fake, before_attempt=3)
+    with make(server, fake) as client:
+        assert client.before_attempt is None
+
+
 def test_retry_after_header_is_milliseconds(server: SigningServer, fake: FakeTime) -> None:
     server.script(Reply(400, {"Code": "Throttling", "Message": "slow down"}, {"x-acs-retry-after": "1500"}))
     with make(server, fake) as client:

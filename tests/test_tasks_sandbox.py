@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +25,6 @@ from usagekit.frames import TASK_COLUMNS, parse_task_tag
 from usagekit.lifecycle import create_export, delete_export, wait
 from usagekit.listing import iter_tasks, list_tasks, refresh
 from usagekit.memory import remembered, resolve_account
-from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
 from usagekit.windows import coverage
 
@@ -229,36 +227,6 @@ def test_an_account_whose_client_cannot_be_made_is_named_and_collected(sandbox: 
         ("remote", "detail", "ConfigurationError"),
     ]
     assert "http://" in records[0]["message"] and "remote-secret" not in str(records)
-
-
-class CountingLimiter(RateLimiter):
-    def __init__(self) -> None:
-        super().__init__()
-        self.taken = 0
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        super().acquire()
-        with self.lock:
-            self.taken += 1
-
-
-def test_every_page_call_takes_a_token_from_its_accounts_one_bucket(
-    fresh_sandbox: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    box = fresh_sandbox(
-        accounts=2, tasks=260, faults=Faults(insert_task_after_page=1)
-    )  # 6 pages, walked twice
-    limiters: dict[str, CountingLimiter] = {}
-    monkeypatch.setattr(listing, "limiter", lambda a: limiters.setdefault(a.cache_key, CountingLimiter()))
-    frame = list_tasks(box.accounts, progress=False)
-    assert len(frame) == 2 * 2 * 261
-    assert len(limiters) == 2  # one bucket per account, shared by both kinds' threads
-    for account in box.accounts:
-        calls = [
-            r for r in box.requests if r["account"] == account.name and r["action"].startswith("Describe")
-        ]
-        assert limiters[account.cache_key].taken == len(calls) == 2 * (6 + 6)
 
 
 # --- the lifecycle over a socket -----------------------------------------------------------------------

@@ -179,8 +179,11 @@ class CdnClient:
     loopback address or ``allow_insecure=True``. ``signature`` is ``"v3"`` (ACS3-HMAC-SHA256, parameters in
     the query string) or ``"v2"`` (HMAC-SHA1, everything in a form-encoded body, nothing in the URL).
     ``timeout`` is ``(connect, read)`` seconds per attempt; ``retry`` a :class:`RetryPolicy`; ``sleep`` and
-    ``clock`` are injectable so tests never really wait. One ``requests.Session`` is reused (pass your own,
-    or let the client create one that :meth:`close` closes). A client may be shared by threads.
+    ``clock`` are injectable so tests never really wait. ``before_attempt`` is called before every attempt,
+    the first and each retry: give it a rate limiter's ``acquire`` so that retries under throttling take
+    their tokens too (the listing's shared clients carry their account's bucket, see :mod:`usagekit.pool`).
+    One ``requests.Session`` is reused (pass your own, or let the client create one that :meth:`close`
+    closes). A client may be shared by threads.
 
     >>> from usagekit.accounts import Account
     >>> with CdnClient(Account("prod", "LTAIexample-0000KlMn", "secret"), signature="v2") as client:
@@ -204,6 +207,7 @@ class CdnClient:
         allow_insecure: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        before_attempt: Callable[[], None] | None = None,
     ) -> None:
         if not isinstance(account, Account):
             raise ConfigurationError(f"CdnClient needs an Account, not {type(account).__name__}")
@@ -220,6 +224,7 @@ class CdnClient:
         self._retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self.before_attempt = before_attempt
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         if self._owns_session:
@@ -252,11 +257,23 @@ class CdnClient:
         """The :class:`RetryPolicy` in force."""
         return self._retry
 
+    @property
+    def before_attempt(self) -> Callable[[], None] | None:
+        """What is called before every attempt (e.g. a rate limiter's ``acquire``), or ``None``."""
+        return self._before_attempt
+
+    @before_attempt.setter
+    def before_attempt(self, hook: Callable[[], None] | None) -> None:
+        if hook is not None and not callable(hook):
+            raise ConfigurationError(f"before_attempt must be callable or None, not {type(hook).__name__}")
+        self._before_attempt = hook
+
     def call(self, action: str, **params: object) -> dict[str, Any]:
         """Call API ``action`` with ``params`` and return the decoded JSON reply.
 
         Parameter values are sent as text; ``None`` values are left out. Retries follow the policy;
         ``Create*`` / ``Delete*`` calls are repeated only when the reply proves they did not run.
+        ``before_attempt`` (when set) runs before each attempt, after any backoff wait.
 
         >>> from usagekit.accounts import Account
         >>> CdnClient(Account("a", "LTAIexample-0000KlMn", "s")).call("Describe Tasks")
@@ -273,6 +290,8 @@ class CdnClient:
         started = self._clock()
         attempt = 0
         while True:
+            if self._before_attempt is not None:
+                self._before_attempt()
             outcome = self._attempt(action, values, changes_state)
             attempt += 1
             if not isinstance(outcome, _Failure):

@@ -36,7 +36,7 @@ from usagekit.frames import TaskTag, format_task_tag, parse_task_tag, task_frame
 from usagekit.listing import _list_one, _one_kind, _run
 from usagekit.memory import _MEMORY, resolve_account
 from usagekit.paging import PagingPolicy
-from usagekit.pool import ClientFactory, lease, limiter
+from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, WaitBar, progress_enabled
 from usagekit.tasks import (
     CREATE_ACTIONS,
@@ -122,9 +122,7 @@ def create_export(
             # window only by what was listed before the create, so list first when nothing was.
             known = frozenset(
                 task.task_id
-                for task in _list_one(
-                    account, kind, client, limiter(account), PagingPolicy(), ListingBars(False, 0)
-                )
+                for task in _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
             )
         try:
             reply = client.call(action, **params)
@@ -197,7 +195,7 @@ def _find_created(
     known: frozenset[str] | None,
 ) -> list[ExportTask]:
     """The tasks a create that may have run could have made: by token (detail) or window and name."""
-    listed = _list_one(account, kind, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+    listed = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
     if token is not None:
         return [t for t in listed if (tag := parse_task_tag(t.task_name)) is not None and tag.token == token]
     return [
@@ -265,7 +263,7 @@ def delete_export(
         try:
             client.call(action, TaskId=task_id)
         except MayHaveRunError:
-            listed = _list_one(account, kind, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+            listed = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
             if any(task.task_id == task_id for task in listed):
                 client.call(action, TaskId=task_id)
     _MEMORY.forget(account.name, kind, task_id)

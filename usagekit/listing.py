@@ -29,8 +29,8 @@ from usagekit.client import CdnClient
 from usagekit.errors import ApiError, ArgumentError, ConfigurationError, TaskStateError, UsagekitError
 from usagekit.frames import KINDS, STATUSES
 from usagekit.memory import _MEMORY, Remembered
-from usagekit.paging import Page, PagingPolicy, RateLimiter, collect, walk
-from usagekit.pool import ClientFactory, lease, limiter
+from usagekit.paging import Page, PagingPolicy, collect, walk
+from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, progress_enabled
 from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
 from usagekit.times import to_utc
@@ -54,15 +54,17 @@ def _walk_one(
     account: Account,
     kind: str,
     client: CdnClient,
-    limiter: RateLimiter,
     policy: PagingPolicy,
     bars: ListingBars,
 ) -> Generator[Page[_Listed], None, Any]:
-    """The page walk of one account and kind, remembering the answer when it completes."""
+    """The page walk of one account and kind, remembering the answer when it completes.
+
+    Each attempt of each page takes its token from the account's bucket inside the client (see
+    :func:`usagekit.pool.limited`), retries included.
+    """
     action = LIST_ACTIONS[kind]
 
     def fetch(number: int, size: int) -> Page[_Listed]:
-        limiter.acquire()
         reply = client.call(action, PageSize=size, PageNumber=number)
         bars.page()
         return parse_page(reply, account=account.name, kind=kind, asked=size, action=action)
@@ -87,11 +89,10 @@ def _list_one(
     account: Account,
     kind: str,
     client: CdnClient,
-    limiter: RateLimiter,
     policy: PagingPolicy,
     bars: ListingBars,
 ) -> list[ExportTask]:
-    listing = collect(_walk_one(account, kind, client, limiter, policy, bars))
+    listing = collect(_walk_one(account, kind, client, policy, bars))
     return _ordered(item.task for item in listing.items.values())
 
 
@@ -122,7 +123,7 @@ def iter_tasks(
     with lease(account, client_factory) as client:
         for one in kinds:
             yielded: set[str] = set()
-            walking = _walk_one(account, one, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+            walking = _walk_one(account, one, client, PagingPolicy(), ListingBars(False, 0))
             with contextlib.closing(walking) as pages:  # an abandoned iteration stops the page threads
                 for page in pages:
                     for item in page.items:
@@ -252,9 +253,7 @@ def _run(
         if failed and errors == "raise":
             raise failed[min(failed)]
         running: dict[Future[list[ExportTask]], int] = {
-            pool.submit(
-                _list_one, account, one, clients[account.name], limiter(account), PagingPolicy(), bars
-            ): index
+            pool.submit(_list_one, account, one, clients[account.name], PagingPolicy(), bars): index
             for index, (account, one) in enumerate(jobs)
             if account.name in clients
         }
@@ -392,7 +391,7 @@ def refresh(
     kind = _one_kind(kind)
     task_id = str(task_id)
     with lease(account, client_factory) as client:
-        found = _list_one(account, kind, client, limiter(account), PagingPolicy(), ListingBars(False, 0))
+        found = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
     task = next((item for item in found if item.task_id == task_id), None)
     if task is None:
         raise TaskStateError(

@@ -3,7 +3,10 @@
 Listings, :func:`~usagekit.lifecycle.wait`'s polls and creates of the same account reuse one
 :class:`~usagekit.client.CdnClient` (its connections: a TLS handshake saved per call against the real
 service) and take their calls from one token bucket, so the account stays within the service's 100 calls
-per second however many threads call it. Both stores are bounded:
+per second however many threads call it. The token is taken by the client itself before every attempt
+(its ``before_attempt``), retries included: an account under throttling does not exceed its rate by
+retrying. A client from a caller's ``client_factory`` is given the bucket too, unless the caller set its
+own ``before_attempt``. Both stores are bounded:
 
 - clients are *leased*: the pool keeps the latest :data:`MAX_CLIENTS` accounts' clients, and a client
   pushed out while another thread still holds it is closed when that thread gives it back, never under it;
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -33,7 +37,7 @@ from usagekit.accounts import Account
 from usagekit.client import CdnClient
 from usagekit.paging import RateLimiter
 
-__all__ = ["MAX_CLIENTS", "MAX_LIMITERS", "ClientFactory", "ClientPool", "lease", "limiter"]
+__all__ = ["MAX_CLIENTS", "MAX_LIMITERS", "ClientFactory", "ClientPool", "lease", "limited", "limiter"]
 
 #: a factory turning an :class:`Account` into a client; :class:`CdnClient` itself is the default
 ClientFactory = Callable[[Account], CdnClient]
@@ -66,7 +70,7 @@ class ClientPool:
         with self._lock:
             entry = self._entries.get(account)
             if entry is None:
-                entry = self._entries[account] = _Entry(self._make(account))
+                entry = self._entries[account] = _Entry(limited(self._make(account), account))
             self._entries.move_to_end(account)
             entry.leases += 1
             retiring = self._evict()
@@ -114,11 +118,34 @@ def lease(account: Account, factory: ClientFactory | None = None) -> Iterator[Cd
         with _POOL.lease(account) as client:
             yield client
         return
-    client = factory(account)
+    client = limited(factory(account), account)
     try:
         yield client
     finally:
         client.close()
+
+
+def limited(client: CdnClient, account: Account) -> CdnClient:
+    """``client``, taking a token from ``account``'s shared bucket before every attempt, retries included.
+
+    A client that already has a ``before_attempt`` (the caller's own choice) is left as it is, and so is
+    anything that is not a :class:`CdnClient` (a test's fake service). The bucket is looked up on each
+    attempt, so a client outliving an idle bucket that was dropped takes from the account's current one.
+
+    >>> from usagekit.accounts import Account
+    >>> account = Account("prod", "LTAIexample-0000KlMn", "s", endpoint="http://127.0.0.1:9")
+    >>> client = limited(CdnClient(account), account)
+    >>> client.before_attempt is not None
+    True
+    >>> client.close()
+    """
+    if isinstance(client, CdnClient) and client.before_attempt is None:
+        client.before_attempt = functools.partial(_take_token, account)
+    return client
+
+
+def _take_token(account: Account) -> None:
+    limiter(account).acquire()
 
 
 _LIMITERS: OrderedDict[str, RateLimiter] = OrderedDict()
