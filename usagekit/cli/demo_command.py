@@ -3,6 +3,10 @@
 It starts a sandbox (seed 0, real clock, now = the real time), lists every task of its demo accounts,
 fetches and reads their successful detail exports, writes the task frame (``tasks.csv``) and the tidy
 usage (a Parquet dataset, ``usage/account=…/month=…``) into one folder, and prints a short summary.
+Then the bill (:mod:`usagekit.report`): ``billing.csv`` (every billing method, priced with the example
+price table), the timeline, usage and percentile plots as PNG (``plot`` extra) and ``report.html``, the
+billing report notebook executed on that folder (``report`` extra). A missing extra skips its files
+with one line naming it.
 
     $ usagekit demo --output ./usagekit-demo
 """
@@ -29,6 +33,13 @@ from usagekit.units import format_bandwidth, format_bytes, format_requests, unit
 __all__ = ["handler", "human_bits", "human_bytes", "human_count", "register", "summary_lines"]
 
 MARKER = ".usagekit-demo"
+#: what the demo writes besides its marker: an earlier demo's copies are removed before a new run
+OUTPUTS = ("tasks.csv", "billing.csv", "timeline.png", "usage.png", "percentile.png", "report.html")
+_FIGURES = {
+    "timeline.png": "every export's window, by account, kind and type (Beijing time)",
+    "usage.png": "each account's daily peak bandwidth",
+    "percentile.png": "one month's bandwidth points sorted, and what each billing method bills",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +49,8 @@ def register(subparsers: Any) -> None:
         help="run the whole path against a local sandbox: list, fetch, read, write",
         description=(
             "Start an in-process sandbox, list every demo account's export tasks, fetch and read the "
-            "successful detail exports, and write tasks.csv and a Parquet dataset of tidy usage."
+            "successful detail exports, and write tasks.csv, a Parquet dataset of tidy usage, billing.csv "
+            "(every billing method side by side), PNG plots and report.html (the billing report)."
         ),
     )
     parser.add_argument(
@@ -145,7 +157,8 @@ def _prepare(output: Path) -> None:
                 f"--output {str(output)!r} is not empty and not an earlier demo's folder: name a new folder"
             )
         shutil.rmtree(output / "usage", ignore_errors=True)
-        (output / "tasks.csv").unlink(missing_ok=True)
+        for name in OUTPUTS:
+            (output / name).unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
     (output / MARKER).write_text("written by `usagekit demo`; safe to delete\n", encoding="utf-8")
 
@@ -161,6 +174,29 @@ def _cache(cache_dir: str | None) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="usagekit-demo-") as root:
         yield root
+
+
+def _bill(output: Path, tasks: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """Write billing.csv, the PNG plots and report.html; one line per file, or per extra that is missing."""
+    from usagekit.errors import MissingExtraError
+    from usagekit.report import EXAMPLE_PRICES_DATE, write_billing, write_figures, write_report
+
+    billing = write_billing(frame, output / "billing.csv")
+    lines = [
+        f"  {output / 'billing.csv'}  every billing method per account, region and Beijing month "
+        f"({len(billing)} rows; costs from the EXAMPLE price table of {EXAMPLE_PRICES_DATE}, not real prices)"
+    ]
+    try:
+        figures = write_figures(tasks, frame, billing, output)
+        lines += [f"  {path}  {_FIGURES[name]}" for name, path in figures.items()]
+    except MissingExtraError as error:
+        lines.append(f"  (PNG plots skipped: {error})")
+    try:
+        report = write_report(output)
+        lines.append(f"  {report}  the billing report: usage/ and billing.csv read by a notebook, as HTML")
+    except MissingExtraError as error:
+        lines.append(f"  (report.html skipped: {error})")
+    return lines
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -201,7 +237,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     print(
         f"  {output / 'usage'}{os.sep}  tidy usage as Parquet, account=…/month=… ({len(frame):,} rows)",
         file=out,
+        flush=True,
     )
+    for line in _bill(output, tasks, frame):
+        print(line, file=out, flush=True)
     print("", file=out)
     print(
         f"next: python -c \"import usagekit; print(usagekit.read_dataset('{output / 'usage'}'))\"", file=out
