@@ -29,7 +29,7 @@ SECONDS = 1.0
 
 _CHILD = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, sys, time
     import pandas, pyarrow, fastexcel, pypdf  # imports are not part of the second
     from usagekit import UsagekitError
     from usagekit.readers import read_summary, read_usage
@@ -42,7 +42,11 @@ _CHILD = textwrap.dedent(
     except UsagekitError as error:
         outcome = {"error": type(error).__name__, "message": str(error)}
     outcome["seconds"] = time.perf_counter() - start
-    outcome["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this process image's own peak; ru_maxrss would include the forking parent's (Linux
+    # carries it across exec), so a big pytest process would look like a big read
+    with open("/proc/self/status") as status:
+        hwm = next(line for line in status if line.startswith("VmHWM:"))
+    outcome["peak_mb"] = int(hwm.split()[1]) / 1024
     print(json.dumps(outcome))
     """
 )
