@@ -15,7 +15,7 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
         monkeypatch.setitem(sys.modules, name, None)  # makes `import name` raise ImportError
 
 
-def test_reading_a_workbook_without_calamine_names_the_files_extra(
+def test_reading_a_workbook_without_fastexcel_names_the_files_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     import openpyxl
@@ -27,7 +27,7 @@ def test_reading_a_workbook_without_calamine_names_the_files_extra(
     book.active.append(["Time", "Domain", "Requests"])
     book.active.append(["2026-11-01 00:00:00", "a.example", 1])
     book.save(path)
-    _hide(monkeypatch, "python_calamine")
+    _hide(monkeypatch, "fastexcel")  # the engine the files extra installs
     with pytest.raises(MissingExtraError, match=r"usagekit\[files\]") as caught:
         read_usage(path, cache=False)
     assert isinstance(caught.value, UsagekitError) and isinstance(caught.value, ImportError)
