@@ -176,27 +176,33 @@ def _cache(cache_dir: str | None) -> Iterator[str]:
         yield root
 
 
-def _bill(output: Path, tasks: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
-    """Write billing.csv, the PNG plots and report.html; one line per file, or per extra that is missing."""
+def _bill(output: Path, tasks: pd.DataFrame, frame: pd.DataFrame) -> Iterator[str]:
+    """Write billing.csv, the PNG plots and report.html, yielding a line as each is written or skipped."""
     from usagekit.errors import MissingExtraError
     from usagekit.report import EXAMPLE_PRICES_DATE, write_billing, write_figures, write_report
 
     billing = write_billing(frame, output / "billing.csv")
-    lines = [
+    yield (
         f"  {output / 'billing.csv'}  every billing method per account, region and Beijing month "
         f"({len(billing)} rows; costs from the EXAMPLE price table of {EXAMPLE_PRICES_DATE}, not real prices)"
-    ]
+    )
     try:
         figures = write_figures(tasks, frame, billing, output)
-        lines += [f"  {path}  {_FIGURES[name]}" for name, path in figures.items()]
+        for name in _FIGURES:
+            if name in figures:
+                yield f"  {figures[name]}  {_FIGURES[name]}"
+            else:
+                yield f"  ({name} skipped: the exports hold no bandwidth to bill)"
     except MissingExtraError as error:
-        lines.append(f"  (PNG plots skipped: {error})")
+        yield f"  (PNG plots skipped: {error})"
+    if billing.empty:
+        yield "  (report.html skipped: the exports hold no traffic or bandwidth to bill)"
+        return
     try:
         report = write_report(output)
-        lines.append(f"  {report}  the billing report: usage/ and billing.csv read by a notebook, as HTML")
+        yield f"  {report}  the billing report: usage/ and billing.csv read by a notebook, as HTML"
     except MissingExtraError as error:
-        lines.append(f"  (report.html skipped: {error})")
-    return lines
+        yield f"  (report.html skipped: {error})"
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:

@@ -199,11 +199,18 @@ def _kernel_manager(sockets: str) -> Any:
 
 
 #: the lab template without the scripts it loads from a CDN (MathJax, require.js, mermaid): the report
-#: uses none of them, and a page of billing figures should open offline without asking another host
+#: uses none of them, and a page of billing figures should open offline without asking another host.
+#: A PNG gets its alternative text from the output's ``alt`` metadata (the notebook gives each plot's title).
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or 'a figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
 """
 
 
@@ -232,6 +239,11 @@ def write_report(
         raise ReportError(
             f"the report reads {' and '.join(lacking)} in {str(folder)!r}, which has none: "
             "run `usagekit demo --output FOLDER` first, or write them with to_dataset and write_billing"
+        )
+    if pd.read_csv(folder / "billing.csv", nrows=1).empty:
+        raise ReportError(
+            f"{str(folder / 'billing.csv')!r} has no rows (the usage holds no traffic or bandwidth): "
+            "there is no bill to report on"
         )
     target = Path(html) if html is not None else folder / "report.html"
     notebook = nbformat.reads(report_notebook(), as_version=4)
