@@ -28,9 +28,9 @@ import sys
 from usagekit.sandbox.core import demo_accounts
 from usagekit.syncing import sync
 
-endpoint, dataset, cache = sys.argv[1:4]
+endpoint, dataset, cache, first = sys.argv[1:5]
 accounts = demo_accounts(7, endpoint=endpoint, accounts=2)
-report = sync(accounts, "2026-10-30", "2026-11", dataset, now="2026-11-04T08:00:00Z", cache_dir=cache, poll=0.2)
+report = sync(accounts, first, "2026-11", dataset, now="2026-11-04T08:00:00Z", cache_dir=cache, poll=0.2)
 print(report)
 sys.exit(report.exit_code)
 """
@@ -67,23 +67,29 @@ def test_killed_syncs_then_one_more_equal_an_uninterrupted_sync(
     command = [sys.executable, str(script), box.endpoint, str(root), str(cache)]
     rng = random.Random(16)
     kills = 0
-    for _ in range(5):
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = pd.Timestamp("2026-10-30")
+    for _ in range(10):  # each try starts two days earlier, so it always has exports to make and read
+        first -= pd.Timedelta(days=2)
+        child = subprocess.Popen(
+            [*command, f"{first:%Y-%m-%d}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(1.5, 4.5))  # imports take about a second: kill in planning, waiting or writing
         if child.poll() is None:
             child.kill()
             kills += 1
         child.communicate()
         assert_whole(root)
+        if kills == 5:
+            break
     assert kills >= 3
-    last = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    last = subprocess.run([*command, f"{first:%Y-%m-%d}"], capture_output=True, text=True, timeout=120)
     assert last.returncode == 0, last.stdout + last.stderr
     assert_whole(root)
 
     calm = fresh_sandbox(**WORLD, task_delay=1)
     reference = sync(
         calm.accounts,
-        "2026-10-30",
+        f"{first:%Y-%m-%d}",
         "2026-11",
         tmp_path / "reference",
         now=lambda: calm.now,
@@ -93,5 +99,6 @@ def test_killed_syncs_then_one_more_equal_an_uninterrupted_sync(
     assert reference.complete
     pd.testing.assert_frame_equal(data(root), data(tmp_path / "reference"))
     until = pd.Timestamp("2026-11-03T16:00:00Z")
-    truth = [calm.truth.usage_over(a.name, "2026-10-29T16:00:00Z", until) for a in calm.accounts]
+    since = (first - pd.Timedelta(hours=8)).tz_localize("UTC")  # Beijing midnight of the first day
+    truth = [calm.truth.usage_over(a.name, since, until) for a in calm.accounts]
     assert data(root)["value"].sum() == sum(f["value"].sum() for f in truth)
