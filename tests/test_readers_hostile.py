@@ -146,11 +146,32 @@ def test_a_cell_at_zz100000_is_refused_whatever_dimension_says(tmp_path: Path) -
         '<c\nr="XFD1"><v>1</v></c>',  # a line break in the tag
         '<c r="&#88;FD1"><v>1</v></c>',  # an entity in the reference
         "<c><v>1</v></c>" * 70,  # cells placed by their order alone
+        '<x:c xmlns:x="urn:any" r="XFD1"><v>1</v></x:c>',  # a prefix: the library reads any prefix
+        '<c a=">" r="XFD1"><v>1</v></c>',  # a quoted > before the reference
+        "<c a='/>' r='XFD1'><v>1</v></c>",  # the same, in the other quote
+        '<c a="</c>" r="XFD1"><v>1</v></c>',  # a cell end inside a value (not XML, read all the same)
+        '<c r="B1" r="XFD1"><v>1</v></c>',  # a second reference (the library takes the last)
     ],
 )
 def test_unusual_spellings_of_a_far_cell_are_refused_too(tmp_path: Path, cell: str) -> None:
     path = handmade(tmp_path / "u.xlsx", f'<row r="3">{cell}</row>')
     refused(path, "UnsafeFileError", "refused: sheet 'usage' holds")
+
+
+def test_a_value_in_the_other_quote_is_still_seen_as_a_boolean(tmp_path: Path) -> None:
+    path = handmade(
+        tmp_path / "q.xlsx",
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>2024-03-02 00:05</t></is></c><c r="B3" t=\'b\'><v>1</v></c></row>',
+    )
+    refused(path, "ReadError", "TRUE/FALSE")
+
+
+def test_a_second_entry_of_the_same_name_is_refused(tmp_path: Path) -> None:
+    """zipfile reads the last of two same-named entries; another library may read the first."""
+    path = handmade(tmp_path / "d.xlsx", "")
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    refused(path, "UnsafeFileError", "two entries named 'xl/worksheets/sheet1.xml'")
 
 
 def test_a_row_past_excels_last_is_refused(tmp_path: Path) -> None:
