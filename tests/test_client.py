@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import logging
 import random
 import socket
@@ -622,3 +623,59 @@ def test_retry_policy_values() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ConfigurationError):
         RetryPolicy(cap=-1)
+
+
+# --- the client's own session: environment proxies, and none for a loopback endpoint ----------------------
+
+
+class _RecordingProxy(http.server.ThreadingHTTPServer):
+    """A plain-http 'proxy' on 127.0.0.1 that records each request line's target and answers OK."""
+
+    targets: list[str]
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.targets.append(self.path)  # type: ignore[attr-defined]
+        body = b'{"RequestId": "via-proxy"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[_RecordingProxy]:
+    running = _RecordingProxy(("127.0.0.1", 0), _ProxyHandler)
+    running.targets = []
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+def test_environment_proxy_carries_a_remote_endpoint_with_the_whole_url(
+    proxy: _RecordingProxy, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = CdnClient(AK, endpoint="http://cdn.example.invalid", allow_insecure=True, sleep=fake.sleep)
+    with client:
+        assert client.call(DESCRIBE, PageSize=50)["RequestId"] == "via-proxy"
+    assert proxy.targets == ["http://cdn.example.invalid/?PageSize=50"]  # absolute form, as to any proxy
+
+
+def test_a_loopback_endpoint_ignores_environment_proxies(
+    server: SigningServer, proxy: _RecordingProxy, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    with make(server, fake) as client:
+        assert client.call(DESCRIBE, PageSize=50)["Verified"] is True
+    assert proxy.targets == [] and server.seen[-1].query == {"PageSize": "50"}

@@ -11,8 +11,10 @@ decoded JSON of a successful reply, or raises from :mod:`usagekit.errors`:
 * :class:`~usagekit.errors.ConfigurationError` for an endpoint that cannot be used (plain ``http://`` to a
   remote host, a URL with a path or query), before any connection is made.
 
-Retries (:class:`RetryPolicy`) happen here, per request, with a fresh signature (new nonce, new timestamp)
-for every attempt. No secret, STS token, signature or URL query ever reaches a message, a log line or an
+Retries happen here, per request, as a :class:`~usagekit.retry.RetryPolicy` says (its own module), with a
+fresh signature (new nonce, new timestamp) for every attempt, and ``before_attempt`` (an account's rate
+limiter) called before each. The wire itself (the endpoint, one POST, the capped reply) is
+:mod:`usagekit.transport`. No secret, STS token, signature or URL query ever reaches a message, a log line or an
 exception's cause chain: a failure is turned into our own error inside the ``except`` block but raised
 outside it, so the chain holds only usagekit's errors, each with a sanitized description of what happened
 (requests' own messages quote URLs); text the service sends back is masked for the secret and the token.
@@ -26,19 +28,16 @@ CdnClient(account='demo', endpoint_url='http://127.0.0.1:8080')
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import random
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -55,10 +54,29 @@ from usagekit.errors import (
     error_for,
 )
 from usagekit.redact import MASK, redact
+from usagekit.retry import RetryPolicy, retry_after_seconds
 from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
+from usagekit.transport import (
+    MAX_REPLY_BYTES,
+    Reply,
+    Transport,
+    TransportCause,
+    chain,
+    describe,
+    never_sent,
+    resolve_endpoint,
+)
 from usagekit.version import __version__
 
-__all__ = ["API_VERSION", "DEFAULT_ENDPOINT", "PRODUCT", "CdnClient", "RetryPolicy"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ENDPOINT",
+    "MAX_REPLY_BYTES",
+    "PRODUCT",
+    "CdnClient",
+    "RetryPolicy",
+    "TransportCause",
+]
 
 PRODUCT = "Cdn"
 API_VERSION = "2018-05-10"
@@ -87,76 +105,8 @@ _V2_COMMON = frozenset(
 _SNIPPET_BYTES = 200
 #: a reply is masked over this many bytes before its snippet is cut (masking first, then cutting)
 _SCRUB_BYTES = 65536
-#: the largest API reply read (a page of 50 tasks is about 30 KB); a larger one is refused unread
-MAX_REPLY_BYTES = 8 << 20
-#: connections kept per host by a client-made session: more than the requests a listing has in flight
-_POOL_SIZE = 32
 _REQUEST_ID_RE = re.compile(r'"RequestId"\s*:\s*"([^"\\]{1,128})"')
 _ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_shared_random = random.Random()  # backoff jitter, not cryptography
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long :class:`CdnClient` retries one request: a value you can pass around.
-
-    ``max_attempts`` bounds the attempts (1 disables retries), ``deadline`` the seconds from the first
-    attempt after which no further wait is started. The wait before retry ``n`` (0 for the first retry) is
-    exponential backoff with full jitter, ``uniform(0, min(cap, base * 2**n))``; when the service sent
-    ``x-acs-retry-after`` the wait is at least that (bounded by ``cap``). ``rng`` makes the jitter
-    reproducible in tests.
-
-    >>> policy = RetryPolicy(rng=random.Random(7))
-    >>> 0.0 <= policy.wait(0) <= 0.2
-    True
-    >>> policy.wait(0, retry_after=1.5)
-    1.5
-    >>> policy.wait(40, retry_after=60.0)
-    20.0
-    >>> RetryPolicy(max_attempts=1)
-    RetryPolicy(max_attempts=1, base=0.2, cap=20.0, deadline=180.0)
-    """
-
-    max_attempts: int = 10
-    base: float = 0.2
-    cap: float = 20.0
-    deadline: float = 180.0
-    rng: random.Random | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
-        for name in ("base", "cap", "deadline"):
-            if getattr(self, name) < 0:
-                raise ConfigurationError(f"RetryPolicy.{name} must not be negative")
-
-    def backoff(self, attempt: int) -> float:
-        """The jittered exponential wait before retry ``attempt`` (0-based), ignoring any retry-after.
-
-        >>> RetryPolicy(base=1.0, cap=3.0, rng=random.Random(1)).backoff(10) <= 3.0
-        True
-        """
-        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 64))
-        return (self.rng or _shared_random).uniform(0.0, ceiling)
-
-    def wait(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry ``attempt`` (0-based), honouring ``retry_after`` (seconds).
-
-        >>> RetryPolicy(rng=random.Random(0)).wait(2, retry_after=0.0) <= 0.8
-        True
-        """
-        delay = self.backoff(attempt)
-        if retry_after is not None and retry_after > 0:
-            delay = max(delay, min(retry_after, self.cap))
-        return delay
-
-
-class TransportCause(Exception):
-    """A sanitized stand-in for a requests / urllib3 error in a :class:`TransportError`'s cause chain.
-
-    Its text is the original's type and message with URL queries removed and secrets masked; the original
-    objects are not kept, since they quote the request's URL and can hold its parameters.
-    """
 
 
 @dataclass
@@ -216,27 +166,14 @@ class CdnClient:
         self._account = account
         self._signature = signature
         chosen = endpoint or account.endpoint or DEFAULT_ENDPOINT
-        self._endpoint_url, self._host, loopback = _resolve_endpoint(chosen, allow_insecure=allow_insecure)
+        self._endpoint_url, self._host, loopback = resolve_endpoint(chosen, allow_insecure=allow_insecure)
         self._url = self._endpoint_url + "/"
-        # Environment proxies must not capture traffic meant for a local sandbox.
-        self._proxies: dict[str, str | None] | None = {"http": None, "https": None} if loopback else None
-        self._timeout = timeout
         self._retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self.before_attempt = before_attempt
-        self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
-        if self._owns_session:
-            # Listings send many pages at once through one client (both kinds, 8 pages each): a pool
-            # smaller than that discards connections, each a new TLS handshake and a urllib3 warning.
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=_POOL_SIZE)
-            self._session.mount("https://", adapter)
-            self._session.mount("http://", adapter)
-        if loopback and self._owns_session:
-            # Nothing in the environment (proxies, .netrc) applies to a local server: skipping the
-            # lookups requests makes on every call saves about half a millisecond per call.
-            self._session.trust_env = False
+        self._transport = Transport(self._endpoint_url, loopback=loopback, session=session, timeout=timeout)
+        self._session = self._transport.session
         self._user_agent = f"usagekit/{__version__} {requests.utils.default_user_agent()}"
         self._secrets = _secret_forms(account)
 
@@ -323,7 +260,7 @@ class CdnClient:
 
     def close(self) -> None:
         """Close the HTTP session if the client created it (a session passed in stays the caller's)."""
-        if self._owns_session:
+        if self._transport.owned:
             self._session.close()
 
     def __enter__(self) -> CdnClient:
@@ -353,33 +290,23 @@ class CdnClient:
             url, headers, body = self._sign_v2(action, params)
         failure: _Failure
         try:
-            response = self._session.request(
-                "POST",
-                url,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-                proxies=self._proxies,
-                stream=True,
-            )
-            raw = _read_capped(response, MAX_REPLY_BYTES)
+            reply = self._transport.post(url, headers, body)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             # Built here, raised by ``call`` outside this block, so no exception chain holds ``exc``.
             failure = self._transport_failure(exc, action, changes_state)
         else:
-            if raw is None:
-                return self._too_large(response, action, changes_state)
-            return self._interpret(response, raw, action, changes_state)
+            if reply.body is None:
+                return self._too_large(reply, action, changes_state)
+            return self._interpret(reply.status, reply.headers, reply.body, action, changes_state)
         return failure
 
-    def _too_large(self, response: requests.Response, action: str, changes_state: bool) -> _Failure:
-        status = response.status_code
+    def _too_large(self, reply: Reply, action: str, changes_state: bool) -> _Failure:
+        status = reply.status
         error = ResponseError(
             f"{action} for account {self._account.name!r} got a reply larger than {MAX_REPLY_BYTES} bytes "
             f"(HTTP {status}) from {self._endpoint_url}; it was not read",
             status=status,
-            request_id=self._scrub(response.headers.get("x-acs-request-id") or "") or None,
+            request_id=self._scrub(reply.headers.get("x-acs-request-id") or "") or None,
             action=action,
             account=self._account.name,
         )
@@ -442,15 +369,13 @@ class CdnClient:
     # --- turning replies and failures into results ---------------------------------------------------
 
     def _interpret(
-        self, response: requests.Response, raw: bytes, action: str, changes_state: bool
+        self, status: int, headers: Mapping[str, str], raw: bytes, action: str, changes_state: bool
     ) -> dict[str, Any] | _Failure:
-        status = response.status_code
-        headers = response.headers
         try:
             data = json.loads(raw) if raw.strip() else None
         except ValueError:  # invalid JSON or undecodable bytes
             data = None
-        retry_after = _retry_after_seconds(headers.get("x-acs-retry-after"))
+        retry_after = retry_after_seconds(headers.get("x-acs-retry-after"))
         if 200 <= status < 300 and isinstance(data, dict):
             return data
         if status >= 400 and isinstance(data, dict) and isinstance(data.get("Code"), str) and data["Code"]:
@@ -539,7 +464,7 @@ class CdnClient:
     def _sanitized_chain(self, exc: BaseException) -> TransportCause | None:
         """A :class:`TransportCause` per error in ``exc``'s chain (outermost first), queries and secrets out."""
         head: TransportCause | None = None
-        for item in reversed(_chain(exc)):
+        for item in reversed(chain(exc)):
             kind = type(item)
             cause = TransportCause(f"{kind.__module__}.{kind.__qualname__}: {self._scrub(str(item))}")
             cause.__cause__ = head
@@ -547,7 +472,7 @@ class CdnClient:
         return head
 
     def _classify_transport_failure(self, exc: BaseException, action: str, changes_state: bool) -> _Failure:
-        description = self._scrub(_describe(exc))
+        description = self._scrub(describe(exc))
         name = self._account.name
         if isinstance(exc, requests.exceptions.SSLError):
             message = f"{action} for account {name!r}: TLS failed with {self._endpoint_url} ({description})"
@@ -555,13 +480,13 @@ class CdnClient:
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
             message = f"{action} for account {name!r}: the request could not be built ({description})"
             return _Failure(TransportError(message, action=action, account=name), retry=False)
-        if any(isinstance(item, urllib3.exceptions.NameResolutionError) for item in _chain(exc)):
+        if any(isinstance(item, urllib3.exceptions.NameResolutionError) for item in chain(exc)):
             message = (
                 f"{action} for account {name!r}: could not resolve the host of {self._endpoint_url}; "
                 f"check the endpoint and the network ({description})"
             )
             return _Failure(TransportError(message, action=action, account=name), retry=False)
-        if _never_sent(exc):
+        if never_sent(exc):
             message = (
                 f"{action} for account {name!r}: could not connect to {self._endpoint_url} ({description})"
             )
@@ -596,60 +521,6 @@ class CdnClient:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _resolve_endpoint(endpoint: str, *, allow_insecure: bool) -> tuple[str, str, bool]:
-    """``(endpoint_url, host header, is_loopback)`` for a host name or URL, refusing what is unsafe."""
-    text = endpoint.strip()
-    if not text:
-        raise ConfigurationError("the endpoint is empty: give a host name or a URL such as https://host")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ConfigurationError(
-            f"the endpoint's scheme must be https (or http to a loopback host), not {scheme!r}"
-        )
-    if "@" in parts.netloc:
-        raise ConfigurationError(
-            "the endpoint must not carry a user name or password: give scheme://host[:port]"
-        )
-    if parts.query or parts.fragment or parts.path not in ("", "/"):
-        raise ConfigurationError(
-            "the endpoint must be scheme://host[:port] without a path, query or fragment"
-        )
-    host = parts.hostname
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigurationError(f"the endpoint's port is not a number: {parts.netloc!r}") from None
-    if not host:
-        raise ConfigurationError(f"the endpoint has no host name: {endpoint!r}")
-    loopback = _is_loopback(host)
-    if scheme == "http" and not loopback and not allow_insecure:
-        raise ConfigurationError(
-            f"plain http:// to {host} would send signed requests unencrypted; use https://, "
-            "or pass allow_insecure=True for a trusted network"
-        )
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return f"{scheme}://{netloc}", netloc, loopback
-
-
-def _is_loopback(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ``::1``.
-
-    >>> [_is_loopback(h) for h in ("localhost", "127.8.0.1", "::1", "example.com", "10.0.0.1")]
-    [True, True, True, False, False]
-    """
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _text_params(params: Mapping[str, object]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, value in params.items():
@@ -682,88 +553,6 @@ def _secret_forms(account: Account) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    """``x-acs-retry-after`` (milliseconds, as the official SDKs read it) in seconds.
-
-    >>> _retry_after_seconds("1500")
-    1.5
-    >>> _retry_after_seconds("soon") is None
-    True
-    """
-    if value is None:
-        return None
-    try:
-        milliseconds = float(value.strip())
-    except ValueError:
-        return None
-    if milliseconds != milliseconds or milliseconds < 0:  # NaN or negative
-        return None
-    return milliseconds / 1000.0
-
-
-def _read_capped(response: requests.Response, cap: int) -> bytes | None:
-    """The reply's body (decoded), or ``None`` once it passes ``cap`` bytes (the connection is then closed)."""
-    length = response.headers.get("Content-Length")
-    encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-    if length and length.isdigit() and int(length) > cap and not encoded:
-        response.close()
-        return None
-    chunks, size = [], 0
-    for chunk in response.iter_content(65536):
-        size += len(chunk)
-        if size > cap:
-            response.close()
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _find_request_id(raw: bytes) -> str | None:
     match = _REQUEST_ID_RE.search(raw[:65536].decode("utf-8", errors="replace"))
     return match.group(1) if match else None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the errors inside it: ``args``, urllib3's ``reason``, causes and contexts."""
-    seen: list[BaseException] = []
-    pending: list[BaseException] = [exc]
-    while pending and len(seen) < 20:
-        current = pending.pop(0)
-        if any(current is known for known in seen):
-            continue
-        seen.append(current)
-        inner = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
-        pending.extend(item for item in inner if isinstance(item, BaseException))
-    return seen
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """True when the failure happened before any byte of the request could reach the server."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    return any(
-        isinstance(item, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)
-        for item in _chain(exc)
-    )
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    """The root reason inside a requests / urllib3 error (``reason`` or the first exception argument)."""
-    current = exc
-    for _ in range(10):
-        inner = getattr(current, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
-        if inner is None:
-            break
-        current = inner
-    return current
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line description of a transport failure: the outer type and the innermost reason."""
-    innermost = _innermost(exc)
-    outer = type(exc).__name__
-    if innermost is exc:
-        return f"{outer}: {exc}"
-    return f"{outer}, caused by {type(innermost).__name__}: {innermost}"
