@@ -26,7 +26,6 @@ import pandas as pd
 import pytest
 from _usage_truth import Answer, answer
 
-import usagekit
 from usagekit.billing import compare_billing
 from usagekit.cli import main
 from usagekit.cli.checks import CommandLineError
@@ -41,7 +40,7 @@ from usagekit.cli.demo_command import (
 )
 from usagekit.errors import MissingExtraError
 from usagekit.frames import task_frame
-from usagekit.report import ReportError, example_prices, write_report
+from usagekit.report import ReportError, example_prices, report_notebook, write_report
 from usagekit.sandbox import Sandbox
 from usagekit.tidy import read_dataset
 
@@ -329,7 +328,7 @@ def test_report_html_shows_the_accounts_and_the_billing_table_and_leaks_nothing(
     assert "not Alibaba Cloud&#x27;s prices" in html or "not Alibaba Cloud's prices" in html
     missing = billing.groupby("month")["missing_points"].sum()
     month = max(m for m, n in missing.items() if n == 0)  # the latest complete month: the one shown
-    assert f"Beijing month {month}" in html
+    assert f"Beijing month {month}: complete, no point missing" in html
     shown = billing[(billing["month"] == month) & (billing["method"] == "month_95")]
     for quantity in shown["quantity"]:
         assert f"{quantity:.2f}" in html or repr(round(quantity, 2)) in html, quantity
@@ -346,7 +345,7 @@ def test_report_html_shows_the_accounts_and_the_billing_table_and_leaks_nothing(
 
 
 def test_the_shipped_report_notebook_reads_the_demos_files_and_holds_no_secret() -> None:
-    text = usagekit.report.report_notebook()
+    text = report_notebook()
     import nbformat
 
     notebook = nbformat.reads(text, as_version=4)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,10 @@ __all__ = [
     "EXAMPLE_PRICES_DATE",
     "ReportError",
     "example_prices",
+    "kernel_environment",
     "latest_complete_month",
     "read_billing",
+    "report_month",
     "report_notebook",
     "write_billing",
     "write_figures",
@@ -134,6 +137,23 @@ def latest_complete_month(billing: pd.DataFrame) -> str | None:
     return complete[-1] if complete else None
 
 
+def report_month(billing: pd.DataFrame) -> str | None:
+    """The month a report shows: :func:`latest_complete_month`, else the month with the most points.
+
+    None when ``billing`` has no rows.
+
+    >>> report_month(pd.DataFrame({"month": ["2026-10", "2026-11"], "points": [4000, 6000],
+    ...                            "missing_points": [4928, 2640]}))
+    '2026-11'
+    """
+    if billing.empty:
+        return None
+    complete = latest_complete_month(billing)
+    if complete is not None:
+        return complete
+    return str(billing.groupby(billing["month"].astype(str))["points"].sum().idxmax())
+
+
 # --- the figures -----------------------------------------------------------------------------------------
 
 
@@ -144,8 +164,7 @@ def write_figures(
 
     ``timeline.png``: every export's window, by account, kind and type (:func:`usagekit.plot_timeline`,
     Beijing time); ``usage.png``: each account's daily peak bandwidth (:func:`usagekit.plot_usage`);
-    ``percentile.png``: the biggest ``month_95`` bill of :func:`latest_complete_month` (else the latest
-    month), its points sorted and what each method bills (:func:`usagekit.plot_percentile`). Needs the
+    ``percentile.png``: the biggest ``month_95`` bill of :func:`report_month`, its points sorted and what each method bills (:func:`usagekit.plot_percentile`). Needs the
     ``plot`` extra (:class:`usagekit.MissingExtraError` otherwise, before any file is written).
     """
     require("matplotlib", extra="plot", purpose="the demo's PNG plots")
@@ -156,7 +175,7 @@ def write_figures(
         "timeline.png": plot_timeline(tasks, tz="Asia/Shanghai"),
         "usage.png": plot_usage(usage, metric="bandwidth", by="account", freq="1D", tz="Asia/Shanghai"),
     }
-    month = latest_complete_month(billing) or (str(billing["month"].max()) if len(billing) else None)
+    month = report_month(billing)
     bills = billing[(billing["month"] == month) & (billing["method"] == "month_95")]
     if len(bills):
         biggest = bills.loc[bills["quantity"].idxmax()]
@@ -171,6 +190,16 @@ def write_figures(
 
 
 # --- report.html -----------------------------------------------------------------------------------------
+
+
+def kernel_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The report kernel's environment: ``environ`` without credentials or the sandbox switch.
+
+    >>> kernel_environment({"PATH": "/bin", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s", "ALIYUN_PROFILE": "p"})
+    {'PATH': '/bin', 'TQDM_DISABLE': '1'}
+    """
+    kept = {k: v for k, v in environ.items() if not k.upper().startswith(_HIDDEN_PREFIXES)}
+    return {**kept, "TQDM_DISABLE": "1"}
 
 
 def _kernel_manager(sockets: str) -> Any:
@@ -247,8 +276,7 @@ def write_report(
         )
     target = Path(html) if html is not None else folder / "report.html"
     notebook = nbformat.reads(report_notebook(), as_version=4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_HIDDEN_PREFIXES)}
-    env["TQDM_DISABLE"] = "1"
+    env = kernel_environment(os.environ)
     with tempfile.TemporaryDirectory(prefix="usagekit-report-") as sockets:
         manager = _kernel_manager(sockets)
         client = nbclient.NotebookClient(
