@@ -54,6 +54,8 @@ HEAD_ROWS = 30
 _MAX_FLAGGED = 1000
 #: inflated bytes per window
 _CHUNK = 1 << 20
+#: the sheet's first bytes kept for its first rows
+_HEAD_BYTES = 1 << 20
 #: a window's tail kept for the next one (from its last cell start, when that is this close to the end)
 _MAX_CARRY = 1 << 20
 #: longer than any plain cell tag: a match starting this close to a window's end waits for the next window
@@ -116,10 +118,13 @@ def _engines() -> tuple[Any, Any]:
     except ImportError:
         inflating = zlib
     try:
-        import re2 as searching
+        import re2
     except ImportError:
-        searching = re
-    return inflating, searching.compile(_DEVIATION)
+        return inflating, re.compile(_DEVIATION)
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1  # bytes as bytes: [^>] must match any byte, UTF-8 or not
+    options.never_capture = True
+    return inflating, re2.compile(_DEVIATION, options)
 
 
 def column_letters(index: int) -> str:
@@ -314,7 +319,7 @@ def _scan(
             while (found := deviation.search(data, at)) is not None and found.start() < limit:
                 _settle(data, found.start(), sheet, name)
                 at = found.start() + 1
-            if kept < _CHUNK:  # the settled parts follow each other: together, the sheet's first bytes
+            if kept < _HEAD_BYTES:  # the settled parts follow each other: together, the sheet's first bytes
                 head.append(data[:limit])
                 kept += limit
     except _Unusual:
