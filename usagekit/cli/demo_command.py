@@ -22,6 +22,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -186,23 +187,25 @@ def _bill(output: Path, tasks: pd.DataFrame, frame: pd.DataFrame) -> Iterator[st
         f"  {output / 'billing.csv'}  every billing method per account, region and Beijing month "
         f"({len(billing)} rows; costs from the EXAMPLE price table of {EXAMPLE_PRICES_DATE}, not real prices)"
     )
-    try:
-        figures = write_figures(tasks, frame, billing, output)
-        for name in _FIGURES:
-            if name in figures:
-                yield f"  {figures[name]}  {_FIGURES[name]}"
-            else:
-                yield f"  ({name} skipped: the exports hold no bandwidth to bill)"
-    except MissingExtraError as error:
-        yield f"  (PNG plots skipped: {error})"
-    if billing.empty:
-        yield "  (report.html skipped: the exports hold no traffic or bandwidth to bill)"
-        return
-    try:
-        report = write_report(output)
-        yield f"  {report}  the billing report: usage/ and billing.csv read by a notebook, as HTML"
-    except MissingExtraError as error:
-        yield f"  (report.html skipped: {error})"
+    with ThreadPoolExecutor(1, thread_name_prefix="usagekit-report") as pool:
+        # the report's kernel runs on another core while the plots are drawn here
+        report = None if billing.empty else pool.submit(write_report, output)
+        try:
+            figures = write_figures(tasks, frame, billing, output)
+            for name in _FIGURES:
+                if name in figures:
+                    yield f"  {figures[name]}  {_FIGURES[name]}"
+                else:
+                    yield f"  ({name} skipped: the exports hold no bandwidth to bill)"
+        except MissingExtraError as error:
+            yield f"  (PNG plots skipped: {error})"
+        if report is None:
+            yield "  (report.html skipped: the exports hold no traffic or bandwidth to bill)"
+            return
+        try:
+            yield f"  {report.result()}  the billing report: usage/ and billing.csv read by a notebook, as HTML"
+        except MissingExtraError as error:
+            yield f"  (report.html skipped: {error})"
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
