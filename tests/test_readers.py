@@ -286,6 +286,32 @@ def test_several_sheets_are_joined_and_a_notes_sheet_is_skipped(tmp_path: Path) 
     pd.testing.assert_frame_equal(read_usage(path), expected)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_rows_in_any_order_come_out_sorted(tmp_path: Path, shuffle: bool) -> None:
+    """Rows sorted by time (as exports are), or shuffled, over two sheets: sorted the same as sort_tidy."""
+    rows = [
+        [f"2024-03-02 {minute // 60:02d}:{minute % 60:02d}:00", domain, region, minute + len(domain), minute]
+        for minute in range(0, 300, 5)
+        for domain in ("b.example.com", "a.example.com", "c.example.com")
+        for region in ("CN", "AP1")
+    ]
+    if shuffle:
+        rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
+    header = ["Time", "Domain", "Region", "Traffic(Byte)", "Requests"]
+    path = build(tmp_path / "o.xlsx", {"one": [header, *rows[:100]], "two": [header, *rows[100:]]})
+    expected = tidy(
+        [
+            (d, r, "traffic", pd.Timestamp(t, tz="Asia/Shanghai").tz_convert("UTC"), v)
+            for t, d, r, v, _ in rows
+        ]
+        + [
+            (d, r, "requests", pd.Timestamp(t, tz="Asia/Shanghai").tz_convert("UTC"), q)
+            for t, d, r, _, q in rows
+        ]
+    )
+    pd.testing.assert_frame_equal(read_usage(path, cache=False), expected)
+
+
 def test_no_domain_column_is_an_export_by_account(tmp_path: Path) -> None:
     path = build(
         tmp_path / "n.xlsx",

@@ -102,14 +102,14 @@ def parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
     Cells come as text (the engine writes Excel dates as ``YYYY-MM-DD HH:MM:SS`` and numbers as digits);
     text without a zone is local time ``offset_hours`` east of UTC.
     """
-    fast = _parse_plain(uniques, offset_hours)
-    if fast is not None:
-        return fast
     out = np.full(len(uniques), UNREADABLE, dtype=np.int64)
+    done = _parse_plain(uniques, offset_hours, out)
     naive_text: dict[int, str] = {}
     zoned_text: dict[int, str] = {}
     naive: dict[int, int] = {}
     for i, value in enumerate(uniques):
+        if done[i]:
+            continue
         if is_blank(value):
             out[i] = BLANK
             continue
@@ -149,23 +149,30 @@ def parse_times(uniques: Sequence[Any], offset_hours: float) -> np.ndarray:
 _PLAIN = r"^(?:19\d\d|2[01]\d\d|22[0-5]\d)-\d\d-\d\d \d\d:\d\d:\d\d$"
 
 
-def _parse_plain(uniques: Sequence[Any], offset_hours: float) -> np.ndarray | None:
-    """All distinct cells as the engine writes Excel times (``2024-03-02 00:05:00``, years 1900-2259):
-    parsed in one vectorised step, else ``None`` (the general path decides cell by cell)."""
+def _parse_plain(uniques: Sequence[Any], offset_hours: float, out: np.ndarray) -> np.ndarray:
+    """The distinct cells written as the engine writes Excel times (``2024-03-02 00:05:00``, years
+    1900-2259), parsed in one vectorised step into ``out``; which ones were (the rest, such as a total
+    row's word, are left to the general path, which decides cell by cell)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not uniques or any(not isinstance(value, str) for value in uniques):
-        return None
-    texts = pa.array(uniques, type=pa.string())
-    if not pc.all(pc.match_substring_regex(texts, _PLAIN)).as_py():
-        return None
+    done = np.zeros(len(uniques), dtype=bool)
+    if not len(uniques):
+        return done
     try:
-        stamps = pc.strptime(texts, format="%Y-%m-%d %H:%M:%S", unit="ns")
-    except pa.ArrowInvalid:  # e.g. month 13: the general path names it
-        return None
+        texts = pa.array(uniques, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: the general path
+        return done
+    plain = pc.fill_null(pc.match_substring_regex(texts, _PLAIN), False)
+    # a plain-looking time that is not one (month 13) parses as null and stays with the general path
+    stamps = pc.strptime(
+        pc.if_else(plain, texts, None), format="%Y-%m-%d %H:%M:%S", unit="ns", error_is_null=True
+    )
+    done = stamps.is_valid().to_numpy(zero_copy_only=False)
     shift = round(offset_hours * 3600 * 10**9)
-    return stamps.cast(pa.int64()).to_numpy(zero_copy_only=False) - shift
+    values = stamps.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    out[done] = values[done] - shift
+    return done
 
 
 def _parse_texts(texts: dict[int, str], *, utc: bool) -> dict[int, int]:

@@ -513,13 +513,39 @@ def _merge_labels(parts: list[_Part], attr: str) -> tuple[np.ndarray, list[str]]
         lookup = [-1 if label is None else position[label] for label in getattr(part, attr + "s")]
         merged.append(np.append(np.asarray(lookup, dtype=np.int64), -1)[getattr(part, attr)])
     codes = np.concatenate(merged) if merged else np.zeros(0, dtype=np.int64)
-    used = np.unique(codes[codes >= 0])  # labels only seen on total or blank rows are no category
+    seen = np.zeros(len(every) + 1, dtype=bool)
+    seen[codes] = True  # -1 marks the last place, past the labels
+    used = np.flatnonzero(seen[:-1])  # labels only seen on total or blank rows are no category
     if len(used) < len(every):
         renumber = np.full(len(every) + 1, -1, dtype=np.int64)
         renumber[used] = np.arange(len(used))
         codes = renumber[codes]  # -1 picks the trailing -1
         every = [every[i] for i in used.tolist()]
     return codes, every
+
+
+def _order(
+    domain: np.ndarray, region: np.ndarray, metric: np.ndarray, start: np.ndarray, domains: int, regions: int
+) -> np.ndarray | None:
+    """The order that sorts rows by domain, region, metric and start (stable), ``None`` if they are sorted.
+
+    Rows come in the file's order, times rising: a stable sort by the three labels alone (a radix sort
+    of one small integer key) usually leaves each series' times rising already, which is checked;
+    otherwise the four keys are sorted in full.
+    """
+    if len(start) < 2:
+        return None
+    groups = (domains + 1) * (regions + 1) * len(METRICS)
+    if groups < 2**15:
+        key = (((domain + 1) * (regions + 1) + region + 1) * len(METRICS) + metric).astype(np.int16)
+        rising = (start[1:] >= start[:-1]) | (key[1:] != key[:-1])  # times rise within each series
+        if (key[1:] >= key[:-1]).all() and rising.all():
+            return None
+        order = np.argsort(key, kind="stable")
+        key, times = key[order], start[order]
+        if ((times[1:] >= times[:-1]) | (key[1:] != key[:-1])).all():
+            return order
+    return np.lexsort((start, metric, region, domain))
 
 
 def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
@@ -531,8 +557,9 @@ def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
     start = np.concatenate([p.start for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     value = np.concatenate([p.value for p in parts]) if parts else np.zeros(0)
 
-    order = np.lexsort((start, metric, region, domain))
-    domain, region, metric, start, value = (a[order] for a in (domain, region, metric, start, value))
+    order = _order(domain, region, metric, start, len(domains), len(regions))
+    if order is not None:
+        domain, region, metric, start, value = (a[order] for a in (domain, region, metric, start, value))
     same = (
         (domain[1:] == domain[:-1])
         & (region[1:] == region[:-1])
