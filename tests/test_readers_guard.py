@@ -164,6 +164,9 @@ _SPELLINGS = [
     '<c\nr="{ref}"><v>1</v></c>',
     '<c r="B3" r="{ref}"><v>1</v></c>',
     '<x:c xmlns:x="urn:x" r="{ref}"><v>1</v></x:c>',
+    '<f:c xmlns:f="urn:x" r="{ref}"><v>1</v></f:c>',
+    '<c:c xmlns:c="urn:x" r="{ref}"><v>1</v></c:c>',
+    '<a:b:c r="{ref}"><v>1</v></a:b:c>',
     '<c r="{ref}" t="inlineStr"><is><t>x</t></is></c>',
     '<c r="{ref}"><f>1+1</f><v>2</v></c>',
     "<c><v>1</v></c>",
@@ -206,13 +209,23 @@ def test_what_the_guard_lets_through_the_library_places_within_the_limits(
     assert sheet.width <= MAX_COLUMNS, (sheet.width, rows)
 
 
-def test_a_far_cell_is_found_across_every_window_boundary() -> None:
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="XFD2"><v>1</v></c>',
+        '<c s="1" r="XFD2"><v>1</v></c>',
+        f'<{"p" * 40}:c r="XFD2"><v>1</v></{"p" * 40}:c>',
+        f'<{"p" * 70}:c r="XFD2"><v>1</v></{"p" * 70}:c>',
+    ],
+)
+def test_a_far_cell_is_found_across_every_window_boundary(cell: str) -> None:
     for padding in range(0, 200, 3):
         data = workbook(
             '<row r="1"><c r="A1"><v>1</v></c></row><row r="2">'
             + '<c r="A2"><v>1</v></c>' * 5
             + " " * padding
-            + '<c r="XFD2"><v>1</v></c></row>'
+            + cell
+            + "</row>"
         )
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(guard, "_CHUNK", 128)

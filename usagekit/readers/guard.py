@@ -89,7 +89,8 @@ _DEVIATION = b"|".join(
         _PLAIN_REF + _STYLE + rb"(?:[^ />]|/[^>]| [^t])",
         _PLAIN_REF + rb"(?:" + _STYLE + rb')? t(?:[^=]|=[^"]|="' + _KIND_OFF + rb")",
         _PLAIN_REF + rb"(?:" + _STYLE + rb')? t="' + _KIND + rb'"(?:[^/>]|/[^>])',
-        rb":[cf][\t\n\v\f\r />]",
+        rb"<[^\t\n\v\f\r <>/!?]{1,48}:[cf][\t\n\v\f\r />]",  # a prefix (only inside tags: 25% faster)
+        rb"<[^\t\n\v\f\r <>/!?]{49}",  # a name too long for a window's tail: the exact path
         rb"<f[\t\n\v\f\r />]",
     ]
 )
@@ -331,7 +332,8 @@ def _scan(
 
 def _settle(data: bytes, at: int, sheet: SheetScan, name: str) -> None:
     """One match of :data:`_DEVIATION`: a cell tag read as XML, or a formula's cell, or the exact path."""
-    if data[at] == 0x3A:  # ":": a prefixed cell or formula
+    plain_name = data[at + 2 : at + 3] in _AFTER_NAME
+    if not plain_name:  # a prefixed cell or formula (<x:c, <c:c, <f:c), a long name
         raise _Unusual
     if data[at + 1] == 0x66:  # "<f": is the cell's value saved?
         start = data.rfind(b"<c", 0, at)
