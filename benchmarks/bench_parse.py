@@ -6,6 +6,7 @@ reader, then runs each reader in its own fresh subprocess (so that ``ru_maxrss``
 memory), each timed best of ``--repeat`` on the same file, imports not timed, and prints one table:
 
 * ``fastexcel`` alone (the floor: the engine's own read of the same header row, typed columns);
+* the guard alone (``check_zip`` and ``scan_workbook``: what ``read_usage`` does before the engine);
 * ``read_usage`` (no cache; the zip check and the streamed cell-reference guard included) vs a bare
   ``pandas.read_excel(engine="calamine", header=2)``, which parses the same header row the reader finds:
   targets <= 0.5x time (goal 0.4x) and <= 0.7x peak memory;
@@ -41,6 +42,7 @@ CASES = (
     "build",
     "baseline",
     "fastexcel",
+    "guard",
     "calamine",
     "read_usage",
     "openpyxl",
@@ -115,6 +117,16 @@ def child(case: str, path: str, repeat: int) -> dict[str, Any]:
             timings.append(time.perf_counter() - t)
             extra["rows"] = batch.num_rows
             del batch
+    elif case == "guard":  # the part of read_usage that reads the sheet's XML before the engine does
+        from usagekit.readers.detect import check_zip
+        from usagekit.readers.guard import scan_workbook
+
+        for _ in range(repeat):
+            t = time.perf_counter()
+            data = Path(path).read_bytes()
+            check_zip(data, name=path)
+            scan_workbook(data, path)
+            timings.append(time.perf_counter() - t)
     elif case == "calamine":
         for _ in range(repeat):
             t = time.perf_counter()
@@ -255,7 +267,8 @@ def main() -> None:
         )
         path.read_bytes()  # the OS cache holds the file for every reader below
         results = {}
-        for case in ("baseline", "fastexcel", "calamine", "read_usage", "cached_memory"):
+        load_before = os.getloadavg()
+        for case in ("baseline", "fastexcel", "guard", "calamine", "read_usage", "cached_memory"):
             results[case] = run_child(case, path, args.repeat, env)
         subprocess.run(  # fill the disk cache in one process, read it in the next
             [sys.executable, "-c", f"from usagekit.readers import read_usage; read_usage({str(path)!r})"],
@@ -265,10 +278,14 @@ def main() -> None:
         results["cached_disk"] = run_child("cached_disk", path, args.repeat, env)
         if not args.skip_openpyxl:
             results["openpyxl"] = run_child("openpyxl", path, 1, env)
+        load_after = os.getloadavg()
 
     fresh = results["read_usage"]["seconds"]
     bare = results["calamine"]
-    print(f"best of {args.repeat}, each reader in a fresh process, the file in the OS cache for all\n")
+    print(
+        f"best of {args.repeat}, each reader in a fresh process, the file in the OS cache for all; "
+        f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after on {os.cpu_count()} cores\n"
+    )
     print(f"{'reader':<44} {'seconds':>9} {'peak MiB':>9}   ratio")
     print(f"{'(interpreter + imports only)':<44} {'':>9} {results['baseline']['peak_mib']:>9.0f}")
     floor = results["fastexcel"]
@@ -278,6 +295,11 @@ def main() -> None:
             "fastexcel alone (the floor)",
             "fastexcel",
             f"{floor['seconds'] / bare['seconds']:.2f}x time, {floor['peak_mib'] / bare['peak_mib']:.2f}x memory",
+        ),
+        (
+            "the guard alone (zip check, XML scan)",
+            "guard",
+            f"{results['guard']['seconds'] / bare['seconds']:.2f}x time",
         ),
         (
             "read_usage(cache=False), guard included",

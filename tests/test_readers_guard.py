@@ -73,12 +73,13 @@ _PIECES += ["M", "Z", "X", "0", "1", "9", "999999", "1234567", "n", "d", "b", "e
 def _both_engines() -> list[Any]:
     import re2
 
-    used = guard._engines()[1]
+    used = guard._engines()[1][0]
     assert isinstance(used, re2._Regexp)  # the test extra installs google-re2: its search is checked too
-    return [re.compile(guard._DEVIATION), used]
+    return [re.compile(guard._DEVIATION), used, re.compile(guard._FALLBACK[0])]  # and re's cell search
 
 
 _SEARCHES = _both_engines()
+_STANDARD = (zlib, tuple(re.compile(pattern) for pattern in guard._FALLBACK))
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,12 +197,19 @@ def test_what_the_guard_lets_through_the_library_places_within_the_limits(
         cell = spelling.format(ref=f"{column}{number}")
         rows.append(f'<row r="{max(row, number)}">' + " " * padding + cell + "</row>")
     data = workbook('<row r="1"><c r="A1" t="inlineStr"><is><t>Time</t></is></c></row>' + "".join(rows))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(guard, "_CHUNK", chunk)
-        try:
-            scan_workbook(data, "x.xlsx")
-        except UnsafeFileError:
-            return
+    verdicts = []
+    for engines in (guard._engines(), _STANDARD):  # RE2 and ISA-L, then re and zlib: the same verdict
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(guard, "_CHUNK", chunk)
+            patch.setattr(guard, "_engines", lambda engines=engines: engines)
+            try:
+                scan = scan_workbook(data, "x.xlsx")[0]
+                verdicts.append((scan.head, scan.flagged))
+            except UnsafeFileError:
+                verdicts.append(None)
+    assert verdicts[0] == verdicts[1], rows
+    if verdicts[0] is None:
+        return
     try:
         sheet = fastexcel.read_excel(data).load_sheet(0, header_row=None)
     except fastexcel.FastExcelError:
@@ -254,7 +262,7 @@ def test_the_standard_engines_give_the_same_results(monkeypatch: pytest.MonkeyPa
         '<row r="1"><x:c xmlns:x="urn:x" r="B1" t="b"><v>1</v></x:c></row>',
     ]
     outcomes = []
-    for engines in (guard._engines(), (zlib, re.compile(guard._DEVIATION))):
+    for engines in (guard._engines(), _STANDARD):
         monkeypatch.setattr(guard, "_engines", lambda engines=engines: engines)
         seen = []
         for sheet in sheets:
