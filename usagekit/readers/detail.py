@@ -22,7 +22,6 @@ defined granularity, whatever the spacing of the rows.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import unicodedata
@@ -636,7 +635,7 @@ def parse_workbook(source: Source, options: _Options) -> pd.DataFrame:
     scans: dict[str, SheetScan] = {}
     if kind == "xlsx":
         check_zip(data, name=name)
-        scans = {scan.name: scan for scan in scan_workbook(io.BytesIO(data), name)}
+        scans = {scan.name: scan for scan in scan_workbook(data, name)}
     reader = open_reader(data, name, kind)
     parts: list[_Part] = []
     seen: tuple[str, tuple[str, ...]] | None = None  # the first sheet with text: named in the error

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import html
+import io
 import re
 import struct
 import zipfile
@@ -180,7 +181,7 @@ def scan_workbook(source: bytes | IO[bytes], name: str) -> list[SheetScan]:
     data = source if isinstance(source, bytes | bytearray) else source.read()
     view = memoryview(data)
     try:
-        with zipfile.ZipFile(_Bytes(data)) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # shares bytes, copies a bytearray
             sheets = _sheets(archive, name)
             shared = _SharedStrings(archive, _shared_strings_path(archive))
             for sheet in sheets:
@@ -200,30 +201,6 @@ def scan_workbook(source: bytes | IO[bytes], name: str) -> list[SheetScan]:
             detected="xlsx",
         ) from None
     return sheets
-
-
-class _Bytes:
-    """A seekable reader over bytes without copying them (``io.BytesIO(data)`` copies a bytearray)."""
-
-    def __init__(self, data: bytes | bytearray) -> None:
-        self._view, self._at = memoryview(data), 0
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._at
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self._at, len(self._view))[whence]
-        self._at = max(0, base + offset)
-        return self._at
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._at + size)
-        out = bytes(self._view[self._at : end])
-        self._at = max(self._at, end)
-        return out
 
 
 def _unsafe(name: str, sheet: SheetScan, what: str) -> UnsafeFileError:
