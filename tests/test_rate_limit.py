@@ -15,6 +15,7 @@ import pytest
 
 from usagekit import memory, pool
 from usagekit.accounts import Account
+from usagekit.billtypes import bill_types
 from usagekit.client import CdnClient, RetryPolicy
 from usagekit.lifecycle import create_export, delete_export, wait
 from usagekit.listing import iter_tasks, list_tasks, refresh
@@ -165,3 +166,13 @@ def test_one_bucket_per_account_shared_by_both_kinds(
     for account in box.accounts:
         calls = [r for r in attempts(box, account) if str(r["action"]).startswith("Describe")]
         assert made[account.cache_key].taken == len(calls) == 2 * (6 + 6)
+
+
+def test_bill_types_take_a_token_per_attempt(
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: pool.ClientPool
+) -> None:
+    box = fresh_sandbox(accounts=2, tasks=5, faults=HEAVY)
+    taken = buckets(box.accounts)
+    frame = bill_types(box.accounts, "2026-08-15T00:00:00+08:00", "2026-11-20T00:00:00+08:00")
+    assert set(frame["account"]) == {account.name for account in box.accounts}
+    assert_every_attempt_took_a_token(box, taken)

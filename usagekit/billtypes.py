@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.client import CdnClient
 from usagekit.errors import ResponseError
+from usagekit.pool import lease
 
 __all__ = ["ACTION", "BILL_TYPE_COLUMNS", "bill_types", "month_windows"]
 
@@ -135,7 +135,7 @@ def bill_types(
     windows = month_windows(start, end)
     rows: list[dict[str, Any]] = []
     for account in chosen:
-        with CdnClient(account) as client:
+        with lease(account) as client:  # the account's shared client: every attempt takes its token
             for lower, upper in windows:
                 reply = client.call(
                     ACTION, StartTime=lower.strftime(_API_TIME), EndTime=upper.strftime(_API_TIME)
