@@ -14,11 +14,10 @@ last three calendar months of sandbox time, newest ``CreateTime`` first.
 
 from __future__ import annotations
 
+import calendar
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
-
-import pandas as pd
 
 from usagekit.sandbox.faults import FAILED_EXPORTS, Faults, export_fails
 from usagekit.sandbox.world import Task, World, stable_rng
@@ -35,8 +34,12 @@ def three_months_before(now: float) -> float:
     >>> datetime.fromtimestamp(three_months_before(1795161600), UTC).date().isoformat()
     '2026-08-20'
     """
-    moment = pd.Timestamp(datetime.fromtimestamp(now, UTC)) - pd.DateOffset(months=3)
-    return moment.timestamp()
+    # plain calendar arithmetic (as pandas' DateOffset(months=3): the day clamped to the month's last):
+    # every listing call asks, and a DateOffset took a sixth of the sandbox's CPU per call
+    moment = datetime.fromtimestamp(now, UTC)
+    year, month = divmod(moment.year * 12 + moment.month - 1 - 3, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day).timestamp()
 
 
 class TaskStore:
@@ -49,6 +52,8 @@ class TaskStore:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {t.task_id: t for t in world.tasks}
         self._by_account: dict[tuple[str, str], list[Task]] = {}
+        #: each account and kind's tasks newest first, kept until a create or delete changes them
+        self._newest_first: dict[tuple[str, str], list[Task]] = {}
         for task in world.tasks:  # world tasks come oldest first
             self._by_account.setdefault((task.account, task.kind), []).append(task)
         self._ids = stable_rng(world.params.seed, "new-task-ids")
@@ -62,11 +67,15 @@ class TaskStore:
     def visible(self, account: str, kind: str, *, now: float) -> list[Task]:
         """Tasks of ``account`` and ``kind`` created within the last three months, newest first."""
         since = three_months_before(now)
+        key = (account, kind)
         with self._lock:
-            tasks = list(self._by_account.get((account, kind), ()))
-        shown = [t for t in tasks if since <= t.created <= now]
-        shown.sort(key=lambda t: (t.created, int(t.task_id)), reverse=True)
-        return shown
+            ordered = self._newest_first.get(key)
+            if ordered is None:
+                ordered = sorted(
+                    self._by_account.get(key, ()), key=lambda t: (t.created, int(t.task_id)), reverse=True
+                )
+                self._newest_first[key] = ordered
+        return [t for t in ordered if since <= t.created <= now]
 
     def all_visible(self, accounts: Iterable[str], kinds: Iterable[str], *, now: float) -> list[Task]:
         """The visible tasks of several accounts and kinds, newest first."""
@@ -111,6 +120,7 @@ class TaskStore:
             )
             self._tasks[task_id] = task
             self._by_account.setdefault((account, kind), []).append(task)
+            self._newest_first.pop((account, kind), None)
             return task
 
     def delete(self, account: str, kind: str, task_id: str) -> Task:
@@ -121,4 +131,5 @@ class TaskStore:
                 raise KeyError(task_id)
             del self._tasks[task.task_id]
             self._by_account[(account, kind)].remove(task)
+            self._newest_first.pop((account, kind), None)
             return task
