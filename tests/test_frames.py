@@ -12,6 +12,7 @@ from usagekit.frames import (
     parse_task_tag,
     strip_query,
     task_frame,
+    task_frame_of_columns,
     tidy_frame,
 )
 
@@ -33,6 +34,33 @@ def test_task_frame_dtypes_and_unknown_status_kept() -> None:
     assert frame.loc[0, "task_id"] == "123"
     assert list(frame["status"].cat.categories) == ["created", "success", "failed", "paused"]
     assert frame["window_end"].isna().all()
+
+
+def test_task_frame_of_columns_is_the_task_frame_of_the_same_values() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    columns = {
+        "account": ["b", "a", "b"],
+        "kind": ["detail", "summary", "detail"],
+        "task_id": ["3", "2", "1"],
+        "task_name": ["uk:vas:some:abcd x", None, "march"],
+        "status": ["paused", "success", None],
+        "created": [datetime(2026, 11, 20, 8, tzinfo=UTC), None, datetime(2026, 1, 1, tzinfo=UTC)],
+        "updated": [None, None, None],
+        "window_start": [datetime(2026, 11, 20, 8, tzinfo=beijing), None, None],  # not UTC: the general path
+        "window_end": ["2026-11-21T00:00:00Z", None, pd.Timestamp("2026-11-21", tz="UTC")],
+        "type": ["vas", None, None],
+        "domains": ["some", None, None],
+    }
+    frame = task_frame_of_columns(columns)
+    assert frame["status"].cat.categories.tolist() == ["created", "success", "failed", "paused"]
+    assert frame["account"].cat.categories.tolist() == ["a", "b"]
+    assert frame["created"].tolist()[0] == pd.Timestamp("2026-11-20T08:00:00Z")
+    assert frame["window_start"].tolist()[0] == pd.Timestamp("2026-11-20T00:00:00Z")
+    assert frame["download_url"].isna().all() and str(frame["download_url"].dtype) == "string"
+    pd.testing.assert_frame_equal(frame, task_frame(pd.DataFrame(columns, dtype="object")))
+    pd.testing.assert_frame_equal(task_frame_of_columns({}), task_frame([]))
 
 
 def test_concat_unions_categories() -> None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -61,6 +61,7 @@ __all__ = [
     "sort_tidy",
     "strip_query",
     "task_frame",
+    "task_frame_of_columns",
     "tidy_frame",
 ]
 
@@ -143,6 +144,56 @@ def _coerce(frame: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
         else:
             out[name] = values.astype(dtype)
     return pd.DataFrame(out, columns=list(columns))
+
+
+def task_frame_of_columns(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The task frame of plain Python columns, one list per contract column, built column-wise once.
+
+    Faster than :func:`task_frame` (no object round trips, no per-value checks) for values already of
+    their column's kind: ``str`` or ``None`` in text and category columns, aware datetimes, ``Timestamp``
+    or ``None`` in time columns (what :class:`usagekit.tasks.ExportTask` holds). The frame is the one
+    :func:`task_frame` builds from the same values.
+
+    >>> frame = task_frame_of_columns({"account": ["a"], "kind": ["detail"], "task_id": ["7"]})
+    >>> frame["status"].dtype.categories.tolist(), str(frame["task_id"].dtype), frame["created"].isna().all()
+    (['created', 'success', 'failed'], 'string', np.True_)
+    """
+    n = len(next(iter(columns.values()), ()))
+    out: dict[str, Any] = {}
+    for name, dtype in TASK_COLUMNS.items():
+        values = list(columns.get(name) or [None] * n)
+        if dtype == UTC_NS:
+            out[name] = _utc_column(values)
+        elif dtype is STRING:
+            out[name] = pd.array(values, dtype=STRING)
+        else:
+            if isinstance(dtype, pd.CategoricalDtype):
+                categories = list(dtype.categories)
+            else:  # "category": the fixed values first (statuses), then the others met, sorted
+                fixed = STATUSES if name == "status" else ()
+                categories = [*fixed, *sorted({v for v in values if v is not None}.difference(fixed))]
+            out[name] = _categorical_of_codes(values, categories, dtype)
+    return pd.DataFrame(out, columns=list(TASK_COLUMNS))
+
+
+def _utc_column(values: list[Any]) -> pd.Series:
+    """A UTC time column of aware UTC datetimes and ``None`` in one conversion; anything else as ``_to_utc``."""
+    if values and all(v is None or (type(v) is datetime and v.tzinfo is UTC) for v in values):
+        if any(v is not None for v in values):
+            return pd.Series(pd.DatetimeIndex(values).as_unit("ns"))
+        return pd.Series([pd.NaT] * len(values), dtype=UTC_NS)
+    return _to_utc(values) if values else pd.Series([], dtype=UTC_NS)
+
+
+def _categorical_of_codes(values: list[Any], categories: list[Any], dtype: Any) -> pd.Categorical:
+    """``values`` as a categorical of ``categories`` through one dict lookup each (unknown values NA)."""
+    index: dict[Any, int] = {c: i for i, c in enumerate(categories)}
+    try:
+        codes = [index.get(v, -1) for v in values]
+    except TypeError:  # an unhashable value: pandas' own path says what is wrong
+        return pd.Categorical(values, categories=categories)
+    ordered = dtype.ordered if isinstance(dtype, pd.CategoricalDtype) else False
+    return pd.Categorical.from_codes(codes, categories=categories, ordered=ordered)
 
 
 def task_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:

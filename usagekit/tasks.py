@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pandas as pd
 
 from usagekit.errors import ResponseError
-from usagekit.frames import KINDS, exclusive_end, parse_task_tag, strip_query, task_frame
+from usagekit.frames import KINDS, TaskTag, exclusive_end, parse_task_tag, strip_query, task_frame_of_columns
 from usagekit.paging import Page
 
 __all__ = [
@@ -152,13 +153,14 @@ def tasks_of(tasks: pd.DataFrame | ExportTask | Iterable[ExportTask]) -> list[Ex
 
 
 _FIELDS = tuple(f.name for f in fields(ExportTask))
+_ROW = operator.attrgetter(*_FIELDS)
 
 
 def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
     """The task frame of ``tasks`` (columns and dtypes as in :func:`usagekit.frames.task_frame`)."""
-    tasks = list(tasks)
-    columns = {name: pd.Series([getattr(t, name) for t in tasks], dtype="object") for name in _FIELDS}
-    return task_frame(pd.DataFrame(columns))
+    values = list(map(_ROW, tasks))  # one C call per task, then one transpose: columns built once
+    columns = zip(*values, strict=True) if values else ([] for _ in _FIELDS)
+    return task_frame_of_columns(dict(zip(_FIELDS, map(list, columns), strict=True)))
 
 
 # --- reading the service's replies -------------------------------------------------------------------
@@ -247,22 +249,39 @@ def _listed(item: Mapping[str, Any], account: str, kind: str, listed_at: datetim
     if not isinstance(config, Mapping):
         config = {}
     url = _text(item.get("DownloadUrl"))
-    tag = parse_task_tag(name) if kind == "detail" else None
-    task = ExportTask(
-        account=account,
-        kind=kind,
-        task_id=task_id,
-        task_name=name,
-        status=_text(item.get("Status")),
-        created=_instant(item.get("CreateTime"), task_id, "CreateTime"),
-        updated=_instant(item.get("UpdateTime"), task_id, "UpdateTime"),
-        window_start=_instant(config.get("StartTime"), task_id, "StartTime"),
-        window_end=_exclusive(config.get("EndTime"), task_id),
-        type=tag.type if tag else None,
-        domains=tag.domains if tag else None,
-        download_url=strip_query(url),
+    tag = _task_tag(name) if kind == "detail" and name is not None else None
+    task = _trusted_task(
+        account,
+        kind,
+        task_id,
+        name,
+        _text(item.get("Status")),
+        _instant(item.get("CreateTime"), task_id, "CreateTime"),
+        _instant(item.get("UpdateTime"), task_id, "UpdateTime"),
+        _instant(config.get("StartTime"), task_id, "StartTime"),
+        _exclusive(config.get("EndTime"), task_id),
+        tag.type if tag else None,
+        tag.domains if tag else None,
+        strip_query(url),
     )
     return _Listed(task, url, listed_at)
+
+
+def _trusted_task(*values: Any) -> ExportTask:
+    """An :class:`ExportTask` of values already checked (kind known, tag read, URL stripped), in field order.
+
+    ``_listed`` makes thousands per listing: this skips the frozen dataclass's ``__init__`` and
+    ``__post_init__``, whose checks ``_listed`` has already made.
+    """
+    task = object.__new__(ExportTask)
+    task.__dict__.update(zip(_FIELDS, values, strict=True))
+    return task
+
+
+@functools.lru_cache(maxsize=16384)
+def _task_tag(name: str) -> TaskTag | None:
+    """:func:`~usagekit.frames.parse_task_tag`, cached: the same names come back on every listing."""
+    return parse_task_tag(name)
 
 
 def _integer(value: Any) -> int | None:
@@ -294,6 +313,13 @@ def _text(value: Any) -> str | None:
 
 
 def _instant(value: Any, task_id: str, name: str) -> datetime | None:
+    if type(value) is str:  # the common case, ISO 8601 UTC text pandas can hold, without the general path
+        try:
+            moment = _fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is UTC and _EARLIEST <= moment < _LATEST:
+            return moment
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     text = str(value).strip()
@@ -313,6 +339,9 @@ def _parse_instant(text: str, task_id: str, name: str) -> datetime:
     except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00: a valid time before datetime's first
         return datetime.min.replace(tzinfo=UTC)
 
+
+_fromisoformat = datetime.fromisoformat
+_SECOND = timedelta(seconds=1)
 
 #: the times a pandas datetime64[ns] column holds (a day inside each bound, for offsets and exclusive ends)
 _EARLIEST = datetime(1677, 9, 23, tzinfo=UTC)
@@ -341,6 +370,13 @@ def _exclusive_text(text: str) -> datetime:
 
 
 def _exclusive(value: Any, task_id: str) -> datetime | None:
+    if type(value) is str:  # the common case, as in _instant; exclusive as in frames.exclusive_end
+        try:
+            moment = _fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is UTC and _EARLIEST <= moment < _LATEST:
+            return moment + _SECOND if moment.second == 59 else moment
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     text = str(value).strip()
