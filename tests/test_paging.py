@@ -235,6 +235,25 @@ def test_pages_are_yielded_as_they_come_and_plans_announced() -> None:
     assert plans == [2]
 
 
+def test_the_walking_thread_fetches_a_page_itself() -> None:
+    service = Service(50 * 3)  # pages 2 and 3 after page 1
+    names: dict[int, str] = {}
+
+    def fetch(number: int, size: int) -> Page[str]:
+        names[number] = threading.current_thread().name
+        return service.fetch(number, size)
+
+    listing = collect(walk(fetch, key=str, policy=PagingPolicy(workers=8)))
+    assert len(listing.items) == 150
+    page_threads = {name for name in names.values() if name.startswith("usagekit-page")}
+    assert len(page_threads) == 1  # one started thread for two pages, not two
+    assert names[1] == threading.current_thread().name
+    service = Service(50 * 2)
+    names.clear()
+    collect(walk(fetch, key=str))
+    assert set(names.values()) == {threading.current_thread().name}  # a walk of two pages starts none
+
+
 def test_abandoning_a_walk_leaves_no_thread_behind() -> None:
     before = set(threading.enumerate())
     service = Service(500)

@@ -248,26 +248,40 @@ def walk(
         pages: dict[int, Page[T]] = {1: first}
         order = [first.total]  # totals in the order the pages arrived
         failures: dict[int, BaseException] = {}
-        if count > 1:
-            executor = ThreadPoolExecutor(min(policy.workers, count - 1), thread_name_prefix="usagekit-page")
-            try:
-                running: dict[Future[Page[T]], int] = {
-                    executor.submit(fetch, number, policy.page_size): number for number in range(2, count + 1)
-                }
-                requests += len(running)
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        number = running.pop(future)
-                        try:
-                            page = future.result()
-                        except Exception as error:
-                            failures[number] = error
-                            continue
-                        pages[number] = page
-                        order.append(page.total)
-                        yield page
-            finally:
+        numbers = list(range(2, count + 1))
+        # the walking thread fetches the last page itself: one thread fewer per walk (none for a walk of
+        # two pages), with as many pages in flight as before (at most ``policy.workers``)
+        helpers = min(policy.workers, len(numbers)) - 1
+        own, pooled = (numbers[-1:], numbers[:-1]) if helpers > 0 else (numbers, [])
+        executor = ThreadPoolExecutor(helpers, thread_name_prefix="usagekit-page") if pooled else None
+        try:
+            running: dict[Future[Page[T]], int] = {}
+            if executor is not None:
+                running = {executor.submit(fetch, number, policy.page_size): number for number in pooled}
+            requests += len(numbers)
+            for number in own:
+                try:
+                    page = fetch(number, policy.page_size)
+                except Exception as error:
+                    failures[number] = error
+                    continue
+                pages[number] = page
+                order.append(page.total)
+                yield page
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    number = running.pop(future)
+                    try:
+                        page = future.result()
+                    except Exception as error:
+                        failures[number] = error
+                        continue
+                    pages[number] = page
+                    order.append(page.total)
+                    yield page
+        finally:
+            if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
         walked = _merge(pages, key)
         union.update(walked)
