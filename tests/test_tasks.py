@@ -76,6 +76,36 @@ def reply(items: Any, total: Any, number: Any = 1, size: Any = 50) -> dict[str, 
     }
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {},  # the shape the service sends: read in one go
+        {"CreateTime": "2026-11-17T16:00:00+08:00"},  # the same instant, another offset: the general way
+        {"TaskId": 129456},
+        {"TaskConfig": json.dumps({"StartTime": "2026-10-01T16:00:00Z", "EndTime": "2026-10-02T15:59:59Z"})},
+        {"CreateTime": " 2026-11-17T08:00:00Z "},
+    ],
+)
+def test_every_shape_of_a_task_reads_to_the_same_task(odd: dict[str, Any]) -> None:
+    listed = parse_page(reply([item("129456", **odd)], 1), account="prod", kind="detail").items[0]
+    assert listed.task == ExportTask(
+        "prod",
+        "detail",
+        "129456",
+        task_name="uk:flow:all:t129456",
+        status="success",
+        created=datetime(2026, 11, 17, 8, tzinfo=UTC),
+        updated=datetime(2026, 11, 20, 8, tzinfo=UTC),
+        window_start=datetime(2026, 10, 1, 16, tzinfo=UTC),
+        window_end=datetime(2026, 10, 2, 16, tzinfo=UTC),
+        type="flow",
+        domains="all",
+        download_url="https://bucket.example/x/129456.xlsx",
+    )
+    assert listed.url == f"https://bucket.example/x/129456.xlsx?{SECRET_QUERY}"
+    assert listed.task.created.utcoffset() == timedelta(0)
+
+
 class FakeService:
     """Tasks per (account name, kind), paged like the API; scripted failures per account or action."""
 

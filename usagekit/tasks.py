@@ -225,7 +225,13 @@ def parse_page(
         raise refuse(f"DataItem is {type(data).__name__}, not a list of tasks")
     listed_at = datetime.now(UTC)
     items = []
+    detail, plain_kind = kind == "detail", kind in KINDS
     for item in data:
+        if type(item) is dict and plain_kind:
+            plain = _plain(item, account, kind, detail, listed_at)
+            if plain is not None:
+                items.append(plain)
+                continue
         if not isinstance(item, Mapping):
             raise refuse(f"a DataItem entry is {type(item).__name__}, not an object")
         try:
@@ -233,6 +239,70 @@ def parse_page(
         except ValueError as error:
             raise refuse(str(error)) from None
     return Page(number, size, total, tuple(items))
+
+
+def _plain(
+    item: dict[str, Any], account: str, kind: str, detail: bool, listed_at: datetime
+) -> _Listed | None:
+    """:func:`_listed` of a task in the shape the service sends, in one go; ``None`` for any other shape.
+
+    Text fields as text, four ISO 8601 UTC times pandas can hold, ``TaskConfig`` an object: thousands of
+    these per listing, so no helper calls per field. Anything else goes the general way (``_listed``),
+    which gives the same task for these and handles every quirk.
+    """
+    task_id, name, status = item.get("TaskId"), item.get("TaskName"), item.get("Status")
+    config, url = item.get("TaskConfig"), item.get("DownloadUrl")
+    if (
+        type(task_id) is not str
+        or type(name) is not str
+        or type(status) is not str
+        or type(config) is not dict
+    ):
+        return None
+    if url is not None and type(url) is not str:
+        return None
+    try:
+        created = _fromisoformat(item.get("CreateTime"))  # type: ignore[arg-type]
+        updated = _fromisoformat(item.get("UpdateTime"))  # type: ignore[arg-type]
+        start = _fromisoformat(config.get("StartTime"))
+        end = _fromisoformat(config.get("EndTime"))
+    except (TypeError, ValueError):  # a time missing, blank or in another form
+        return None
+    if not (
+        created.tzinfo is UTC
+        and updated.tzinfo is UTC
+        and start.tzinfo is UTC
+        and end.tzinfo is UTC
+        and _EARLIEST <= created < _LATEST
+        and _EARLIEST <= updated < _LATEST
+        and _EARLIEST <= start < _LATEST
+        and _EARLIEST <= end < _LATEST
+    ):
+        return None
+    task_id = task_id.strip()
+    if not task_id:
+        return None
+    name = name if name.strip() else None
+    url = url if url and url.strip() else None
+    tag = _task_tag(name) if detail and name is not None else None
+    task = object.__new__(ExportTask)
+    task.__dict__.update(
+        {
+            "account": account,
+            "kind": kind,
+            "task_id": task_id,
+            "task_name": name,
+            "status": status if status.strip() else None,
+            "created": created,
+            "updated": updated,
+            "window_start": start,
+            "window_end": end + _SECOND if end.second == 59 else end,
+            "type": tag.type if tag else None,
+            "domains": tag.domains if tag else None,
+            "download_url": strip_query(url) if url else None,
+        }
+    )
+    return _Listed(task, url, listed_at)
 
 
 def _listed(item: Mapping[str, Any], account: str, kind: str, listed_at: datetime) -> _Listed:
