@@ -132,7 +132,11 @@ def summary_lines(tasks: pd.DataFrame, frame: pd.DataFrame, exports: int) -> lis
         f"accounts  {len(accounts)}: {', '.join(accounts)}",
         f"tasks     {len(tasks)}: {by_status} ({by_kind})",
         f"usage     {exports} successful detail exports read: {len(frame):,} rows"
-        + (f", {overlaps} overlapping export pairs counted once" if overlaps else ""),
+        + (
+            f", {overlaps} overlaps between exports reconciled (each interval counted once)"
+            if overlaps
+            else ""
+        ),
         "",
         f"  {'account':<16}{'traffic':>14}{'peak bandwidth':>18}{'requests':>18}",
     ]
