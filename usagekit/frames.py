@@ -34,6 +34,8 @@ datetime64[ns, UTC]
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -171,25 +173,31 @@ def task_frame_of_columns(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
                 categories = list(dtype.categories)
             else:  # "category": the fixed values first (statuses), then the others met, sorted
                 fixed = STATUSES if name == "status" else ()
-                categories = [*fixed, *sorted({v for v in values if v is not None}.difference(fixed))]
+                categories = [*fixed, *sorted(set(values).difference(fixed, [None]))]
             out[name] = _categorical_of_codes(values, categories, dtype)
     return pd.DataFrame(out, columns=list(TASK_COLUMNS))
 
 
 def _utc_column(values: list[Any]) -> pd.Series:
     """A UTC time column of aware UTC datetimes and ``None`` in one conversion; anything else as ``_to_utc``."""
-    if values and all(v is None or (type(v) is datetime and v.tzinfo is UTC) for v in values):
-        if any(v is not None for v in values):
+    if values and set(map(type, values)) <= _DATETIME_OR_NONE:  # C loops: no Python code per value
+        zones = set(map(_TZINFO, filter(None, values)))
+        if not zones:
+            return pd.Series([pd.NaT] * len(values), dtype=UTC_NS)
+        if zones == {UTC}:
             return pd.Series(pd.DatetimeIndex(values).as_unit("ns"))
-        return pd.Series([pd.NaT] * len(values), dtype=UTC_NS)
     return _to_utc(values) if values else pd.Series([], dtype=UTC_NS)
+
+
+_DATETIME_OR_NONE = {datetime, type(None)}
+_TZINFO = operator.attrgetter("tzinfo")
 
 
 def _categorical_of_codes(values: list[Any], categories: list[Any], dtype: Any) -> pd.Categorical:
     """``values`` as a categorical of ``categories`` through one dict lookup each (unknown values NA)."""
     index: dict[Any, int] = {c: i for i, c in enumerate(categories)}
     try:
-        codes = [index.get(v, -1) for v in values]
+        codes = list(map(index.get, values, itertools.repeat(-1)))
     except TypeError:  # an unhashable value: pandas' own path says what is wrong
         return pd.Categorical(values, categories=categories)
     ordered = dtype.ordered if isinstance(dtype, pd.CategoricalDtype) else False
