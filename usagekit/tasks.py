@@ -153,14 +153,14 @@ def tasks_of(tasks: pd.DataFrame | ExportTask | Iterable[ExportTask]) -> list[Ex
 
 
 _FIELDS = tuple(f.name for f in fields(ExportTask))
-_ROW = operator.attrgetter(*_FIELDS)
+_GETTERS = {name: operator.attrgetter(name) for name in _FIELDS}
 
 
 def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
     """The task frame of ``tasks`` (columns and dtypes as in :func:`usagekit.frames.task_frame`)."""
-    values = list(map(_ROW, tasks))  # one C call per task, then one transpose: columns built once
-    columns = zip(*values, strict=True) if values else ([] for _ in _FIELDS)
-    return task_frame_of_columns(dict(zip(_FIELDS, map(list, columns), strict=True)))
+    tasks = tasks if isinstance(tasks, list) else list(tasks)
+    # one C loop per column: no tuple per task, so no garbage collections started by thousands of them
+    return task_frame_of_columns({name: list(map(get, tasks)) for name, get in _GETTERS.items()})
 
 
 # --- reading the service's replies -------------------------------------------------------------------
