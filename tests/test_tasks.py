@@ -808,6 +808,8 @@ def test_since_and_until_keep_tasks_created_in_between() -> None:
     )  # fmt: skip
     assert sorted(frame["task_id"]) == ["2", "3"]
     with pytest.raises(ValueError, match="before until"):
-        list_tasks(account(), "detail", since="2026-11-05", until="2026-11-03", client_factory=service.factory)
+        list_tasks(
+            account(), "detail", since="2026-11-05", until="2026-11-03", client_factory=service.factory
+        )
     with pytest.raises(usagekit.UsagekitError, match="'tomorrow' is not an ISO 8601 time"):
         list_tasks(account(), "detail", until="tomorrow", client_factory=service.factory)
