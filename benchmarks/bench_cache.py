@@ -80,7 +80,7 @@ def main() -> None:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     port = server.server_address[1]
-    account = Account("bench", "LTAIbenchmark0000001", "s", endpoint=f"http://127.0.0.1:{port}")
+    account = Account("bench", "LTAIexample-bench-01", "s", endpoint=f"http://127.0.0.1:{port}")
     url = f"http://127.0.0.1:{port}/files/1.xlsx?Expires=1&Signature=x"
     policy = DownloadPolicy()
     session = guarded_session()

@@ -125,8 +125,8 @@ def snippet(source: Source, limit: int = 80) -> str:
 
     >>> snippet(b"<html>\\n  <body>see https://b.example.com/f.xlsx?Signature=abc </body>")
     '<html> <body>see https://b.example.com/f.xlsx </body>'
-    >>> snippet(b"<Error>Expires=1&OSSAccessKeyId=AKexample&Signature=abc</Error>")
-    '<Error>Expires=***&OSSAccessKeyId=***&Signature=***</Error>'
+    >>> snippet(b"<Error>denied: Expires=1&OSSAccessKeyId=AK&Signature=abc </Error>")
+    '<Error>denied: Expires=***&OSSAccessKeyId=***&Signature=*** </Error>'
     """
     text = head(source, limit * 4).decode("utf-8", errors="replace")
     text = redact(" ".join(text.split()))
