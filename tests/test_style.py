@@ -21,7 +21,8 @@ def test_ruff_is_clean() -> None:
 def test_import_usagekit_is_light() -> None:
     code = (
         "import sys, usagekit; "
-        "heavy = [m for m in ('matplotlib', 'ipywidgets', 'openpyxl', 'pyarrow', 'python_calamine', 'xlsxwriter')"
+        "heavy = [m for m in ('matplotlib', 'ipywidgets', 'openpyxl', 'pyarrow', 'python_calamine', 'xlsxwriter',"
+        " 'fastexcel', 'pandas', 'importlib.metadata')"
         " if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -37,9 +37,9 @@ from usagekit.errors import (
     UsagekitError,
     WaitTimeoutError,
 )
-from usagekit.version import __version__
 
 _LAZY = {
+    "__version__": "usagekit.version",
     "Account": "usagekit.accounts",
     "discover_accounts": "usagekit.discovery",
     "CdnClient": "usagekit.client",

@@ -66,7 +66,7 @@ from usagekit.transport import (
     never_sent,
     resolve_endpoint,
 )
-from usagekit.version import __version__
+from usagekit.version import package_version
 
 __all__ = [
     "API_VERSION",
@@ -174,7 +174,7 @@ class CdnClient:
         self.before_attempt = before_attempt
         self._transport = Transport(self._endpoint_url, loopback=loopback, session=session, timeout=timeout)
         self._session = self._transport.session
-        self._user_agent = f"usagekit/{__version__} {requests.utils.default_user_agent()}"
+        self._user_agent = f"usagekit/{package_version()} {requests.utils.default_user_agent()}"
         self._secrets = _secret_forms(account)
 
     # --- the public surface -------------------------------------------------------------------------

@@ -1,16 +1,33 @@
-"""The installed usagekit's version, from package metadata (one place; ``usagekit.__version__`` shows it).
+"""The installed usagekit's version, from package metadata, read once and only when asked.
 
->>> __version__.count(".") >= 1
+Reading package metadata costs tens of milliseconds (``importlib.metadata`` scans the installed
+distributions), so ``import usagekit`` does not pay it: ``usagekit.__version__`` and the client's
+User-Agent ask :func:`package_version` when they are first used.
+
+>>> package_version().count(".") >= 1
 True
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import functools
+from typing import Any
 
-__all__ = ["__version__"]
+__all__ = ["package_version"]
 
-try:
-    __version__ = version("usagekit")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+@functools.cache
+def package_version() -> str:
+    """The installed usagekit's version (``0+unknown`` when run from a source tree never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("usagekit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return package_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from usagekit.cli.checks import CommandLineError
 from usagekit.errors import UsagekitError
-from usagekit.version import __version__
+from usagekit.version import package_version
 
 __all__ = ["main"]
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usagekit", description="Alibaba Cloud CDN usage exports as tidy data."
     )
-    parser.add_argument("--version", action="version", version=f"usagekit {__version__}")
+    parser.add_argument("--version", action="version", version=f"usagekit {package_version()}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in SUBCOMMANDS:
