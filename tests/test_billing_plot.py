@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pandas as pd
 import pytest
+from _points import series as points
 
 from usagekit.frames import tidy_frame
 from usagekit.plots import plot_percentile
 
-FIVE = pd.Timedelta(minutes=5)
 MBIT = 1e6
 
 
 def series(start: str, values: list[float], *, region: str = "CN", account: str = "shop") -> pd.DataFrame:
-    first = pd.Timestamp(start)
-    starts = [first + i * FIVE for i in range(len(values))]
-    n = len(values)
-    return pd.DataFrame(
-        {
-            "account": [account] * n,
-            "task_id": ["1"] * n,
-            "domain": [None] * n,
-            "region": [region] * n,
-            "metric": ["bandwidth"] * n,
-            "start": starts,
-            "end": [s + FIVE for s in starts],
-            "value": np.asarray(values, dtype=float),
-            "unit": ["bit/s"] * n,
-        }
-    )
+    """Bandwidth points of the account's total (no domain)."""
+    return points(start, values, region=region, account=account, domain=None)
 
 
 # 5 October 12:00 Beijing (04:00Z): 20 points; 6 October 12:00 Beijing: 10 points. None at night.

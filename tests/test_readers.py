@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
+from _workbooks import STEP, T0, build, tidy
 from fpdf import FPDF
 
 import usagekit.readers.detail as detail
@@ -23,9 +23,6 @@ from usagekit.frames import sort_tidy, tidy_frame
 from usagekit.readers import cache_dir, clear_cache, detect_format, read_summary, read_usage
 from usagekit.sandbox.files import summarise, summary_frame, write_detail_workbook, write_summary_pdf
 
-T0 = pd.Timestamp("2024-03-01T16:00:00Z")  # 2024-03-02 00:00 in Beijing
-STEP = pd.Timedelta(minutes=5)
-UNITS = {"traffic": "byte", "bandwidth": "bit/s", "requests": "request"}
 LIST = {"summary": "DescribeUserUsageDataExportTask", "detail": "DescribeUserUsageDetailDataExportTask"}
 
 
@@ -34,35 +31,6 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own disk cache directory and an empty memory cache."""
     monkeypatch.setenv("USAGEKIT_CACHE_DIR", str(tmp_path / "cache"))
     clear_cache()
-
-
-def tidy(rows: list[tuple[str | None, str | None, str, pd.Timestamp, float]]) -> pd.DataFrame:
-    """The frame read_usage returns for (domain, region, metric, start, value) rows, in its order."""
-    frame = tidy_frame(
-        {
-            "domain": [r[0] for r in rows],
-            "region": [r[1] for r in rows],
-            "metric": [r[2] for r in rows],
-            "start": [r[3] for r in rows],
-            "end": [r[3] + STEP for r in rows],
-            "value": [float(r[4]) for r in rows],
-            "unit": [UNITS[r[2]] for r in rows],
-        },
-        with_source=False,
-    )
-    return sort_tidy(frame)
-
-
-def build(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
-    """An xlsx written by openpyxl (another writer than the sandbox's), one sheet per entry."""
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-    return path
 
 
 def world_usage(type: str, by_account: bool) -> pd.DataFrame:

@@ -9,47 +9,16 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlwt
+from _workbooks import STEP, T0, build, tidy
 
 from usagekit.errors import ReadError
-from usagekit.frames import sort_tidy, tidy_frame
 from usagekit.readers import clear_cache, read_usage
-
-T0 = pd.Timestamp("2024-03-01T16:00:00Z")  # 2024-03-02 00:00 in Beijing
-STEP = pd.Timedelta(minutes=5)
-UNITS = {"traffic": "byte", "bandwidth": "bit/s", "requests": "request"}
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USAGEKIT_CACHE_DIR", str(tmp_path / "cache"))
     clear_cache()
-
-
-def tidy(rows: list[tuple[str | None, str | None, str, pd.Timestamp, float]]) -> pd.DataFrame:
-    frame = tidy_frame(
-        {
-            "domain": [r[0] for r in rows],
-            "region": [r[1] for r in rows],
-            "metric": [r[2] for r in rows],
-            "start": [r[3] for r in rows],
-            "end": [r[3] + STEP for r in rows],
-            "value": [float(r[4]) for r in rows],
-            "unit": [UNITS[r[2]] for r in rows],
-        },
-        with_source=False,
-    )
-    return sort_tidy(frame)
-
-
-def build(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-    return path
 
 
 def _flow(domain_value: int) -> list[list[Any]]:
