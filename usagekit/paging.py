@@ -39,10 +39,11 @@ invalid parameter) is raised as it is, since repeating the listing cannot help.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Hashable, Iterable, Mapping
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -174,6 +175,18 @@ class RateLimiter:
         return f"RateLimiter(rate={self.rate:g}, burst={self.burst})"
 
 
+def _outcomes(
+    own: Sequence[int], running: dict[Future[Page[T]], int], fetch_one: Callable[[int], Page[T]]
+) -> Iterator[tuple[int, Callable[[], Page[T]]]]:
+    """Each page number with how to get its page: fetched here for ``own``, else as its future completes."""
+    for number in own:
+        yield number, functools.partial(fetch_one, number)
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield running.pop(future), future.result
+
+
 def _page_span(first: Page[Any], asked: int) -> int:
     """How many items the service puts on a page, judged from page 1."""
     span = first.size if first.size > 0 else asked
@@ -259,27 +272,15 @@ def walk(
             if executor is not None:
                 running = {executor.submit(fetch, number, policy.page_size): number for number in pooled}
             requests += len(numbers)
-            for number in own:
+            for number, get in _outcomes(own, running, lambda n: fetch(n, policy.page_size)):
                 try:
-                    page = fetch(number, policy.page_size)
+                    page = get()
                 except Exception as error:
                     failures[number] = error
                     continue
                 pages[number] = page
                 order.append(page.total)
                 yield page
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    number = running.pop(future)
-                    try:
-                        page = future.result()
-                    except Exception as error:
-                        failures[number] = error
-                        continue
-                    pages[number] = page
-                    order.append(page.total)
-                    yield page
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
