@@ -342,7 +342,7 @@ def test_accounts_and_kinds_in_order_filters_applied() -> None:
     recent = list_tasks(
         [account("a"), account("b")],
         status=["created", "failed"],
-        since=datetime(2026, 11, 4),  # naive = UTC
+        since=datetime(2026, 11, 4, tzinfo=UTC),
         client_factory=service.factory,
         progress=False,
     )
@@ -711,7 +711,9 @@ def test_coverage_groups_by_type_and_reports_unknown_types_apart() -> None:
         },
         {"account": "b", "kind": "summary", "task_id": "7", "status": "success"},  # window unknown
     ]
-    table = windows_module.coverage(task_frame(rows), datetime(2026, 11, 1), "2026-11-05T00:00:00Z")
+    table = windows_module.coverage(
+        task_frame(rows), datetime(2026, 11, 1, tzinfo=UTC), "2026-11-05T00:00:00Z"
+    )
     day = pd.Timestamp("2026-11-01T00:00Z")
 
     def parts(account_name: str, kind: str, kind_type: str | None) -> list[tuple[str, int, int, Any]]:
@@ -811,5 +813,7 @@ def test_since_and_until_keep_tasks_created_in_between() -> None:
         list_tasks(
             account(), "detail", since="2026-11-05", until="2026-11-03", client_factory=service.factory
         )
-    with pytest.raises(usagekit.UsagekitError, match="'tomorrow' is not an ISO 8601 time"):
+    with pytest.raises(
+        usagekit.UsagekitError, match=r"until 'tomorrow' is not a moment; accepted: .*2026-09-30T16:00:00Z"
+    ):
         list_tasks(account(), "detail", until="tomorrow", client_factory=service.factory)

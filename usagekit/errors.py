@@ -4,6 +4,7 @@
 
     UsagekitError
     ├── ArgumentError                 a call's own argument is wrong, found before any request (also a ValueError)
+    │   └── TimeValueError            a time or month argument that is not one (see ``usagekit.times``)
     ├── ConfigurationError            a profile or credentials file that cannot be used
     ├── MissingExtraError             an optional package is not installed: the message names the extra
     ├── TransportError                the request never got an answer (connection, TLS, timeout)
@@ -21,6 +22,7 @@
     ├── TaskStateError                a task is not in the state the operation needs (not ``success``)
     │   └── WaitTimeoutError          ``wait`` gave up: tasks still running at its timeout (also a TimeoutError)
     └── ReadError                     an export file could not be read
+        ├── CorruptDataError          a stored file that fails its check (SHA-256, size, page checksums)
         ├── FileFormatError           not the format expected: an HTML page, a PDF given as a workbook, a corrupted file
         ├── UnrecognizedLayoutError   a workbook whose columns cannot be mapped: pass ``mapping=``
         └── UnsafeFileError           a file refused for safety (e.g. a zip bomb)
@@ -49,6 +51,7 @@ __all__ = [
     "ArgumentError",
     "AuthenticationError",
     "ConfigurationError",
+    "CorruptDataError",
     "DownloadError",
     "FileFormatError",
     "IncompleteListingError",
@@ -61,6 +64,7 @@ __all__ = [
     "ServiceUnavailableError",
     "TaskStateError",
     "ThrottledError",
+    "TimeValueError",
     "TransportError",
     "UnrecognizedLayoutError",
     "UnsafeFileError",
@@ -86,6 +90,10 @@ class ArgumentError(UsagekitError, ValueError):
         self.account = account
         self.action = action
         super().__init__(message)
+
+
+class TimeValueError(ArgumentError):
+    """A time or month argument that is not one by the one rule of :mod:`usagekit.times`."""
 
 
 class ConfigurationError(UsagekitError):
@@ -290,6 +298,12 @@ class ReadError(UsagekitError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class CorruptDataError(ReadError):
+    """A stored file that fails its check: not the SHA-256 or size recorded when it was written, or a
+    page whose checksum does not match. ``path`` names the file; nothing is read from it.
+    """
 
 
 class FileFormatError(ReadError):

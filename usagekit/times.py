@@ -1,46 +1,165 @@
-"""One rule for the moments users hand in: aware UTC ``pandas.Timestamp`` values.
+"""The one time rule for the library and the command line: moments, Beijing months, the service's format.
 
-Every public function that takes a time (``since``, ``start``, ``end``) accepts an aware ``datetime``, a
-naive one (taken as UTC) or ISO 8601 text, and turns it into an aware UTC timestamp here, so they all
-accept and refuse the same things with the same message.
+A *moment* is an aware ``datetime`` or ``pandas.Timestamp``, or ISO 8601 text with an offset; a date alone
+means midnight UTC. A *month* is ``YYYY-MM``, a Beijing month, as the service bills. Anything else is an
+:class:`~usagekit.errors.ArgumentError` naming the argument and the accepted forms; a value without a time
+zone shows both readings (UTC and Beijing) to choose from, because guessing one silently moves a day.
 
->>> to_utc("2026-11-01T08:00:00+08:00", "start")
+>>> moment("2026-11-01T08:00:00+08:00", "start")
 Timestamp('2026-11-01 00:00:00+0000', tz='UTC')
->>> to_utc("yesterday", "since")
+>>> moment("2026-11-01", "since")
+Timestamp('2026-11-01 00:00:00+0000', tz='UTC')
+>>> moment("2026-11-01T08:00", "start")
 Traceback (most recent call last):
 ...
-usagekit.times.TimeValueError: since 'yesterday' is not an ISO 8601 time (for example 2026-11-01 or 2026-11-01T08:00:00Z)
+usagekit.errors.TimeValueError: start '2026-11-01T08:00' has no time zone: write 2026-11-01T08:00:00Z for UTC, or 2026-11-01T08:00:00+08:00 for Beijing (= 2026-11-01T00:00:00Z)
+>>> month("2026-09", "first_month")
+'2026-09'
+>>> api_time(moment("2026-10-01T00:00:00+08:00", "start"))
+'2026-09-30T16:00:00Z'
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pandas as pd
 
-from usagekit.errors import ArgumentError
+from usagekit.errors import TimeValueError
 
-__all__ = ["TimeValueError", "to_utc"]
+__all__ = [
+    "API_TIME_FORMAT",
+    "BEIJING",
+    "MOMENT_FORMS",
+    "MONTH_FORMS",
+    "TimeValueError",
+    "api_time",
+    "current",
+    "moment",
+    "month",
+    "month_bounds",
+    "to_utc",
+]
 
-EXAMPLE = "2026-11-01 or 2026-11-01T08:00:00Z"
+#: Beijing time (UTC+8): it decides days and months wherever the service bills
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+#: the service's time format, in requests and replies (UTC, whole seconds)
+API_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MOMENT_FORMS = (
+    "an aware datetime or pandas.Timestamp, ISO 8601 text with an offset "
+    "(2026-10-01T00:00:00+08:00, 2026-09-30T16:00:00Z), or a date alone (2026-10-01, midnight UTC)"
+)
+MONTH_FORMS = "YYYY-MM, a Beijing month (for example 2026-09)"
+
+_ISO = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)(?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_MONTH = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
 
 
-class TimeValueError(ArgumentError):
-    """A time given to a usagekit function that is not one: a local argument error (also a ValueError)."""
+def moment(value: object, name: str) -> pd.Timestamp:
+    """``value`` as an aware UTC timestamp (nanoseconds), by the one rule; ``name`` names it in errors.
 
-
-def to_utc(value: datetime | pd.Timestamp | str, what: str) -> pd.Timestamp:
-    """``value`` as an aware UTC timestamp; naive values are UTC; ``what`` names it in errors.
-
-    Raises ``TypeError`` for a value that is not a time at all, and :class:`TimeValueError` (an
-    ``ArgumentError``: a ``UsagekitError`` and a ``ValueError``) for text that does not parse or a time outside what pandas holds (years 1677-2262).
+    >>> moment(datetime(2026, 10, 1, tzinfo=BEIJING), "end")
+    Timestamp('2026-09-30 16:00:00+0000', tz='UTC')
+    >>> moment("01-10-2026", "since")
+    Traceback (most recent call last):
+    ...
+    usagekit.errors.TimeValueError: since '01-10-2026' is not a moment; accepted: an aware datetime or pandas.Timestamp, ISO 8601 text with an offset (2026-10-01T00:00:00+08:00, 2026-09-30T16:00:00Z), or a date alone (2026-10-01, midnight UTC)
     """
-    if not isinstance(value, datetime | str):
-        raise TypeError(f"{what} must be a datetime or ISO 8601 text, not {type(value).__name__}")
+    if isinstance(value, str):
+        return _from_text(value, name)
+    if isinstance(value, datetime):  # pandas.Timestamp too
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _naive(name, value, pd.Timestamp(value).isoformat())
+        return _bounded(lambda: pd.Timestamp(value).tz_convert("UTC"), name, value)
+    if isinstance(value, date):
+        return _bounded(lambda: pd.Timestamp(value.isoformat(), tz="UTC"), name, value)
+    raise TimeValueError(f"{name} must be a moment, not {type(value).__name__}; accepted: {MOMENT_FORMS}")
+
+
+def _from_text(value: str, name: str) -> pd.Timestamp:
+    text = value.strip()
+    found = _ISO.fullmatch(text)
+    if found is None:
+        raise TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}")
+    if found["time"] is not None and found["zone"] is None:
+        raise _naive(name, value, text)
+    if found["time"] is None:
+        return _bounded(lambda: pd.Timestamp(found["date"], tz="UTC"), name, value)
+    return _bounded(lambda: pd.Timestamp(text).tz_convert("UTC"), name, value)
+
+
+def _bounded(make: Callable[[], pd.Timestamp], name: str, value: object) -> pd.Timestamp:
     try:
-        moment = pd.Timestamp(value.strip() if isinstance(value, str) else value)
-    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
-        raise TimeValueError(f"{what} {value!r} is not an ISO 8601 time (for example {EXAMPLE})") from None
-    if moment is pd.NaT:
-        raise TimeValueError(f"{what} {value!r} is not an ISO 8601 time (for example {EXAMPLE})")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+        stamp = make().as_unit("ns")
+    except (ValueError, OverflowError):  # a month 13, a day 31 of a short month, out of pandas' range
+        raise TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}") from None
+    if stamp is pd.NaT:
+        raise TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}")
+    return stamp
+
+
+def _naive(name: str, value: object, text: str) -> TimeValueError:
+    try:
+        wall = pd.Timestamp(text).tz_localize(None)
+    except (ValueError, OverflowError):
+        return TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}")
+    as_utc = wall.strftime("%Y-%m-%dT%H:%M:%S")
+    in_utc = (wall - pd.Timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return TimeValueError(
+        f"{name} {value!r} has no time zone: write {as_utc}Z for UTC, or {as_utc}+08:00 for Beijing (= {in_utc})"
+    )
+
+
+def to_utc(value: object, what: str) -> pd.Timestamp:
+    """The earlier name of :func:`moment` (same rule)."""
+    return moment(value, what)
+
+
+def month(value: object, name: str) -> str:
+    """``value`` checked as ``YYYY-MM`` (a Beijing month) and returned as it is.
+
+    >>> month("2026/09", "last_month")
+    Traceback (most recent call last):
+    ...
+    usagekit.errors.TimeValueError: last_month '2026/09' is not a month; accepted: YYYY-MM, a Beijing month (for example 2026-09)
+    """
+    if not isinstance(value, str):
+        raise TimeValueError(f"{name} must be a month, not {type(value).__name__}; accepted: {MONTH_FORMS}")
+    if _MONTH.fullmatch(value.strip()) is None:
+        raise TimeValueError(f"{name} {value!r} is not a month; accepted: {MONTH_FORMS}")
+    return value.strip()
+
+
+def month_bounds(value: object, name: str = "month") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The Beijing month ``value`` as ``[start, end)`` in UTC.
+
+    >>> [t.isoformat() for t in month_bounds("2026-10")]
+    ['2026-09-30T16:00:00+00:00', '2026-10-31T16:00:00+00:00']
+    """
+    first = pd.Timestamp(f"{month(value, name)}-01").tz_localize(BEIJING)
+    return first.tz_convert("UTC"), (first + pd.DateOffset(months=1)).tz_convert("UTC")
+
+
+def api_time(value: datetime) -> str:
+    """A moment in the service's format, ``YYYY-MM-DDTHH:MM:SSZ`` (UTC).
+
+    >>> api_time(datetime(2026, 10, 1, 8, 30, tzinfo=BEIJING))
+    '2026-10-01T00:30:00Z'
+    """
+    return pd.Timestamp(value).tz_convert("UTC").strftime(API_TIME_FORMAT)
+
+
+def current(now: object = None, name: str = "now") -> pd.Timestamp:
+    """``now`` as a moment, or the real clock's time when it is ``None`` (the one place that reads it).
+
+    >>> current("2026-11-20T08:00:00Z")
+    Timestamp('2026-11-20 08:00:00+0000', tz='UTC')
+    """
+    if now is None:
+        return pd.Timestamp(datetime.now(UTC)).as_unit("ns")
+    return moment(now, name)
