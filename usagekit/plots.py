@@ -275,15 +275,78 @@ def plot_usage(
 # --- the month's bandwidth points and what each billing method makes of them ---------------------------
 
 #: the monthly bandwidth methods :func:`plot_percentile` draws, with their line styles
+#: each monthly method's line: a colour of its own (Okabe-Ito, safe for colour-blind readers) and a dash,
+#: so lines that lie on one another can still be told apart by their end labels and the legend
 _PERCENTILE_METHODS = (
-    ("month_95", "-"),
-    ("month_95_night_half", (0, (1, 1))),
-    ("month_avg_day_95", (0, (3, 1, 1, 1))),
-    ("month_avg_day_bandwidth", "--"),
-    ("month_4th_day_bandwidth", "-."),
+    ("month_95", "-", "#D55E00"),
+    ("month_95_night_half", (0, (1, 1)), "#CC79A7"),
+    ("month_avg_day_95", (0, (3, 1, 1, 1)), "#009E73"),
+    ("month_avg_day_bandwidth", "--", "#E69F00"),
+    ("month_4th_day_bandwidth", "-.", "#56B4E9"),
 )
+#: the least vertical distance between two end labels, as a fraction of the plot's height
+_LABEL_GAP = 0.065
 _CUT_COLOR = "#D55E00"
 _PEAK_COLOR = "#0072B2"
+
+
+def label_positions(values: list[float], gap: float) -> list[float]:
+    """Where to write labels for lines at ``values`` (0..1 of the height) so no two are nearer than ``gap``.
+
+    Labels keep their lines' order and move as little as they must: a run of crowded labels is spread
+    around its middle, and kept inside 0..1.
+
+    >>> [round(y, 2) for y in label_positions([0.5, 0.5, 0.5], 0.1)]
+    [0.4, 0.5, 0.6]
+    >>> label_positions([0.1, 0.9], 0.1)
+    [0.1, 0.9]
+    """
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups: list[list[int]] = []  # runs of labels that must be spread together, bottom to top
+    for index in order:
+        groups.append([index])
+        while len(groups) > 1:
+            low, high = groups[-2], groups[-1]
+            low_top = _centre(values, low) + gap * (len(low) - 1) / 2
+            high_bottom = _centre(values, high) - gap * (len(high) - 1) / 2
+            if high_bottom - low_top >= gap:
+                break
+            groups[-2:] = [low + high]
+    placed = [0.0] * len(values)
+    for group in groups:
+        span = gap * (len(group) - 1)
+        bottom = min(max(_centre(values, group) - span / 2, 0.0), max(1.0 - span, 0.0))
+        for rank, index in enumerate(group):
+            placed[index] = bottom + rank * gap
+    return placed
+
+
+def _centre(values: list[float], group: list[int]) -> float:
+    return sum(values[i] for i in group) / len(group)
+
+
+def _label_line_ends(ax: Axes, lines: list[tuple[float, str, str]]) -> None:
+    """Name each horizontal line inside the plot at its right end, spread apart where lines coincide."""
+    if not lines:
+        return
+    bottom, top = ax.get_ylim()
+    height = (top - bottom) or 1.0
+    spots = label_positions([(value - bottom) / height for value, _, _ in lines], _LABEL_GAP)
+    for (value, method, color), spot in zip(lines, spots, strict=True):
+        ax.annotate(
+            method,
+            xy=(0.995, (value - bottom) / height),
+            xycoords="axes fraction",
+            xytext=(0.965, 0.04 + 0.92 * spot),  # clear of the frame and the title
+            textcoords="axes fraction",
+            color=color,
+            fontsize="small",
+            va="center",
+            ha="right",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            arrowprops={"arrowstyle": "-", "color": color, "linewidth": 0.6},
+            gid=f"end-label:{method}",
+        )
 
 
 def plot_percentile(
@@ -380,22 +443,24 @@ def plot_percentile(
         label=f"daily peaks ({len(peaks)} days)",
         gid="daily-peaks",
     )
-    for method, style in _PERCENTILE_METHODS:
+    lines = []
+    for method, style, color in _PERCENTILE_METHODS:
         value = cut if method == "month_95" else billed(method)
         if value is None:
             continue
-        color = _CUT_COLOR if method == "month_95" else "#777777"
         ax.axhline(
             value / scale.factor,
             color=color,
             linestyle=style,
-            linewidth=1.1,
+            linewidth=1.3,
             label=f"{method}: {value / scale.factor:,.2f} {scale.unit}",
             gid=f"method:{method}",
         )
+        lines.append((value / scale.factor, method, color))
     ax.set_xscale("log")
     ax.set_xlim(0.8, len(values) * 1.05)
     ax.set_ylim(bottom=0)
+    _label_line_ends(ax, lines)
     ax.set_xlabel(f"5-minute points ranked, highest first (log scale; {len(values):,} points)")
     ax.set_ylabel(f"Bandwidth ({scale.unit})")
     where = "outside the mainland" if overseas else region
