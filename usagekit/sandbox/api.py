@@ -22,6 +22,10 @@ The sandbox's own rules where the service's are unknown:
   the account's seeded method (:func:`usagekit.sandbox.world.bill_type`), ``Product`` ``cdn``,
   ``BillingCycle`` ``hour`` / ``day`` / ``month`` and ``Dimension`` ``flow`` (as the service's own
   example shows for a bandwidth method).
+* ``DescribeCdnUserBillHistory``: ``StartTime`` and ``EndTime`` as for ``DescribeCdnUserBillType`` (the
+  same codes, at most 31 days), the start within the last year. ``DescribeCdnUserBillPrediction``:
+  optional times, checked when given. Replies: :mod:`usagekit.sandbox.billapi`; quantities:
+  :mod:`usagekit.sandbox.billed`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from usagekit.sandbox.billapi import history_reply, prediction_reply
+from usagekit.sandbox.billed import Bills
 from usagekit.sandbox.clock import format_time, parse_time
 from usagekit.sandbox.faults import ODD_SHAPES
 from usagekit.sandbox.presign import Presigner
@@ -57,7 +63,9 @@ KIND_OF = {
     DELETE_DETAIL: "detail",
 }
 BILL_TYPE = "DescribeCdnUserBillType"
-ACTIONS = frozenset(KIND_OF) | {BILL_TYPE}
+BILL_HISTORY = "DescribeCdnUserBillHistory"  # answered in usagekit.sandbox.billapi
+BILL_PREDICTION = "DescribeCdnUserBillPrediction"
+ACTIONS = frozenset(KIND_OF) | {BILL_TYPE, BILL_HISTORY, BILL_PREDICTION}
 LISTINGS = frozenset({LIST_SUMMARY, LIST_DETAIL})
 LANGUAGES = ("zh-cn", "en-us")
 _YEAR = 365 * DAY
@@ -113,6 +121,7 @@ class Api:
         now: Callable[[], float],
         endpoint: Callable[[], str],
         shape: ListingShape | None = None,
+        bills: Bills | None = None,
     ) -> None:
         self.world = world
         self.store = store
@@ -120,6 +129,7 @@ class Api:
         self.now = now
         self.endpoint = endpoint
         self.shape = shape or ListingShape()
+        self.bills = bills
         unknown = set(self.shape.odd_shapes) - ODD_SHAPES
         if unknown:
             raise ValueError(f"unknown odd_shapes {sorted(unknown)}; choose from {sorted(ODD_SHAPES)}")
@@ -129,6 +139,8 @@ class Api:
         """The reply body (without ``RequestId``) of ``action`` for ``account``; raises Rejection."""
         if action == BILL_TYPE:
             return self._bill_type(account, params)
+        if action in (BILL_HISTORY, BILL_PREDICTION) and self.bills is not None:
+            return self._billed(account, action, params, self.bills)
         kind = KIND_OF.get(action)
         if kind is None:
             raise Rejection("InvalidAction.NotFound", 404, f"Specified api {action!r} is not found.")
@@ -329,6 +341,27 @@ class Api:
             "Dimension": "flow",
         }
         return {"BillTypeData": {"BillTypeDataItem": [item]}}
+
+    def _billed(self, account: str, action: str, params: dict[str, str], bills: Bills) -> dict[str, Any]:
+        """The bill history (31 days at most, reaching back a year) or the month's prediction."""
+        if action == BILL_PREDICTION:
+            for name, code in (
+                ("StartTime", "InvalidStartTime.Malformed"),
+                ("EndTime", "InvalidEndTime.Malformed"),
+            ):
+                if params.get(name) and parse_time(params[name]) is None:
+                    raise Rejection(code, 400, f"{name} {params[name]!r} is not yyyy-MM-ddTHH:mm:ssZ.")
+            if params.get("StartTime") and params.get("EndTime"):
+                self._times(params, "The time range spans at most one month (31 days): split it.")
+            return prediction_reply(bills, account, params)
+        first, last = self._times(params, "The time range spans at most one month (31 days): split it.")
+        if first < self.now() - _YEAR or first > self.now():
+            raise Rejection(
+                "InvalidStartTime.ValueNotSupported",
+                400,
+                "StartTime must lie within the last year, and not in the future.",
+            )
+        return history_reply(bills, account, first, last + 1 if last % 60 == 59 else last)
 
     def period(self, task: Task) -> str:
         """The billing period text of a summary export (Beijing dates)."""

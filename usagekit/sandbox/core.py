@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from usagekit.accounts import Account
 from usagekit.sandbox.api import ACTIONS, Api, ListingShape
+from usagekit.sandbox.billed import Bills, apply_bill_types, parse_drift
 from usagekit.sandbox.clock import SandboxClock
 from usagekit.sandbox.exports import ExportFiles
 from usagekit.sandbox.faults import Faults
@@ -72,6 +74,14 @@ class Sandbox:
     sandbox time after creation; download URLs live ``file_ttl`` seconds. ``faults`` (a :class:`Faults`)
     injects errors; ``page_size_over_50`` is ``"reject"`` (``InvalidParameter``) or ``"clamp"``.
 
+    What the sandbox bills (``DescribeCdnUserBillType``, ``DescribeCdnUserBillHistory``,
+    ``DescribeCdnUserBillPrediction``; rules in :mod:`usagekit.sandbox.billed`) is computed from its own
+    usage. ``bill_types`` (``{"demo-shop": "day_bandwidth"}``) puts accounts on a ``BillType`` (otherwise
+    seeded), for all three alike. ``bill_drift`` makes the billing side see other usage than the exports
+    carry (the sandbox's assumption of how a real bill can differ): ``{"demo-media": 1.05}`` scales every
+    point of an account, ``{("demo-shop", "2026-10-12"): 1.5}`` one Beijing day; exports and
+    ``truth.usage`` stay as they are, ``truth.billed(account, method, period)`` gives what was billed.
+
     A context manager; also :meth:`start` / :meth:`stop`. ``truth`` holds what the sandbox holds now.
     """
 
@@ -90,6 +100,8 @@ class Sandbox:
         port: int = 0,
         page_size_over_50: str = "reject",
         window_days: tuple[int, int] = (1, 31),
+        bill_types: Mapping[str, str] | None = None,
+        bill_drift: Mapping[Any, float] | None = None,
     ) -> None:
         if clock not in ("real", "frozen"):
             raise ValueError(f'clock must be "real" or "frozen", not {clock!r}')
@@ -113,6 +125,13 @@ class Sandbox:
                 window_days=tuple(window_days),  # type: ignore[arg-type]
             )
         )
+        self.world = apply_bill_types(self.world, bill_types)
+        self._bills = Bills(
+            self.world,
+            lambda name, start, end, types: self.truth.usage_over(name, start, end, types=types),
+            now=self._clock.timestamp,
+            drift=parse_drift(self.world, bill_drift),
+        )
         self.faults = faults or Faults()
         self.file_ttl = float(file_ttl)
         self.port_requested = port
@@ -133,6 +152,7 @@ class Sandbox:
             now=self._clock.timestamp,
             endpoint=lambda: self.endpoint,
             shape=shape,
+            bills=self._bills,
         )
         self.truth = Truth(
             self.world,
@@ -140,6 +160,7 @@ class Sandbox:
             now=self._clock.timestamp,
             endpoint=lambda: self.endpoint,
             period=self._api.period,
+            bills=self._bills,
         )
         identities = {
             spec.access_key_id: Identity(

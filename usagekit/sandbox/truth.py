@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from usagekit.frames import concat_frames, exclusive_end, sort_tidy, task_frame
+from usagekit.sandbox.billed import Bills
 from usagekit.sandbox.store import TaskStore
 from usagekit.sandbox.usage import (  # one generator for files and truth
     POINT,
@@ -45,12 +46,14 @@ class Truth:
         now: Callable[[], float],
         endpoint: Callable[[], str],
         period: Callable[[Task], str],
+        bills: Bills | None = None,
     ) -> None:
         self._world = world
         self._store = store
         self._now = now
         self._endpoint = endpoint
         self._period = period
+        self._bills = bills
         self._cache: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -190,6 +193,38 @@ class Truth:
         return files.summarise(
             self.account_usage(task_id), period=self._period(self._task(task_id, "summary"))
         )
+
+    # --- what the sandbox billed (usagekit.sandbox.billed) -------------------------------------------
+
+    def _billing(self) -> Bills:
+        if self._bills is None:
+            raise RuntimeError("this truth has no bills: it belongs to no Sandbox")
+        return self._bills
+
+    def billed(self, account_name: str, method: str | None, period: str) -> pd.DataFrame:
+        """What the sandbox billed ``account_name`` under ``method`` (None: its own) in Beijing ``period``.
+
+        ``period`` (``2026-10``, ``2026-10-05``, ``2026-10-05T13``) no finer than the method's cycle; only
+        closed periods, drift included. Columns: see :meth:`usagekit.sandbox.billed.Bills.billed`.
+        """
+        return self._billing().billed(account_name, method, period)
+
+    def bill_history(
+        self, account_name: str, start: datetime | str, end: datetime | str, method: str | None = None
+    ) -> pd.DataFrame:
+        """Every period billed (closed) whose start lies in ``[start, end)``: what the history lists.
+
+        One row per period and region, columns as :meth:`billed`; ``method`` defaults to the account's.
+        """
+        return self._billing().history(account_name, _epoch(start), _epoch(end), method)
+
+    def bill_prediction(self, account_name: str) -> pd.DataFrame:
+        """The current month's prediction per area, as ``DescribeCdnUserBillPrediction`` answers it now."""
+        return self._billing().prediction(account_name)
+
+    def bill_type(self, account_name: str) -> str:
+        """The ``BillType`` the account is billed by (``bill_types`` or seeded)."""
+        return self._billing().method(account_name)
 
 
 def _epoch(value: datetime | str) -> int:
