@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import UsagekitError
+from usagekit.prices import PRICE_COLUMNS, PriceTableError, price_periods, read_prices, tiers_for
 from usagekit.units import GB
 
 __all__ = [
@@ -73,7 +73,6 @@ _PER_HOUR, _PER_DAY = 12, 288
 #: (1024**3, as Alibaba Cloud bills traffic), requests per "10k requests"
 MBIT = 1e6
 TEN_THOUSAND = 1e4
-PRICE_COLUMNS = ("method", "region", "tier_from", "tier_to", "unit_price", "currency")
 
 QUANTITY_COLUMNS = (
     "account",
@@ -101,10 +100,6 @@ COMPARE_COLUMNS = (
     "currency",
     "cheapest",
 )
-
-
-class PriceTableError(UsagekitError, ValueError):
-    """A price table :func:`compare_billing` cannot use; the message names the rows and what to fix."""
 
 
 # --- the points a method bills ------------------------------------------------------------------------
@@ -362,96 +357,6 @@ def _monthly(base: str, method: str, points: pd.DataFrame, days: pd.DataFrame, r
     )
 
 
-# --- prices -------------------------------------------------------------------------------------------
-
-
-def read_prices(prices: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
-    """A price table, checked: a frame, or a CSV file, with the columns of :data:`PRICE_COLUMNS`.
-
-    One row per tier: ``method`` (a ``BillType`` code), ``region`` (a billing region, ``OVERSEAS`` for
-    ``_overseas`` methods, or ``*`` for any region without rows of its own), ``tier_from`` and
-    ``tier_to`` (tier bounds in :func:`compare_billing`'s unit for that method; ``tier_to`` empty for
-    the open last tier), ``unit_price`` (per unit) and ``currency``. The tiers of a method and region
-    start at 0, follow each other without gaps, and share one currency. Tiers are applied as tiers:
-    each slice of the quantity is priced at its own tier's rate.
-
-    >>> table = read_prices(pd.DataFrame({"method": ["hour_flow"] * 2, "region": ["CN"] * 2,
-    ...                                   "tier_from": [0, 10240], "tier_to": [10240, None],
-    ...                                   "unit_price": [0.24, 0.23], "currency": ["CNY"] * 2}))
-    >>> table[["tier_from", "tier_to", "unit_price"]].to_numpy().tolist()
-    [[0.0, 10240.0, 0.24], [10240.0, inf, 0.23]]
-    """
-    where = None
-    if isinstance(prices, str | os.PathLike):
-        where = os.fspath(prices)
-        try:
-            prices = pd.read_csv(
-                where,
-                dtype={"method": str, "region": str, "currency": str},
-                keep_default_na=False,
-                na_values={"tier_to": [""]},
-            )
-        except (OSError, ValueError) as error:
-            raise PriceTableError(f"cannot read the price table {where}: {error}") from None
-    if not isinstance(prices, pd.DataFrame):
-        raise TypeError(f"prices must be a DataFrame or a CSV path, not {type(prices).__name__}")
-    name = f"price table {where}" if where else "price table"
-    lacking = [c for c in PRICE_COLUMNS if c not in prices.columns]
-    if lacking:
-        raise PriceTableError(
-            f"the {name} lacks the columns {lacking}; it needs {list(PRICE_COLUMNS)}, one row per tier"
-        )
-    table = prices[list(PRICE_COLUMNS)].copy()
-    for column in ("method", "region", "currency"):
-        table[column] = table[column].astype(pd.StringDtype()).str.strip()
-    unknown = sorted(set(table["method"].dropna()) - set(METHODS))
-    if unknown or table["method"].isna().any():
-        raise PriceTableError(
-            f"the {name} names unknown methods {unknown}; use BillType codes: {', '.join(METHODS)}"
-        )
-    for column in ("tier_from", "tier_to", "unit_price"):
-        numbers = pd.to_numeric(table[column], errors="coerce")
-        bad = numbers.isna() & table[column].notna() | (numbers < 0)
-        if column != "tier_to":
-            bad |= numbers.isna()
-        if bad.any():
-            rows = [int(i) for i in table.index[bad][:5]]
-            raise PriceTableError(f"the {name}: {column} must be a number >= 0 (rows {rows})")
-        table[column] = numbers.astype(np.float64)
-    table["tier_to"] = table["tier_to"].fillna(np.inf)
-    if table["region"].isna().any() or table["currency"].isna().any() or (table["currency"] == "").any():
-        raise PriceTableError(f"the {name}: every row needs a region (or *) and a currency")
-    table = table.sort_values(["method", "region", "tier_from"], ignore_index=True)
-    for (method, region), tiers in table.groupby(["method", "region"], sort=False):
-        bounds = tiers[["tier_from", "tier_to"]].to_numpy()
-        problem = None
-        if bounds[0, 0] != 0:
-            problem = "the first tier must start at 0"
-        elif (bounds[:, 1] <= bounds[:, 0]).any():
-            problem = "a tier ends where it starts or before"
-        elif (bounds[1:, 0] != bounds[:-1, 1]).any():
-            problem = "each tier must start where the one before ends (no gaps, no overlaps)"
-        elif tiers["currency"].nunique() > 1:
-            problem = "its tiers have different currencies"
-        if problem:
-            raise PriceTableError(f"the {name}, {method} in {region}: {problem}")
-    return table
-
-
-def _tiered(quantity: float, tiers: pd.DataFrame) -> float:
-    """``quantity`` priced through ``tiers``: each slice at its own tier's rate."""
-    low, high, price = (tiers[c].to_numpy() for c in ("tier_from", "tier_to", "unit_price"))
-    slices = np.clip(quantity - low, 0.0, high - low)
-    return float((slices * price).sum())
-
-
-def _tiers_for(table: pd.DataFrame, method: str, region: Any) -> pd.DataFrame | None:
-    rows = table[table["method"] == method]
-    exact = rows[rows["region"] == region] if isinstance(region, str) else rows.iloc[0:0]
-    chosen = exact if not exact.empty else rows[rows["region"] == "*"]
-    return None if chosen.empty else chosen
-
-
 # --- the comparison -----------------------------------------------------------------------------------
 
 
@@ -503,7 +408,8 @@ def compare_billing(
     days            int64      Beijing days that count toward the month
     points          int64      5-minute points present in the month
     missing_points  int64      points the month should have and the data lacks
-    cost            Float64    estimated cost (NA without a price)
+    cost            Float64    estimated cost: the exact sum of :func:`usagekit.price_periods`' decimal
+                               period costs, as a float to rank and compare by (NA without a price)
     currency        string     the price table's currency
     cheapest        boolean    the lowest cost of its account, region and month
     ==============  =========  ========================================================
@@ -536,6 +442,7 @@ def compare_billing(
         if quantities.empty:
             continue
         quantities["month"] = quantities["period"].str.slice(0, 7)
+        costs = price_periods(quantities, table)["cost"] if table is not None else None
         cover = _coverage(prepared, metric, overseas)
         for (account, region, month), group in quantities.groupby(
             ["account", "region", "month"], observed=True, dropna=False, sort=True
@@ -545,15 +452,15 @@ def compare_billing(
             values = group["quantity"].to_numpy()
             if base in ("hour_flow", "hour_count"):
                 scale, unit = (GB, "GB") if base == "hour_flow" else (TEN_THOUSAND, "10k requests")
-                quantity, parts = values.sum() / scale, [values.sum() / scale]
+                quantity = values.sum() / scale
             elif base == "day_bandwidth":
-                quantity, unit, parts = values.sum() / MBIT, "Mbit/s-days", list(values / MBIT)
+                quantity, unit = values.sum() / MBIT, "Mbit/s-days"
             else:
-                quantity, unit, parts = values[0] / MBIT, "Mbit/s", [values[0] / MBIT]
-            cost, currency = pd.NA, pd.NA
-            tiers = _tiers_for(table, method, region) if table is not None else None
-            if tiers is not None:
-                cost = sum(_tiered(part, tiers) for part in parts)
+                quantity, unit = values[0] / MBIT, "Mbit/s"
+            cost, currency = None, pd.NA
+            tiers = tiers_for(table, method, region) if table is not None else None
+            if tiers is not None and costs is not None:
+                cost = costs[group.index].sum()  # exact: decimals, each period priced by price_periods
                 currency = tiers["currency"].iloc[0]
             key = (account, region, month)
             covered = cover.loc[key] if key in cover.index else None
@@ -586,10 +493,12 @@ def _comparison(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "days": np.int64,
             "points": np.int64,
             "missing_points": np.int64,
-            "cost": "Float64",
             "currency": pd.StringDtype(),
         }
     )
+    # an estimate to rank methods by, as a float (ratios and differences in notebooks); each period's
+    # exact decimal cost is price_periods'
+    frame["cost"] = pd.array([None if c is None else float(c) for c in frame["cost"]], dtype="Float64")
     frame["method"] = pd.Categorical(frame["method"], categories=list(METHODS))
     frame["unit"] = pd.Categorical(frame["unit"], categories=["Mbit/s", "Mbit/s-days", "GB", "10k requests"])
     priced = frame["cost"].notna() & (frame["method"] != "hour_count")

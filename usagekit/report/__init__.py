@@ -16,8 +16,8 @@ Executing the notebook needs the ``report`` extra (nbclient, nbconvert, nbformat
 plots the ``plot`` extra; a missing one raises :class:`usagekit.MissingExtraError` naming it.
 
 >>> table = example_prices()
->>> table.loc[table["method"] == "month_95", ["region", "unit_price", "currency"]].to_numpy().tolist()
-[['*', 24.0, 'CNY']]
+>>> table.loc[table["method"] == "month_95", ["region", "unit_price", "currency"]].astype(str).to_numpy().tolist()
+[['*', '24.00000000', 'CNY']]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import pandas as pd
 
 from usagekit.errors import UsagekitError
 from usagekit.optional import require
+from usagekit.prices import EXAMPLE_PRICES_DATE
 
 __all__ = [
     "EXAMPLE_PRICES_DATE",
@@ -48,10 +49,9 @@ __all__ = [
     "write_report",
 ]
 
-#: when the example price table's illustrative numbers were written (they are not anyone's prices)
-EXAMPLE_PRICES_DATE = "2026-11"
-_PRICES_FILE = f"example_prices_{EXAMPLE_PRICES_DATE}.csv"
 _NOTEBOOK_FILE = "billing_report.ipynb"
+#: the report's title, in its browser tab
+REPORT_TITLE = "Alibaba Cloud CDN billing report (usagekit)"
 #: environment variables a report kernel never sees: credentials of the real service and of the sandbox
 _HIDDEN_PREFIXES = ("ALIBABA_CLOUD_", "ALIYUN_", "USAGEKIT_SANDBOX")
 
@@ -69,12 +69,11 @@ def example_prices() -> pd.DataFrame:
 
     Illustrative numbers written in November 2026, NOT Alibaba Cloud's prices. Columns: ``method``,
     ``region`` (``*``: any region without rows of its own), ``tier_from``, ``tier_to``, ``unit_price``,
-    ``currency``.
+    ``currency``; ``unit_price`` is exact money (:func:`usagekit.prices.money_dtype`).
     """
-    from usagekit.billing import read_prices
+    from usagekit.prices import example_prices as shipped
 
-    with resources.as_file(_data(_PRICES_FILE)) as path:
-        return read_prices(path)
+    return shipped()
 
 
 def report_notebook() -> str:
@@ -297,7 +296,9 @@ def write_report(
         template_file="usagekit_report.html.j2",
         extra_loaders=[jinja2.DictLoader({"usagekit_report.html.j2": _TEMPLATE})],
     )
-    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    # A report for readers, not a notebook: no code, no prompts, and a title of its own (the tab said "Notebook").
+    exporter.exclude_input = exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    notebook.metadata["title"] = REPORT_TITLE
     body, _ = exporter.from_notebook_node(notebook)
     target.write_text(body, encoding="utf-8")
     return target
