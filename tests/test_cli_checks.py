@@ -52,6 +52,9 @@ def run(tiny: Sandbox, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[
         ["tasks", "--sandbox", "--until", "soon"],
         ["fetch", "--sandbox", "--since", "last week", "--output", "x.csv"],
         ["demo", "--now", "2026-02-30"],
+        ["tasks", "--sandbox", "--since", "01-10-2026"],  # was read as 2026-01-10
+        ["tasks", "--sandbox", "--since", "Nov 2026"],
+        ["tasks", "--sandbox", "--until", "2026/09"],
     ],
 )
 def test_a_time_that_is_not_one_names_the_flag_the_value_and_an_example(
@@ -60,8 +63,17 @@ def test_a_time_that_is_not_one_names_the_flag_the_value_and_an_example(
     code, err, requests = run(tiny, capsys, *argv)
     assert code == 2 and requests == 0
     flag = next(arg for arg in argv if arg in ("--now", "--since", "--until"))
-    assert flag in err and repr(argv[argv.index(flag) + 1]) in err and "2026-11-01" in err
+    assert flag in err and repr(argv[argv.index(flag) + 1]) in err
+    assert "2026-10-01T00:00:00+08:00" in err and "2026-09-30T16:00:00Z" in err  # the accepted forms
     assert not list(env.iterdir())  # nothing written
+
+
+def test_a_time_without_zone_is_refused_showing_both_readings(
+    env: Path, tiny: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err, requests = run(tiny, capsys, "tasks", "--sandbox", "--since", "2026-11-01T08:00")
+    assert code == 2 and requests == 0
+    assert "2026-11-01T08:00:00Z for UTC" in err and "2026-11-01T08:00:00+08:00 for Beijing" in err
 
 
 def test_tasks_output_paths_are_checked_before_listing(

@@ -16,40 +16,26 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.errors import ResponseError
+from usagekit.errors import ArgumentError, ResponseError
 from usagekit.pool import lease
+from usagekit.times import BEIJING, api_time, moment, month_bounds
 
 __all__ = ["ACTION", "BILL_TYPE_COLUMNS", "bill_types", "month_windows"]
 
 ACTION = "DescribeCdnUserBillType"
 BILL_TYPE_COLUMNS = ("account", "start", "end", "bill_type", "billing_cycle", "dimension")
-_BEIJING = pd.Timedelta(hours=8)
-_API_TIME = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _moment(value: datetime | str, what: str) -> pd.Timestamp:
-    """An aware UTC timestamp from a datetime or ISO 8601 text (naive values are UTC)."""
-    if not isinstance(value, datetime | str):
-        raise TypeError(f"{what} must be a datetime or ISO 8601 text, not {type(value).__name__}")
-    try:
-        moment = pd.Timestamp(value)
-    except ValueError:
-        raise ValueError(
-            f"{what} {value!r} is not an ISO 8601 time (for example 2026-10-01T00:00:00+08:00)"
-        ) from None
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def month_windows(start: datetime | str, end: datetime | str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """``[start, end)`` cut at Beijing month boundaries: the one-month windows the action accepts."""
-    lower, upper = _moment(start, "start"), _moment(end, "end")
+    lower, upper = moment(start, "start"), moment(end, "end")
     if lower >= upper:
-        raise ValueError(f"bill_types needs start < end, got {lower} and {upper}")
+        raise ArgumentError(
+            f"bill_types needs start before end, got start {api_time(lower)} and end {api_time(upper)}"
+        )
     windows = []
     while lower < upper:
-        local = (lower + _BEIJING).tz_localize(None)
-        following = (local.to_period("M") + 1).start_time.tz_localize("UTC") - _BEIJING
-        cut = min(following, upper)
+        cut = min(month_bounds(lower.tz_convert(BEIJING).strftime("%Y-%m"))[1], upper)
         windows.append((lower, cut))
         lower = cut
     return windows
@@ -113,7 +99,7 @@ def bill_types(
 ) -> pd.DataFrame:
     """The billing method each account is on over ``[start, end)``, as ``DescribeCdnUserBillType`` says.
 
-    ``start`` and ``end`` are aware datetimes or ISO 8601 text (naive: UTC). The range is asked one
+    ``start`` and ``end`` are moments (README Conventions: aware, or ISO 8601 with an offset). The range is asked one
     Beijing calendar month at a time (the action answers at most one month); items that continue each
     other with the same method are joined. Errors are usagekit's (:class:`~usagekit.ApiError` and the
     rest), naming the account.
@@ -137,9 +123,7 @@ def bill_types(
     for account in chosen:
         with lease(account) as client:  # the account's shared client: every attempt takes its token
             for lower, upper in windows:
-                reply = client.call(
-                    ACTION, StartTime=lower.strftime(_API_TIME), EndTime=upper.strftime(_API_TIME)
-                )
+                reply = client.call(ACTION, StartTime=api_time(lower), EndTime=api_time(upper))
                 rows.extend(_items(reply, account.name))
     frame = pd.DataFrame(_merge(rows), columns=list(BILL_TYPE_COLUMNS))
     for column in ("start", "end"):

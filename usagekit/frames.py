@@ -39,12 +39,13 @@ import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from usagekit.redact import strip_query
+from usagekit.times import BEIJING
 
 __all__ = [
     "BEIJING",
@@ -67,7 +68,6 @@ __all__ = [
     "tidy_frame",
 ]
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 KINDS = ("summary", "detail")
 STATUSES = ("created", "success", "failed")
 METRICS = ("traffic", "bandwidth", "requests")

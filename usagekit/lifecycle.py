@@ -32,7 +32,7 @@ from usagekit.errors import (
     TaskStateError,
     WaitTimeoutError,
 )
-from usagekit.frames import TaskTag, format_task_tag, parse_task_tag, task_frame
+from usagekit.frames import DETAIL_TYPES, TaskTag, format_task_tag, parse_task_tag, task_frame
 from usagekit.listing import _list_one, _one_kind, _run
 from usagekit.memory import _MEMORY, resolve_account
 from usagekit.paging import PagingPolicy
@@ -49,11 +49,10 @@ from usagekit.tasks import (
     frame_of,
     tasks_of,
 )
-from usagekit.times import to_utc
+from usagekit.times import api_time, moment
 
 __all__ = ["create_export", "delete_export", "wait"]
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_WINDOW = timedelta(days=31)
 _MAX_POLL = 30.0
 
@@ -96,11 +95,11 @@ def create_export(
     """
     kind = _one_kind(kind)
     action = CREATE_ACTIONS[kind]
-    lower, upper = to_utc(start, "start"), to_utc(end, "end")
+    lower, upper = moment(start, "start"), moment(end, "end")
     _check_request(account, action, lower, upper, kind, type, language, domains)
     params: dict[str, object] = {
-        "StartTime": lower.strftime(_TIME_FORMAT),
-        "EndTime": (upper - pd.Timedelta(seconds=1)).strftime(_TIME_FORMAT),
+        "StartTime": api_time(lower),
+        "EndTime": api_time(upper - pd.Timedelta(seconds=1)),
         "Language": language,
     }
     token: str | None = None
@@ -168,7 +167,7 @@ def _check_request(
         raise refuse(f"the service exports data from the last year only: start is before {oldest:%Y-%m-%d}")
     if language not in ("en-us", "zh-cn"):
         raise refuse(f"language must be 'en-us' or 'zh-cn', not {language!r}")
-    if kind == "detail" and type not in ("flow", "vas"):
+    if kind == "detail" and type not in DETAIL_TYPES:
         raise refuse(f"type must be 'flow' (traffic and bandwidth) or 'vas' (requests), not {type!r}")
     if kind == "summary" and domains is not None:
         raise refuse("a summary export covers the whole account: domains are for detail exports")

@@ -33,7 +33,7 @@ from usagekit.paging import Page, PagingPolicy, collect, walk
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, progress_enabled
 from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
-from usagekit.times import to_utc
+from usagekit.times import moment
 
 __all__ = ["DuplicateAccountWarning", "StatusFilterWarning", "iter_tasks", "list_tasks", "refresh"]
 
@@ -181,8 +181,8 @@ def list_tasks(
     if max_workers is not None and max_workers < 1:
         raise ArgumentError(f"max_workers must be at least 1, not {max_workers!r}")
     statuses = _statuses(status)
-    since_utc = to_utc(since, "since") if since is not None else None
-    until_utc = to_utc(until, "until") if until is not None else None
+    since_utc = moment(since, "since") if since is not None else None
+    until_utc = moment(until, "until") if until is not None else None
     if since_utc is not None and until_utc is not None and not since_utc < until_utc:
         raise ArgumentError(
             f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"

@@ -15,7 +15,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from usagekit.frames import BEIJING
+from usagekit.times import BEIJING, moment, month_bounds
+from usagekit.times import api_time as iso
 
 __all__ = [
     "Span",
@@ -40,8 +41,8 @@ Span = tuple[pd.Timestamp, pd.Timestamp]
 
 
 def utc(value: datetime | str) -> pd.Timestamp:
-    moment = pd.Timestamp(value)
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    """The one time rule, :func:`usagekit.times.moment`."""
+    return moment(value, "time")
 
 
 def day_floor(moment: pd.Timestamp) -> pd.Timestamp:
@@ -54,11 +55,6 @@ def day_ceil(moment: pd.Timestamp) -> pd.Timestamp:
 
 def month_of(moment: pd.Timestamp) -> str:
     return moment.tz_convert(BEIJING).strftime("%Y-%m")
-
-
-def month_bounds(month: str) -> Span:
-    first = pd.Timestamp(f"{month}-01").tz_localize(BEIJING)
-    return first.tz_convert("UTC"), (first + pd.DateOffset(months=1)).tz_convert("UTC")
 
 
 def is_month(value: object) -> bool:
@@ -171,7 +167,3 @@ def newest_cover(
             else:
                 chosen.append((task_id, (a, b)))
     return chosen, left
-
-
-def iso(moment: pd.Timestamp) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from usagekit.errors import ArgumentError
 from usagekit.optional import require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,13 +146,13 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
 
 def check_zone(tz: str) -> str:
     if not isinstance(tz, str):
-        raise TypeError(
+        raise ArgumentError(
             f"tz must be a time zone name such as 'UTC' or 'Asia/Shanghai', not {type(tz).__name__}"
         )
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
+        raise ArgumentError(
             f"unknown time zone {tz!r}: use an IANA name such as 'UTC' or 'Asia/Shanghai'"
         ) from None
     return tz

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.frames import TIDY_COLUMNS, tidy_frame
+from usagekit.times import API_TIME_FORMAT
 
 __all__ = ["OverlapWarning", "reconcile"]
 
@@ -321,7 +322,7 @@ def _split_totals(
 
 def _iso(moment: Any) -> str:
     """A UTC instant as ISO text (attrs stay JSON-able)."""
-    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return pd.Timestamp(moment).strftime(API_TIME_FORMAT)
 
 
 def _amount(value: float) -> str:

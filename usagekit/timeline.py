@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from usagekit.frames import KINDS, STATUSES, task_frame
+from usagekit.errors import ArgumentError
+from usagekit.frames import DETAIL_TYPES, KINDS, STATUSES, task_frame
 from usagekit.plotstyle import (
     GAP_COLOR,
     STATUS_LABELS,
@@ -31,7 +32,7 @@ from usagekit.plotstyle import (
     whose,
     zone_label,
 )
-from usagekit.times import to_utc
+from usagekit.times import moment
 from usagekit.windows import UNKNOWN_TYPE, coverage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,7 @@ __all__ = ["listed_moment", "plot_timeline"]
 _VIEWS = ("windows", "runs")
 _LANE_ORDERS = ("account", "kind")
 _FINISHED = ("success", "failed")
-_TYPE_ORDER = ("flow", "vas", UNKNOWN_TYPE)
+_TYPE_ORDER = (*DETAIL_TYPES, UNKNOWN_TYPE)
 
 
 # --- the task timeline ---------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def listed_moment(tasks: pd.DataFrame) -> pd.Timestamp | None:
     """
     text = tasks.attrs.get("listed_at") if hasattr(tasks, "attrs") else None
     if text:
-        return to_utc(str(text), "attrs['listed_at']")
+        return moment(str(text), "attrs['listed_at']")
     if "updated" in tasks and tasks["updated"].notna().any():
         return pd.Timestamp(tasks["updated"].max())
     return None
@@ -151,9 +152,9 @@ def plot_timeline(
     'Export runs of prod: 1 task'
     """
     if view not in _VIEWS:
-        raise ValueError(f"view must be 'windows' or 'runs', not {view!r}")
+        raise ArgumentError(f"view must be 'windows' or 'runs', not {view!r}")
     if by not in _LANE_ORDERS:
-        raise ValueError(f"by must be 'account' or 'kind', not {by!r}")
+        raise ArgumentError(f"by must be 'account' or 'kind', not {by!r}")
     tz = check_zone(tz)
     frame = task_frame(tasks)
     attrs = dict(getattr(tasks, "attrs", {}) or {})
@@ -163,9 +164,9 @@ def plot_timeline(
         lefts, rights = frame["window_start"], frame["window_end"]
     else:
         lefts = frame["created"]
-        moment = listed_moment(frame)
+        listed = listed_moment(frame)
         finished = frame["status"].astype("object").isin(_FINISHED)
-        rights = frame["updated"].where(finished, moment if moment is not None else frame["updated"])
+        rights = frame["updated"].where(finished, listed if listed is not None else frame["updated"])
         rights = rights.where(rights.isna() | lefts.isna() | (rights >= lefts), lefts)
     drawable = (lefts.notna() & rights.notna()).to_numpy()
     left_days, right_days = to_days(lefts), to_days(rights)
@@ -190,8 +191,8 @@ def plot_timeline(
     ax = new_axes(ax, 10.0, min(max(0.32 * total + 1.7, 2.6), 60.0))
     patches = require_matplotlib("matplotlib.patches")
 
-    lower = to_utc(start, "start") if start is not None else None
-    upper = to_utc(end, "end") if end is not None else None
+    lower = moment(start, "start") if start is not None else None
+    upper = moment(end, "end") if end is not None else None
     if drawable.any():
         lower = lower if lower is not None else pd.Timestamp(lefts[drawable].min())
         upper = upper if upper is not None else pd.Timestamp(rights[drawable].max())

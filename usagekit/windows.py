@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.frames import KINDS, task_frame
-from usagekit.times import to_utc
+from usagekit.times import moment
 
 __all__ = ["EXPECTED", "PARTS", "UNKNOWN_TYPE", "coverage"]
 
@@ -80,7 +80,7 @@ def coverage(
     task_ids      string                the exports covering the run, comma separated; NA for gaps
     ============  ====================  ==========================================================
     """
-    lower, upper = to_utc(start, "start"), to_utc(end, "end")
+    lower, upper = moment(start, "start"), moment(end, "end")
     if not lower < upper:
         raise ValueError(f"coverage needs start < end, got {lower} and {upper}")
     frame = _task_frame(tasks)

@@ -7,10 +7,10 @@ command before it lists or fetches anything, with :func:`output_file`, :func:`ou
 
 >>> iso_time("2026-11-01")
 Timestamp('2026-11-01 00:00:00+0000', tz='UTC')
->>> iso_time("2026-13-01")
+>>> iso_time("01-10-2026")
 Traceback (most recent call last):
 ...
-argparse.ArgumentTypeError: '2026-13-01' is not an ISO 8601 time (for example 2026-11-01 or 2026-11-01T08:00:00Z)
+argparse.ArgumentTypeError: '01-10-2026' is not a moment; accepted: an aware datetime or pandas.Timestamp, ISO 8601 text with an offset (2026-10-01T00:00:00+08:00, 2026-09-30T16:00:00Z), or a date alone (2026-10-01, midnight UTC)
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from usagekit.errors import UsagekitError
-from usagekit.times import TimeValueError, to_utc
+from usagekit.errors import ArgumentError, UsagekitError
+from usagekit.times import moment
+from usagekit.times import month as checked_month
 
 __all__ = [
     "CommandLineError",
@@ -45,13 +46,11 @@ class CommandLineError(UsagekitError, ValueError):
 
 
 def iso_time(text: str) -> pd.Timestamp:
-    """An argparse type: ISO 8601 text as an aware UTC timestamp (naive text is UTC)."""
+    """An argparse type: a moment by the library's one rule (:func:`usagekit.times.moment`)."""
     try:
-        return to_utc(text, "time")
-    except TimeValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time (for example 2026-11-01 or 2026-11-01T08:00:00Z)"
-        ) from None
+        return moment(text, "time")
+    except ArgumentError as error:  # the message without the library's argument name: argparse names the flag
+        raise argparse.ArgumentTypeError(str(error).removeprefix("time ")) from None
 
 
 def non_empty(text: str) -> str:
@@ -67,14 +66,12 @@ def month(text: str) -> str:
     >>> month("2026-09")
     '2026-09'
     """
-    value = text.strip()
     try:
-        parsed = pd.Period(value, freq="M") if len(value) == 7 and value[4] == "-" else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a month: write it as YYYY-MM, for example 2026-09")
-    return value
+        return checked_month(text, "month")
+    except ArgumentError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a month: write it as YYYY-MM, for example 2026-09"
+        ) from None
 
 
 def number(text: str) -> float:
