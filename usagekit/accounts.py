@@ -32,9 +32,11 @@ from typing import Any
 
 from usagekit.errors import ConfigurationError
 
-__all__ = ["DEFAULT_REGION", "Account", "discover_accounts", "shorten_key_id"]
+__all__ = ["DEFAULT_REGION", "SITES", "Account", "discover_accounts", "shorten_key_id"]
 
 DEFAULT_REGION = "cn-hangzhou"
+#: the Alibaba Cloud sites an account can belong to; the site decides the BssOpenApi (billing) endpoint
+SITES = ("china", "international")
 
 
 def shorten_key_id(access_key_id: str) -> str:
@@ -57,7 +59,9 @@ class Account:
     ``endpoint`` is a host name (HTTPS implied) or a full URL such as ``http://127.0.0.1:8080`` (a
     local sandbox); ``None`` means the public CDN endpoint. ``source`` says where the account came
     from (``environment``, ``aliyun CLI config``, ``credentials file``, ``sandbox``, ``explicit``).
-    The secret and the STS token never appear in ``repr``, ``str`` or the HTML repr.
+    ``site`` is ``china`` (alibabacloud.com's China site, the default) or ``international``; it decides the
+    billing API's endpoint (``business.aliyuncs.com`` or ``business.ap-southeast-1.aliyuncs.com``), which
+    ``bss_endpoint`` overrides as ``endpoint`` does the CDN one. The secret and the STS token never appear in ``repr``, ``str`` or the HTML repr.
     """
 
     name: str
@@ -67,12 +71,16 @@ class Account:
     region: str = DEFAULT_REGION
     endpoint: str | None = None
     source: str = "explicit"
+    site: str = "china"
+    bss_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         for attribute in ("name", "access_key_id", "access_key_secret"):
             value = getattr(self, attribute)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"Account.{attribute} must be a non-empty string")
+        if self.site not in SITES:
+            raise ValueError(f"Account.site must be one of {', '.join(SITES)}, not {self.site!r}")
 
     @property
     def uses_sts(self) -> bool:
@@ -92,6 +100,10 @@ class Account:
             shown.append(("region", self.region))
         if self.endpoint is not None:
             shown.append(("endpoint", self.endpoint))
+        if self.site != "china":
+            shown.append(("site", self.site))
+        if self.bss_endpoint is not None:
+            shown.append(("bss_endpoint", self.bss_endpoint))
         shown.append(("source", self.source))
         return shown
 
@@ -320,13 +332,21 @@ def _read_cli_config(path: Path) -> tuple[list[Account], list[_Skipped]]:
             raise ConfigurationError(message, path=str(path))
         fields = {
             key: _text_field(profile, key, path, number)
-            for key in ("name", "mode", "access_key_id", "access_key_secret", "sts_token", "region_id")
+            for key in (
+                "name",
+                "mode",
+                "access_key_id",
+                "access_key_secret",
+                "sts_token",
+                "region_id",
+                "site",
+            )
         }
         name, mode = fields["name"], fields["mode"]
         label = (
             f"{CLI_CONFIG} profile {name!r} ({path})" if name else f"{CLI_CONFIG} profile #{number} ({path})"
         )
-        reason = _cli_problem(fields)
+        reason = _cli_problem(fields) or _site_problem(fields["site"])
         if reason is not None:
             skipped.append(_Skipped(label, name or None, reason))
             continue
@@ -338,6 +358,7 @@ def _read_cli_config(path: Path) -> tuple[list[Account], list[_Skipped]]:
                 fields["sts_token"] if mode == "StsToken" else None,
                 region=fields["region_id"] or DEFAULT_REGION,
                 source=CLI_CONFIG,
+                site=fields["site"].lower() or "china",
             )
         )
     return accounts, skipped
@@ -351,6 +372,13 @@ def _text_field(profile: dict[str, Any], key: str, path: Path, number: int) -> s
         message = f"profile #{number}: {key!r} is {_json_kind(value)}, expected text"
         raise ConfigurationError(message, path=str(path))
     return value.strip()
+
+
+def _site_problem(site: str) -> str | None:
+    """Why a profile's ``site`` field cannot be used (empty means ``china``), or None when it can."""
+    if site and site.lower() not in SITES:
+        return f"site = {site!r} is not one of {', '.join(SITES)}"
+    return None
 
 
 def _cli_problem(fields: dict[str, str]) -> str | None:
@@ -384,7 +412,7 @@ def _read_credentials_file(path: Path) -> tuple[list[Account], list[_Skipped]]:
         values = {key: value.strip() for key, value in parser.items(section)}
         name = section.strip()
         label = f"{CREDENTIALS_FILE} [{section}] ({path})"
-        reason = _credentials_problem(name, values, parser)
+        reason = _credentials_problem(name, values, parser) or _site_problem(values.get("site", ""))
         if reason is not None:
             skipped.append(_Skipped(label, name or None, reason))
             continue
@@ -396,6 +424,7 @@ def _read_credentials_file(path: Path) -> tuple[list[Account], list[_Skipped]]:
                 values["access_key_secret"],
                 region=region,
                 source=CREDENTIALS_FILE,
+                site=values.get("site", "").lower() or "china",
             )
         )
     return accounts, skipped

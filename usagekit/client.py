@@ -56,6 +56,7 @@ from usagekit.errors import (
 from usagekit.redact import MASK, redact
 from usagekit.retry import RetryPolicy, retry_after_seconds
 from usagekit.signing import acs3_authorization, percent_encode, rpc_signature, sha256_hex
+from usagekit.times import API_TIME_FORMAT
 from usagekit.transport import (
     MAX_REPLY_BYTES,
     Reply,
@@ -145,6 +146,13 @@ class CdnClient:
     usagekit.errors.ConfigurationError: plain http:// to example.com would send signed requests unencrypted; use https://, or pass allow_insecure=True for a trusted network
     """
 
+    #: the API version every request names (a subclass for another product sets its own)
+    api_version: str = API_VERSION
+    #: the host used when neither ``endpoint`` nor the account names one
+    default_endpoint: str = DEFAULT_ENDPOINT
+    #: how JSON numbers with a fraction are read (``decimal.Decimal`` keeps money exact); ``None``: float
+    parse_float: Callable[[str], Any] | None = None
+
     def __init__(
         self,
         account: Account,
@@ -165,7 +173,7 @@ class CdnClient:
             raise ConfigurationError(f"signature must be 'v2' or 'v3', not {signature!r}")
         self._account = account
         self._signature = signature
-        chosen = endpoint or account.endpoint or DEFAULT_ENDPOINT
+        chosen = endpoint or self.account_endpoint(account) or self.default_endpoint
         self._endpoint_url, self._host, loopback = resolve_endpoint(chosen, allow_insecure=allow_insecure)
         self._url = self._endpoint_url + "/"
         self._retry = retry if retry is not None else RetryPolicy()
@@ -178,6 +186,11 @@ class CdnClient:
         self._secrets = _secret_forms(account)
 
     # --- the public surface -------------------------------------------------------------------------
+
+    @staticmethod
+    def account_endpoint(account: Account) -> str | None:
+        """The endpoint ``account`` names for this product (``Account.endpoint`` for the CDN API)."""
+        return account.endpoint
 
     @property
     def account(self) -> Account:
@@ -278,7 +291,7 @@ class CdnClient:
         shown = f"account={self._account.name!r}, endpoint_url={self._endpoint_url!r}"
         if self._signature != "v3":
             shown += f", signature={self._signature!r}"
-        return f"CdnClient({shown})"
+        return f"{type(self).__name__}({shown})"
 
     # --- one attempt --------------------------------------------------------------------------------
 
@@ -317,14 +330,14 @@ class CdnClient:
         return _Failure(error, retry=False)
 
     def _common_date_nonce(self) -> tuple[str, str]:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), uuid.uuid4().hex
+        return datetime.now(UTC).strftime(API_TIME_FORMAT), uuid.uuid4().hex
 
     def _sign_v3(self, action: str, params: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
         date, nonce = self._common_date_nonce()
         signed = {
             "host": self._host,
             "x-acs-action": action,
-            "x-acs-version": API_VERSION,
+            "x-acs-version": self.api_version,
             "x-acs-date": date,
             "x-acs-signature-nonce": nonce,
             "x-acs-content-sha256": _EMPTY_BODY_SHA256,
@@ -348,7 +361,7 @@ class CdnClient:
         form = {
             **params,
             "Action": action,
-            "Version": API_VERSION,
+            "Version": self.api_version,
             "Format": "JSON",
             "AccessKeyId": self._account.access_key_id,
             "SignatureMethod": "HMAC-SHA1",
@@ -372,7 +385,7 @@ class CdnClient:
         self, status: int, headers: Mapping[str, str], raw: bytes, action: str, changes_state: bool
     ) -> dict[str, Any] | _Failure:
         try:
-            data = json.loads(raw) if raw.strip() else None
+            data = json.loads(raw, parse_float=self.parse_float) if raw.strip() else None
         except ValueError:  # invalid JSON or undecodable bytes
             data = None
         retry_after = retry_after_seconds(headers.get("x-acs-retry-after"))

@@ -127,10 +127,13 @@ class Verifier:
         version: str = "2018-05-10",
         clock: Callable[[], float] = time.time,
         skew: float = SKEW,
+        products: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.identities = dict(identities)
         self.actions = frozenset(actions)
         self.version = version
+        #: other products' versions and their actions (BssOpenApi 2017-12-14 on the same server)
+        self.products = {v: frozenset(a) for v, a in (products or {}).items()}
         self.clock = clock
         self.skew = skew
         self._nonces: dict[tuple[str, str], float] = {}
@@ -296,14 +299,15 @@ class Verifier:
     # --- shared --------------------------------------------------------------------------------------
 
     def _common(self, version: str, action: str, key_id: str) -> Identity:
-        if version != self.version:
+        actions = self.products.get(version, self.actions)
+        if version != self.version and version not in self.products:
             raise Rejection(
                 "InvalidVersion",
                 400,
                 f"Specified parameter Version {version!r} is not valid; use {self.version}.",
                 action=action,
             )
-        if action not in self.actions:
+        if action not in actions:
             raise Rejection(
                 "InvalidAction.NotFound",
                 404,
