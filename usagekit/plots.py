@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from usagekit.errors import ArgumentError
 from usagekit.frames import METRICS
 from usagekit.plotstyle import (
     GAP_COLOR,
@@ -37,6 +38,7 @@ from usagekit.plotstyle import (
     REST_LABEL,
     SERIES_PALETTE,
     STATUS_COLORS,
+    require_matplotlib,
     series_colors,
 )
 from usagekit.plotstyle import check_zone as _zone
@@ -48,6 +50,7 @@ from usagekit.plotstyle import to_days as _days
 from usagekit.plotstyle import whose as _whose
 from usagekit.plotstyle import zone_label as _zone_label
 from usagekit.timeline import plot_timeline
+from usagekit.times import BEIJING
 from usagekit.units import scale_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,8 +81,8 @@ def _offset(freq: str) -> Any:
 
     try:
         return to_offset(freq)
-    except ValueError:
-        raise ValueError(f"freq {freq!r} is not a pandas frequency: use e.g. '1h' or '1D'") from None
+    except (ValueError, TypeError):
+        raise ArgumentError(f"freq {freq!r} is not a pandas frequency: use e.g. '1h' or '1D'") from None
 
 
 def _fixed(offset: Any) -> pd.Timedelta | None:
@@ -143,17 +146,17 @@ def plot_usage(
     ('Traffic per 5 minutes (GB)', ['rest of account', 'a.example'])
     """
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        raise ArgumentError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     if by not in _BY:
-        raise ValueError(f"by must be one of {', '.join(_BY)}, not {by!r}")
+        raise ArgumentError(f"by must be one of {', '.join(_BY)}, not {by!r}")
     if not isinstance(usage, pd.DataFrame):
-        raise TypeError(f"plot_usage needs a tidy usage frame, not {type(usage).__name__}")
+        raise ArgumentError(f"plot_usage needs a tidy usage frame, not {type(usage).__name__}")
     needed = {"metric", "start", "end", "value", by}
     if not needed <= set(usage.columns):
         missing = ", ".join(sorted(needed - set(usage.columns)))
-        raise ValueError(f"plot_usage needs the tidy frame's columns; missing: {missing}")
+        raise ArgumentError(f"plot_usage needs the tidy frame's columns; missing: {missing}")
     if top is not None and (not isinstance(top, int) or top < 0):
-        raise ValueError(f"top must be a whole number >= 0 or None, not {top!r}")
+        raise ArgumentError(f"top must be a whole number >= 0 or None, not {top!r}")
     tz = _zone(tz)
 
     rows = usage[usage["metric"].astype("object") == metric]
@@ -171,7 +174,7 @@ def plot_usage(
     offset = _offset(freq) if freq is not None else _offset(f"{int(step.total_seconds())}s")
     fixed = _fixed(offset)
     if fixed is not None and fixed < step:
-        raise ValueError(
+        raise ArgumentError(
             f"freq {freq!r} is finer than the data's {_period_words(_offset(f'{int(step.total_seconds())}s'))} intervals"
         )
 
@@ -238,6 +241,9 @@ def plot_usage(
             bottom = top_edge
 
     native = freq is None or (fixed is not None and fixed == step)
+    partial_drawn = (
+        False if native else _mark_partial_periods(ax, rows, table.index, edges_index, offset, step)
+    )
     period = _period_words(offset)
     if metric == "bandwidth":
         quantity = "Bandwidth" if native else f"Peak bandwidth per {period}"
@@ -268,8 +274,60 @@ def plot_usage(
         handles, names = handles[::-1], names[::-1]
     for handle, text in zip(handles, names, strict=True):
         handle.set_label(_short(text))
+    if partial_drawn:
+        patches = require_matplotlib("matplotlib.patches")
+        handles.append(patches.Patch(**_PARTIAL_STYLE, label="partial period: points missing"))
     _legend(ax, list(handles))
     return ax
+
+
+#: how a period with fewer 5-minute points than it spans is shaded (a partial last day is not a drop)
+_PARTIAL_STYLE = {
+    "facecolor": "#999999",
+    "alpha": 0.18,
+    "hatch": "..",
+    "edgecolor": "#999999",
+    "linewidth": 0,
+}
+
+
+def partial_periods(
+    starts: pd.Series, periods: pd.DatetimeIndex, edges: pd.DatetimeIndex, offset: Any, step: pd.Timedelta
+) -> np.ndarray:
+    """Which resampled periods hold some of the data's points but fewer than they span.
+
+    ``starts`` are the data's point starts, ``periods`` the resampled periods' left edges and ``edges``
+    every period's edges (one more than ``periods``), in one time zone; ``step`` is the data's interval.
+
+    >>> day = pd.Timedelta("1D")
+    >>> starts = pd.Series(pd.date_range("2026-11-01", periods=288 + 100, freq="5min", tz="UTC"))
+    >>> periods = pd.date_range("2026-11-01", periods=2, freq="1D", tz="UTC")
+    >>> partial_periods(starts, periods, periods.append(periods[-1:] + day), day, pd.Timedelta("5min"))
+    array([False,  True])
+    """
+    index = pd.DatetimeIndex(pd.unique(starts)).tz_convert(periods.tz)
+    counts = pd.Series(1, index=index).resample(offset, label="left", closed="left").count()
+    counts = counts.reindex(periods, fill_value=0).to_numpy()
+    spans = ((edges[1:] - edges[:-1]) / step).to_numpy()
+    return (counts > 0) & (counts < spans)
+
+
+def _mark_partial_periods(
+    ax: Axes,
+    rows: pd.DataFrame,
+    periods: pd.DatetimeIndex,
+    edges: pd.DatetimeIndex,
+    offset: Any,
+    step: pd.Timedelta,
+) -> bool:
+    """Shade each resampled period that lacks some points, so a partial day does not read as a drop."""
+    partial = partial_periods(rows["start"], periods, edges, offset, step)
+    days = _days(edges.tz_convert("UTC"))
+    for i in np.flatnonzero(partial):
+        ax.axvspan(
+            days[i], days[i + 1], **_PARTIAL_STYLE, zorder=0.4, gid=f"partial:{periods[i].isoformat()}"
+        )
+    return bool(partial.any())
 
 
 # --- the month's bandwidth points and what each billing method makes of them ---------------------------
@@ -375,19 +433,19 @@ def plot_percentile(
     from usagekit.billing import OVERSEAS, billing_quantities
 
     if not isinstance(usage, pd.DataFrame):
-        raise TypeError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
+        raise ArgumentError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
     if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
-        raise ValueError(f"month must be a Beijing month such as '2026-10', not {month!r}")
+        raise ArgumentError(f"month must be a Beijing month such as '2026-10', not {month!r}")
     rows = usage[
         (usage["metric"].astype("object") == "bandwidth") & (usage["account"].astype("object") == account)
     ]
     regions = sorted({str(r) for r in rows["region"].dropna()})
     if not regions:
-        raise ValueError(f"no bandwidth rows of account {account!r} in this frame")
+        raise ArgumentError(f"no bandwidth rows of account {account!r} in this frame")
     if region is None:
         region = regions[0] if len(regions) == 1 else "CN" if "CN" in regions else None
         if region is None:
-            raise ValueError(
+            raise ArgumentError(
                 f"account {account!r} is billed in {regions}: pass region= one of them or 'OVERSEAS'"
             )
     overseas = region == OVERSEAS
@@ -396,14 +454,13 @@ def plot_percentile(
     elif region in regions:
         chosen = rows[rows["region"].astype("object") == region]
     else:
-        raise ValueError(f"account {account!r} has no bandwidth in region {region!r}; it has {regions}")
-    local = chosen["start"].dt.tz_convert("UTC").dt.tz_localize(None) + pd.Timedelta(hours=8)
-    chosen = chosen[local.dt.strftime("%Y-%m") == month]
+        raise ArgumentError(f"account {account!r} has no bandwidth in region {region!r}; it has {regions}")
+    chosen = chosen[chosen["start"].dt.tz_convert(BEIJING).dt.strftime("%Y-%m") == month]
     if chosen.empty:
-        raise ValueError(f"no bandwidth of account {account!r} in {region} in the Beijing month {month}")
+        raise ArgumentError(f"no bandwidth of account {account!r} in {region} in the Beijing month {month}")
     points = chosen.groupby("start")["value"].sum()
     values = np.sort(points.to_numpy())[::-1]
-    day = (points.index.tz_convert("UTC").tz_localize(None) + pd.Timedelta(hours=8)).floor("D")
+    day = points.index.tz_convert(BEIJING).floor("D")
     peaks = points.groupby(day).max().to_numpy()
 
     def billed(method: str) -> float | None:
