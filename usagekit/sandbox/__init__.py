@@ -18,5 +18,6 @@ from __future__ import annotations
 
 from usagekit.sandbox.core import Sandbox, demo_accounts
 from usagekit.sandbox.faults import Faults
+from usagekit.sandbox.spikes import Spike
 
-__all__ = ["Faults", "Sandbox", "demo_accounts"]
+__all__ = ["Faults", "Sandbox", "Spike", "demo_accounts"]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.frames import METRIC_UNITS, METRICS, UNITS, tidy_frame
+from usagekit.sandbox.spikes import spike_factors
 from usagekit.sandbox.world import BEIJING_OFFSET, DAY, AccountSpec, DomainSpec, Task, stable_rng
 
 __all__ = ["POINT", "account_totals", "detail_usage", "point_starts", "point_values"]
@@ -114,6 +115,9 @@ def point_values(
     noise = 0.85 + 0.3 * _uniform(key, points, 1)
     spike = np.where(_uniform(key, points, 2) < 0.004, 2.0 + 4.0 * _uniform(key, points, 3), 1.0)
     shape = daily * weekly * trend * noise * spike
+    planted = spike_factors(domain, starts)  # Sandbox(spikes=...): real traffic, so before flooring
+    if planted is not None:
+        shape = shape * planted
     if metric == "traffic":
         share = _region_share(seed, account, domain.name, regions, region or regions[0])
         return np.floor(traffic_units * share * shape).astype(np.int64) * _TRAFFIC_QUANTUM
