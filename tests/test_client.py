@@ -18,6 +18,7 @@ from usagekit.accounts import Account
 from usagekit.client import API_VERSION, CdnClient, RetryPolicy, TransportCause
 from usagekit.errors import (
     ApiError,
+    ArgumentError,
     AuthenticationError,
     ConfigurationError,
     InvalidParameterError,
@@ -213,7 +214,7 @@ def test_before_attempt_runs_before_every_attempt_after_the_backoff(
 
 
 def test_before_attempt_must_be_callable(server: SigningServer, fake: FakeTime) -> None:
-    with pytest.raises(ConfigurationError, match="before_attempt must be callable"):
+    with pytest.raises(ArgumentError, match="before_attempt must be callable"):
         make(server, fake, before_attempt=3)
     with make(server, fake) as client:
         assert client.before_attempt is None
@@ -540,11 +541,11 @@ def test_parameter_values(server: SigningServer, fake: FakeTime) -> None:
         assert server.seen[-1].params["PageSize"] == "50"
         assert server.seen[-1].params["Flag"] == "true"
         assert "Skipped" not in server.seen[-1].params
-        with pytest.raises(ConfigurationError, match="set by the client"):
+        with pytest.raises(ArgumentError, match="set by the client"):
             client.call(DESCRIBE, Signature="x")
-        with pytest.raises(ConfigurationError, match="join lists"):
+        with pytest.raises(ArgumentError, match="join lists"):
             client.call(DESCRIBE, DomainNames=["a", "b"])
-        with pytest.raises(ConfigurationError, match="API action"):
+        with pytest.raises(ArgumentError, match="API action"):
             client.call("Describe/../x")
 
 
@@ -619,9 +620,9 @@ def test_retry_policy_values() -> None:
         20.0,
         180.0,
     )
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ArgumentError):
         RetryPolicy(max_attempts=0)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ArgumentError):
         RetryPolicy(cap=-1)
 
 

@@ -32,7 +32,7 @@ import requests
 from usagekit import downloads
 from usagekit.accounts import Account
 from usagekit.downloads import DownloadPolicy, cached_file, fetch_file, task_refs
-from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError
+from usagekit.errors import ArgumentError, DownloadError, TaskStateError, UrlExpiredError
 from usagekit.progress import progress_enabled
 
 SECRET_QUERY = (
@@ -448,7 +448,7 @@ def test_task_refs_take_frames_rows_and_objects() -> None:
         account, kind, task_id, status, updated = "c", "detail", 7, "success", None
 
     assert task_refs([Row()])[0].task_id == "7"
-    with pytest.raises(TypeError, match="account, a kind and a task_id"):
+    with pytest.raises(ArgumentError, match="account, a kind and a task_id"):
         task_refs([{"account": "a"}])
 
 

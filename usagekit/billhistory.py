@@ -30,7 +30,7 @@ import pandas as pd
 from usagekit.accounts import Account
 from usagekit.billing import METHODS
 from usagekit.billtypes import month_windows
-from usagekit.errors import ArgumentError, ResponseError
+from usagekit.errors import ArgumentError, ResponseError, UsagekitWarning
 from usagekit.pool import lease
 from usagekit.times import moment
 
@@ -78,7 +78,7 @@ KNOWN_METHODS = frozenset(METHODS) | _REQUEST_METHODS
 _LABELS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
-class UnknownBillTypeWarning(UserWarning):
+class UnknownBillTypeWarning(UsagekitWarning):
     """The service named a ``BillType`` usagekit does not know: its rows are kept, their period guessed."""
 
 

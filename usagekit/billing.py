@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from usagekit.errors import ArgumentError
 from usagekit.prices import PRICE_COLUMNS, PriceTableError, price_periods, read_prices, tiers_for
 from usagekit.units import GB
 
@@ -107,7 +108,7 @@ COMPARE_COLUMNS = (
 
 def _base(method: str) -> tuple[str, bool]:
     if method not in METHODS:
-        raise ValueError(f"unknown billing method {method!r}; choose from {', '.join(METHODS)}")
+        raise ArgumentError(f"unknown billing method {method!r}; choose from {', '.join(METHODS)}")
     if method.endswith("_overseas"):
         return method.removesuffix("_overseas"), True
     return method, False
@@ -121,7 +122,7 @@ def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
     """
     missing = {"account", "region", "metric", "start", "value"} - set(usage.columns)
     if missing:
-        raise ValueError(
+        raise ArgumentError(
             f"billing needs a tidy usage frame (usagekit.usage()); this one lacks {sorted(missing)}"
         )
     rows = usage.loc[usage["metric"] == metric, ["account", "region", "start", "value"]]
@@ -209,7 +210,7 @@ class _Prepared:
 
     def __init__(self, usage: pd.DataFrame, rounding: str, count_idle_days: bool) -> None:
         if rounding not in ("floor", "ceil"):
-            raise ValueError(f'percentile_rounding must be "floor" or "ceil", not {rounding!r}')
+            raise ArgumentError(f'percentile_rounding must be "floor" or "ceil", not {rounding!r}')
         self.usage = usage
         self.rounding = rounding
         self.count_idle_days = count_idle_days

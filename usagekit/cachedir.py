@@ -30,7 +30,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from usagekit.errors import ConfigurationError
+from usagekit.errors import CacheWarning, ConfigurationError
 
 __all__ = ["CACHE_ENV", "cache_root", "existing_private_folder", "owned_file", "private_folder"]
 
@@ -120,7 +120,7 @@ def _warn(tightened: list[str | None]) -> None:
         warnings.warn(
             f"usagekit tightened the cache folder{'s' if len(done) > 1 else ''} {', '.join(done)} to "
             "mode 0700: they hold customer data and must be private to you",
-            RuntimeWarning,
+            CacheWarning,
             stacklevel=3,
         )
 

@@ -44,7 +44,7 @@ import urllib3
 
 from usagekit.accounts import Account
 from usagekit.errors import (
-    ConfigurationError,
+    ArgumentError,
     MayHaveRunError,
     ResponseError,
     ServiceUnavailableError,
@@ -167,10 +167,7 @@ class CdnClient:
         clock: Callable[[], float] = time.monotonic,
         before_attempt: Callable[[], None] | None = None,
     ) -> None:
-        if not isinstance(account, Account):
-            raise ConfigurationError(f"CdnClient needs an Account, not {type(account).__name__}")
-        if signature not in ("v2", "v3"):
-            raise ConfigurationError(f"signature must be 'v2' or 'v3', not {signature!r}")
+        _check_arguments(account, endpoint, session, timeout, retry, signature, allow_insecure, sleep, clock)
         self._account = account
         self._signature = signature
         chosen = endpoint or self.account_endpoint(account) or self.default_endpoint
@@ -215,7 +212,7 @@ class CdnClient:
     @before_attempt.setter
     def before_attempt(self, hook: Callable[[], None] | None) -> None:
         if hook is not None and not callable(hook):
-            raise ConfigurationError(f"before_attempt must be callable or None, not {type(hook).__name__}")
+            raise ArgumentError(f"before_attempt must be callable or None, not {type(hook).__name__}")
         self._before_attempt = hook
 
     def call(self, action: str, **params: object) -> dict[str, Any]:
@@ -229,10 +226,10 @@ class CdnClient:
         >>> CdnClient(Account("a", "LTAIexample-0000KlMn", "s")).call("Describe Tasks")
         Traceback (most recent call last):
         ...
-        usagekit.errors.ConfigurationError: an API action is a name such as 'DescribeUserUsageDataExportTask', not 'Describe Tasks'
+        usagekit.errors.ArgumentError: an API action is a name such as 'DescribeUserUsageDataExportTask', not 'Describe Tasks'
         """
         if not isinstance(action, str) or not _ACTION_RE.match(action):
-            raise ConfigurationError(
+            raise ArgumentError(
                 f"an API action is a name such as 'DescribeUserUsageDataExportTask', not {action!r}"
             )
         values = _text_params(params)
@@ -534,11 +531,47 @@ class CdnClient:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
+def _check_arguments(
+    account: object,
+    endpoint: object,
+    session: object,
+    timeout: object,
+    retry: object,
+    signature: object,
+    allow_insecure: object,
+    sleep: object,
+    clock: object,
+) -> None:
+    """CdnClient's arguments, each an :class:`ArgumentError` naming it when wrong."""
+    if not isinstance(account, Account):
+        raise ArgumentError(f"CdnClient needs an Account, not {type(account).__name__}")
+    if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.strip()):
+        raise ArgumentError(f"endpoint must be a host name or URL, or None, not {endpoint!r}")
+    if session is not None and not isinstance(session, requests.Session):
+        raise ArgumentError(f"session must be a requests.Session or None, not {type(session).__name__}")
+    parts = timeout if isinstance(timeout, tuple) and len(timeout) == 2 else (timeout,)
+    if not all(_seconds(part) for part in parts):
+        raise ArgumentError(f"timeout must be seconds > 0 or a (connect, read) pair of them, not {timeout!r}")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ArgumentError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+    if signature not in ("v2", "v3"):
+        raise ArgumentError(f"signature must be 'v2' or 'v3', not {signature!r}")
+    if not isinstance(allow_insecure, bool):
+        raise ArgumentError(f"allow_insecure must be True or False, not {allow_insecure!r}")
+    for name, value in (("sleep", sleep), ("clock", clock)):
+        if not callable(value):
+            raise ArgumentError(f"{name} must be callable, not {type(value).__name__}")
+
+
+def _seconds(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value > 0 and value == value
+
+
 def _text_params(params: Mapping[str, object]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, value in params.items():
         if name in _V2_COMMON:
-            raise ConfigurationError(f"{name!r} is set by the client itself; leave it out of the parameters")
+            raise ArgumentError(f"{name!r} is set by the client itself; leave it out of the parameters")
         if value is None:
             continue
         if isinstance(value, bool):
@@ -546,7 +579,7 @@ def _text_params(params: Mapping[str, object]) -> dict[str, str]:
         elif isinstance(value, str | int | float):
             values[name] = str(value)
         else:
-            raise ConfigurationError(
+            raise ArgumentError(
                 f"parameter {name!r} must be text or a number, not {type(value).__name__}; join lists yourself"
             )
     return values

@@ -43,7 +43,7 @@ import pandas as pd
 
 from usagekit import filecache
 from usagekit.cachedir import cache_root
-from usagekit.errors import DownloadError, TaskStateError, UrlExpiredError, UsagekitError
+from usagekit.errors import ArgumentError, DownloadError, TaskStateError, UrlExpiredError, UsagekitError
 from usagekit.filecache import EXPORT_TYPES, account_folder_name, cached_file
 from usagekit.frames import KINDS
 from usagekit.progress import progress_enabled
@@ -208,7 +208,7 @@ def fetch_file(
     """
     task_id = str(task_id)
     if kind not in KINDS:
-        raise ValueError(f"kind must be 'summary' or 'detail', not {kind!r}")
+        raise ArgumentError(f"kind must be 'summary' or 'detail', not {kind!r}")
     policy = policy or DownloadPolicy()
     keep_urls_out_of_logs()
     folder = filecache.export_folder(cache_root(cache_dir), account, kind)
@@ -270,15 +270,17 @@ def task_refs(tasks: Any) -> list[TaskRef]:
     elif isinstance(tasks, Iterable) and not isinstance(tasks, str | bytes):
         items = list(tasks)
     else:
-        raise TypeError(
-            f"fetch takes a task frame, rows of one or ExportTask objects, not {type(tasks).__name__}"
+        alone = " (a task id alone does not say its account and kind: pick its row of list_tasks())"
+        raise ArgumentError(
+            f"tasks must be a task frame (list_tasks()), rows of one or ExportTask objects, not "
+            f"{type(tasks).__name__} {tasks!r:.40}" + (alone if isinstance(tasks, str | int) else "")
         )
     refs = []
     for item in items:
         account, kind, task_id = (_field(item, name) for name in ("account", "kind", "task_id"))
         if account is None or kind is None or task_id is None:
-            raise TypeError(
-                "each task needs an account, a kind and a task_id (rows of list_tasks() have them)"
+            raise ArgumentError(
+                f"each task needs an account, a kind and a task_id (rows of list_tasks() have them), not {item!r:.60}"
             )
         updated = _field(item, "updated")
         status = _field(item, "status")

@@ -4,8 +4,11 @@
 
     UsagekitError
     ├── ArgumentError                 a call's own argument is wrong, found before any request (also a ValueError)
-    │   └── TimeValueError            a time or month argument that is not one (see ``usagekit.times``)
+    │   ├── TimeValueError            a time or month argument that is not one (see ``usagekit.times``)
+    │   ├── CommandLineError          a wrong command line (a flag, a value, a path): exit code 2
+    │   └── PriceTableError           a price table that cannot be used
     ├── ConfigurationError            a profile or credentials file that cannot be used
+    ├── ReportError                   the billing report could not be written
     ├── MissingExtraError             an optional package is not installed: the message names the extra
     ├── TransportError                the request never got an answer (connection, TLS, timeout)
     │   └── MayHaveRunError           a state-changing call whose outcome is unknown: list before retrying
@@ -26,6 +29,9 @@
         ├── FileFormatError           not the format expected: an HTML page, a PDF given as a workbook, a corrupted file
         ├── UnrecognizedLayoutError   a workbook whose columns cannot be mapped: pass ``mapping=``
         └── UnsafeFileError           a file refused for safety (e.g. a zip bomb)
+
+Every warning usagekit gives is a :class:`UsagekitWarning` (also a ``UserWarning``), so
+``warnings.filterwarnings("ignore", category=UsagekitWarning)`` silences them all.
 
 Every error carries what a user needs to act (API code, HTTP status, request id, account name,
 file path) and never a secret: no access key secret, STS token, signature or presigned URL query
@@ -50,26 +56,37 @@ __all__ = [
     "ApiError",
     "ArgumentError",
     "AuthenticationError",
+    "CacheWarning",
+    "CommandLineError",
     "ConfigurationError",
+    "ConfigurationWarning",
     "CorruptDataError",
     "DownloadError",
+    "DuplicateAccountWarning",
     "FileFormatError",
     "IncompleteListingError",
     "InvalidParameterError",
     "MayHaveRunError",
     "MissingExtraError",
+    "OverlapWarning",
     "PermissionDeniedError",
+    "PriceTableError",
     "ReadError",
+    "ReportError",
     "ResponseError",
     "ServiceUnavailableError",
+    "SkippedTasksWarning",
+    "StatusFilterWarning",
     "TaskStateError",
     "ThrottledError",
+    "TimeRangeWarning",
     "TimeValueError",
     "TransportError",
     "UnrecognizedLayoutError",
     "UnsafeFileError",
     "UrlExpiredError",
     "UsagekitError",
+    "UsagekitWarning",
     "WaitTimeoutError",
     "error_for",
 ]
@@ -94,6 +111,18 @@ class ArgumentError(UsagekitError, ValueError):
 
 class TimeValueError(ArgumentError):
     """A time or month argument that is not one by the one rule of :mod:`usagekit.times`."""
+
+
+class CommandLineError(ArgumentError):
+    """The command line itself is wrong (a flag, a value, a path): exit code 2, before any work."""
+
+
+class PriceTableError(ArgumentError):
+    """A price table usagekit cannot use; the message names the rows and what to fix."""
+
+
+class ReportError(UsagekitError):
+    """The billing report could not be written; the message says what was missing or which cell failed."""
 
 
 class ConfigurationError(UsagekitError):
@@ -338,6 +367,41 @@ class UnrecognizedLayoutError(ReadError):
 
 class UnsafeFileError(ReadError):
     """A file refused for safety, such as a zip bomb whose declared size is out of proportion."""
+
+
+# --- warnings ------------------------------------------------------------------------------------------
+
+
+class UsagekitWarning(UserWarning):
+    """Base of every warning usagekit gives: ``category=UsagekitWarning`` filters them all."""
+
+
+class ConfigurationWarning(UsagekitWarning):
+    """A profile or credentials file left out, or readable by others: usable, but look at it."""
+
+
+class CacheWarning(UsagekitWarning, RuntimeWarning):
+    """A cache folder tightened to mode 0700, or a parsed file that could not be kept."""
+
+
+class DuplicateAccountWarning(UsagekitWarning):
+    """Several accounts given hold the same access key id (one account to the service): listed once."""
+
+
+class StatusFilterWarning(UsagekitWarning):
+    """A ``status=`` value that is neither a known status nor met in the listing (a typo?)."""
+
+
+class TimeRangeWarning(UsagekitWarning):
+    """A task time the service sent that pandas cannot hold (year 9999, year 1): NaT in the frame."""
+
+
+class OverlapWarning(UsagekitWarning):
+    """Exports overlapped: intervals held twice were counted once, totals split (see ``attrs["overlaps"]``)."""
+
+
+class SkippedTasksWarning(UsagekitWarning):
+    """``usage()`` left out detail exports that are not ``success`` (they have no file yet, or never will)."""
 
 
 # --- mapping API error codes onto the tree -----------------------------------------------------------

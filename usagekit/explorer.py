@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account, shorten_key_id
+from usagekit.errors import ArgumentError
 from usagekit.frames import BEIJING, METRICS
 from usagekit.redact import strip_queries
 
@@ -146,7 +147,7 @@ def load_tasks(
     if list_tasks is None:
         from usagekit.listing import list_tasks
     if kind not in KIND_CHOICES:
-        raise ValueError(f"kind must be one of {KIND_CHOICES}, not {kind!r}")
+        raise ArgumentError(f"kind must be one of {KIND_CHOICES}, not {kind!r}")
     if not accounts:
         from usagekit.frames import task_frame
 

@@ -179,7 +179,7 @@ def _domain_list(domains: str | Sequence[str] | None) -> list[str] | None:
     items = domains.split(",") if isinstance(domains, str) else list(domains)
     cleaned = [str(item).strip() for item in items]
     if not cleaned or not all(cleaned):
-        raise ValueError("domains must be None (all domains) or a non-empty list of domain names")
+        raise ArgumentError("domains must be None (all domains) or a non-empty list of domain names")
     return cleaned
 
 
@@ -301,7 +301,7 @@ def wait(
     if not targets:
         return task_frame([])
     if timeout < 0 or poll <= 0:
-        raise ValueError("wait needs timeout >= 0 and poll > 0")
+        raise ArgumentError("wait needs timeout >= 0 and poll > 0")
     resolved = {name: resolve_account(name, accounts) for name in dict.fromkeys(k[0] for k in targets)}
     jobs = [(resolved[name], kind) for name, kind in dict.fromkeys((k[0], k[1]) for k in targets)]
     bar = WaitBar(progress_enabled(progress), len(targets))

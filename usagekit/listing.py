@@ -26,7 +26,15 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
-from usagekit.errors import ApiError, ArgumentError, ConfigurationError, TaskStateError, UsagekitError
+from usagekit.errors import (
+    ApiError,
+    ArgumentError,
+    ConfigurationError,
+    DuplicateAccountWarning,
+    StatusFilterWarning,
+    TaskStateError,
+    UsagekitError,
+)
 from usagekit.frames import KINDS, STATUSES
 from usagekit.memory import _MEMORY, Remembered
 from usagekit.paging import Page, PagingPolicy, collect, walk
@@ -36,14 +44,6 @@ from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_pa
 from usagekit.times import moment
 
 __all__ = ["DuplicateAccountWarning", "StatusFilterWarning", "iter_tasks", "list_tasks", "refresh"]
-
-
-class DuplicateAccountWarning(UserWarning):
-    """Several accounts given hold the same access key id (one account to the service): listed once."""
-
-
-class StatusFilterWarning(UserWarning):
-    """A ``status=`` value that is neither a known status nor met in the listing (a typo?)."""
 
 
 #: listings (account x kind) run at once by default: I/O-bound threads, each mostly waiting on the network
@@ -362,7 +362,7 @@ def _accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
     chosen = list(accounts)
     for account in chosen:
         if not isinstance(account, Account):
-            raise TypeError(f"accounts must be Account values, not {type(account).__name__}")
+            raise ArgumentError(f"accounts must be Account values, not {type(account).__name__}")
     names = [account.name for account in chosen]
     doubled = sorted({name for name in names if names.count(name) > 1})
     if doubled:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from usagekit.errors import (
+    ArgumentError,
     IncompleteListingError,
     ResponseError,
     ServiceUnavailableError,
@@ -101,7 +102,7 @@ class PagingPolicy:
 
     def __post_init__(self) -> None:
         if self.page_size < 1 or self.attempts < 1 or self.workers < 1 or self.max_pages < 1:
-            raise ValueError("PagingPolicy values must all be at least 1")
+            raise ArgumentError("PagingPolicy values must all be at least 1")
 
 
 @dataclass
@@ -144,7 +145,7 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0 or burst < 1:
-            raise ValueError("RateLimiter needs rate > 0 and burst >= 1")
+            raise ArgumentError("RateLimiter needs rate > 0 and burst >= 1")
         self.rate = float(rate)
         self.burst = int(burst)
         self._clock = clock

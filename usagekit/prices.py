@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import UsagekitError
+from usagekit.errors import PriceTableError
 from usagekit.optional import require
 
 __all__ = [
@@ -70,10 +70,6 @@ PRICING_UNITS = {
     "request": ("10k requests", 10**4),
 }
 _CUMULATIVE = frozenset({"hour_flow", "hour_flow_overseas", "hour_count"})
-
-
-class PriceTableError(UsagekitError, ValueError):
-    """A price table usagekit cannot use; the message names the rows and what to fix."""
 
 
 def _pyarrow() -> Any:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from usagekit.errors import OverlapWarning
 from usagekit.frames import TIDY_COLUMNS, tidy_frame
 from usagekit.times import API_TIME_FORMAT
 
@@ -51,10 +52,6 @@ SAME_EXPORT = "same export"
 REMAINDER = "remainder"
 EXCESS = "domains exceed total"
 _RELATIVE = 1e-9  # a remainder this small against the total is float rounding: zero, not written
-
-
-class OverlapWarning(UserWarning):
-    """Exports overlapped: intervals held twice were counted once, totals split (see ``attrs["overlaps"]``)."""
 
 
 def reconcile(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from usagekit.errors import ConfigurationError
+from usagekit.errors import ArgumentError
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
@@ -51,11 +51,19 @@ class RetryPolicy:
     rng: random.Random | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ArgumentError(
+                f"RetryPolicy.max_attempts must be a whole number of at least 1, not {attempts!r}"
+            )
         for name in ("base", "cap", "deadline"):
-            if getattr(self, name) < 0:
-                raise ConfigurationError(f"RetryPolicy.{name} must not be negative")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ArgumentError(f"RetryPolicy.{name} must be a number of seconds >= 0, not {value!r}")
+        if self.rng is not None and not isinstance(self.rng, random.Random):
+            raise ArgumentError(
+                f"RetryPolicy.rng must be a random.Random or None, not {type(self.rng).__name__}"
+            )
 
     def backoff(self, attempt: int) -> float:
         """The jittered exponential wait before retry ``attempt`` (0-based), ignoring any retry-after.

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from usagekit.errors import ResponseError
+from usagekit.errors import ArgumentError, ResponseError, TimeRangeWarning
 from usagekit.frames import KINDS, TaskTag, exclusive_end, parse_task_tag, strip_query, task_frame_of_columns
 from usagekit.paging import Page
 
@@ -89,7 +89,7 @@ class ExportTask:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"ExportTask.kind must be 'summary' or 'detail', not {self.kind!r}")
+            raise ArgumentError(f"ExportTask.kind must be 'summary' or 'detail', not {self.kind!r}")
         if self.kind == "detail" and self.type is None and self.domains is None:
             tag = parse_task_tag(self.task_name)
             if tag is not None:
@@ -128,7 +128,7 @@ class ExportTask:
         values = {f.name: value(f.name) for f in fields(cls)}
         for required in ("account", "kind", "task_id"):
             if values[required] is None:
-                raise ValueError(f"a task row needs {required!r}")
+                raise ArgumentError(f"a task row needs {required!r}")
         return cls(**values)
 
 
@@ -147,7 +147,7 @@ def tasks_of(tasks: pd.DataFrame | ExportTask | Iterable[ExportTask]) -> list[Ex
     out = []
     for task in tasks:
         if not isinstance(task, ExportTask):
-            raise TypeError(f"expected task-frame rows or ExportTask values, not {type(task).__name__}")
+            raise ArgumentError(f"expected task-frame rows or ExportTask values, not {type(task).__name__}")
         out.append(task)
     return out
 
@@ -164,10 +164,6 @@ def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
 
 
 # --- reading the service's replies -------------------------------------------------------------------
-
-
-class TimeRangeWarning(UserWarning):
-    """A task time the service sent that pandas cannot hold (year 9999, year 1): NaT in the frame."""
 
 
 class _Listed(NamedTuple):

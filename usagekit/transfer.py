@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from usagekit import filecache
-from usagekit.errors import DownloadError
+from usagekit.errors import ArgumentError, DownloadError
 from usagekit.readers.detect import detect_format
 from usagekit.redact import redact, strip_queries, strip_query
 
@@ -86,11 +86,11 @@ class DownloadPolicy:
         else:
             object.__setattr__(self, "allow_hosts", tuple(self.allow_hosts))
         if self.chunk_size < 1 or self.attempts < 1 or self.max_size < 1:
-            raise ValueError("DownloadPolicy: chunk_size, attempts and max_size must be at least 1")
+            raise ArgumentError("DownloadPolicy: chunk_size, attempts and max_size must be at least 1")
         if not self.deadline > 0:
-            raise ValueError(f"DownloadPolicy.deadline must be positive, not {self.deadline}")
+            raise ArgumentError(f"DownloadPolicy.deadline must be positive, not {self.deadline}")
         if not self.stale_after > self.deadline:
-            raise ValueError(
+            raise ArgumentError(
                 "DownloadPolicy.stale_after must exceed deadline: a download still running would be "
                 "taken for a leftover"
             )

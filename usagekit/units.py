@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from usagekit.errors import ArgumentError
+
 __all__ = [
     "GB",
     "Scale",
@@ -78,7 +80,7 @@ def _ladder(metric: str) -> tuple[tuple[float, str, str], ...]:
     try:
         return _LADDERS[key]
     except KeyError:
-        raise ValueError(
+        raise ArgumentError(
             f"no unit convention for {metric!r}: use traffic, bandwidth or requests (or byte, bit/s, request)"
         ) from None
 

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.errors import UsagekitError
+from usagekit.errors import ArgumentError, UsagekitError
 from usagekit.explorer import (
     KIND_CHOICES,
     STATUS_CHOICES,
@@ -80,7 +80,7 @@ class AccountPicker(ipywidgets.SelectMultiple):
         found = tuple(_discovered() if accounts is None else accounts)
         for account in found:
             if not isinstance(account, Account):
-                raise TypeError(f"AccountPicker takes Account objects, not {type(account).__name__}")
+                raise ArgumentError(f"AccountPicker takes Account objects, not {type(account).__name__}")
         options = [(account_label(account), account) for account in found]
         defaults: dict[str, Any] = {
             "description": "Accounts",

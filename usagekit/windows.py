@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from usagekit.errors import ArgumentError
 from usagekit.frames import KINDS, task_frame
 from usagekit.times import moment
 
@@ -82,7 +83,7 @@ def coverage(
     """
     lower, upper = moment(start, "start"), moment(end, "end")
     if not lower < upper:
-        raise ValueError(f"coverage needs start < end, got {lower} and {upper}")
+        raise ArgumentError(f"coverage needs start < end, got {lower} and {upper}")
     frame = _task_frame(tasks)
     names = [str(getattr(a, "name", a)) for a in accounts] if accounts is not None else []
     names = list(dict.fromkeys([*names, *(str(a) for a in frame["account"].dropna().unique())]))
@@ -166,7 +167,7 @@ def _task_frame(tasks: Any) -> pd.DataFrame:
         tasks = [tasks]
     if isinstance(tasks, Iterable):
         return task_frame([task.to_row() for task in tasks])
-    raise TypeError(f"coverage needs a task frame or ExportTask values, not {type(tasks).__name__}")
+    raise ArgumentError(f"coverage needs a task frame or ExportTask values, not {type(tasks).__name__}")
 
 
 def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame, names: list[str]) -> pd.DataFrame:

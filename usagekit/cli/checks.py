@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from usagekit.errors import ArgumentError, UsagekitError
+from usagekit.errors import ArgumentError, CommandLineError
 from usagekit.times import moment
 from usagekit.times import month as checked_month
 
@@ -39,10 +39,6 @@ __all__ = [
     "seconds",
     "since_until",
 ]
-
-
-class CommandLineError(UsagekitError, ValueError):
-    """The command line itself is wrong (a flag, a value, a path): exit code 2, before any work."""
 
 
 def iso_time(text: str) -> pd.Timestamp:

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from usagekit.cachedir import CACHE_ENV, cache_root, existing_private_folder, owned_file, private_folder
+from usagekit.errors import CacheWarning
 from usagekit.readers.detect import Source, opened
 
 __all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_cache"]
@@ -164,7 +165,7 @@ class ParsedCache:
             warnings.warn(
                 f"usagekit could not keep the parsed file in {directory} ({error.strerror or error}); "
                 f"it will be parsed again next time (set {CACHE_ENV} to a writable directory)",
-                RuntimeWarning,
+                CacheWarning,
                 stacklevel=4,
             )
         finally:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import FileFormatError, ReadError, UnrecognizedLayoutError
+from usagekit.errors import ArgumentError, FileFormatError, ReadError, UnrecognizedLayoutError
 from usagekit.frames import METRICS, UNITS, UTC_NS
 from usagekit.optional import require
 from usagekit.readers import cells
@@ -453,12 +453,12 @@ def _wrong_format(source: Source, name: str, kind: str) -> FileFormatError:
 
 def _options(mapping: ColumnMapping | None, kb: int) -> Options:
     if kb not in (1000, 1024):
-        raise ValueError(f"kb must be 1000 or 1024, not {kb!r}")
+        raise ArgumentError(f"kb must be 1000 or 1024, not {kb!r}")
     options = Options({}, kb)
     for header, target in (mapping or {}).items():
         role, unit = (target, None) if target is None or isinstance(target, str) else tuple(target)
         if role is not None and role not in ROLES:
-            raise ValueError(
+            raise ArgumentError(
                 f"mapping[{header!r}]: unknown role {role!r}; use one of {', '.join(ROLES)} or None"
             )
         factor = None
@@ -471,7 +471,7 @@ def _options(mapping: ColumnMapping | None, kb: int) -> Options:
                 units = options.units(role)
                 factor = units.get(normalise(unit)) if units is not None else 1.0
             if factor is None:
-                raise ValueError(f"mapping[{header!r}]: unknown unit {unit!r} for {role}")
+                raise ArgumentError(f"mapping[{header!r}]: unknown unit {unit!r} for {role}")
         options.mapping[normalise(header)] = (role, factor)
     return options
 
@@ -523,7 +523,7 @@ def read_usage(
     """
     options = _options(mapping, kb)
     if cache not in (True, False, "memory"):
-        raise ValueError(f"cache must be True, 'memory' or False, not {cache!r}")
+        raise ArgumentError(f"cache must be True, 'memory' or False, not {cache!r}")
     try:
         if not cache:
             return parse_workbook(path, options)

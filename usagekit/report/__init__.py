@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.errors import UsagekitError
+from usagekit.errors import ReportError
 from usagekit.optional import require
 from usagekit.prices import EXAMPLE_PRICES_DATE
 
@@ -54,10 +54,6 @@ _NOTEBOOK_FILE = "billing_report.ipynb"
 REPORT_TITLE = "Alibaba Cloud CDN billing report (usagekit)"
 #: environment variables a report kernel never sees: credentials of the real service and of the sandbox
 _HIDDEN_PREFIXES = ("ALIBABA_CLOUD_", "ALIYUN_", "USAGEKIT_SANDBOX")
-
-
-class ReportError(UsagekitError):
-    """The billing report could not be written; the message says what was missing or which cell failed."""
 
 
 def _data(name: str) -> Any:
