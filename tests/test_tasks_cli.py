@@ -98,7 +98,7 @@ def test_a_failing_account_is_named_and_the_others_written(
 def test_unknown_profile_and_parquet_to_stdout_are_clear_errors(
     sandbox_env: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["tasks", "--profile", "nobody"]) == 1
+    assert main(["tasks", "--profile", "nobody"]) == 2  # a wrong name on the command line
     assert "no profile named 'nobody'" in capsys.readouterr().err
     assert main(["tasks", "--format", "parquet"]) == 2  # the command line itself is wrong
     assert "--output" in capsys.readouterr().err

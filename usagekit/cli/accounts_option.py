@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 
 from usagekit.accounts import Account
+from usagekit.cli.checks import CommandLineError
 from usagekit.errors import ConfigurationError
 
 __all__ = ["add_account_options", "chosen_accounts"]
@@ -30,7 +31,8 @@ def add_account_options(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="NAME",
-        help="accounts by name (repeatable; default: every discovered account)",
+        help="one or more account names after one flag, e.g. --profile prod staging "
+        "(default: every discovered account)",
     )
 
 
@@ -69,5 +71,7 @@ def chosen_accounts(args: argparse.Namespace) -> Iterator[list[Account]]:
     missing = [name for name in args.profile if name not in names]
     if missing:
         known = ", ".join(repr(account.name) for account in found)
-        raise ConfigurationError(f"no profile named {', '.join(map(repr, missing))} (found: {known})")
+        raise CommandLineError(  # a wrong name on the command line: exit 2, as any wrong flag
+            f"--profile: no profile named {', '.join(map(repr, missing))} (found: {known})"
+        )
     yield [account for account in found if account.name in args.profile]

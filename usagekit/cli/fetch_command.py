@@ -73,7 +73,9 @@ def register(subparsers: Any) -> None:
         help="let a Parquet output folder that already holds a dataset have its partitions replaced",
     )
     parser.add_argument(
-        "--cache-dir", default=None, help="download cache (default: USAGEKIT_CACHE_DIR or the user cache)"
+        "--cache-dir",
+        default=None,
+        help="folder of the download cache (default: USAGEKIT_CACHE_DIR or the user cache)",
     )
     parser.set_defaults(func=handler)
 

@@ -33,6 +33,16 @@ def _port(text: str) -> int:
     return value
 
 
+#: the faults a rate can be given for, and what each answers
+_FAULT_HELP = {
+    "throttle": "503 Throttling.User",
+    "unavailable": "503 ServiceUnavailable",
+    "error500": "500 InternalError",
+    "drop": "a closed connection (no reply)",
+    "truncate": "a reply cut short",
+}
+
+
 def _rate(text: str) -> float:
     value = number(text)
     if not 0.0 <= value <= 1.0:
@@ -76,19 +86,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--task-delay", type=seconds, default=2.0, help="seconds until a new task finishes (default 2)"
     )
-    for name in ("throttle", "unavailable", "error500", "drop", "truncate"):
+    for name, outcome in _FAULT_HELP.items():
         parser.add_argument(
-            f"--{name}", type=_rate, default=0.0, metavar="RATE", help=f"share of requests: {name}"
-        )
-    parser.add_argument("--latency", type=seconds, default=0.0, help="added delay per request, seconds")
-    parser.add_argument("--jitter", type=seconds, default=0.0, help="extra random delay up to this, seconds")
+            f"--{name}", type=_rate, default=0.0, metavar="RATE",
+            help=f"share of requests, 0 to 1, answered with {outcome} (default 0)",
+        )  # fmt: skip
+    parser.add_argument(
+        "--latency", type=seconds, default=0.0, metavar="SECONDS", help="added delay per request (default 0)"
+    )
+    parser.add_argument(
+        "--jitter", type=seconds, default=0.0, metavar="SECONDS",
+        help="extra random delay per request, up to this (default 0)",
+    )  # fmt: skip
     parser.add_argument(
         "--rate-limit",
         type=_calls_per_second,
         default=100.0,
         help="calls per second per account (0 disables; default 100)",
     )
-    parser.add_argument("--page-size-over-50", choices=("reject", "clamp"), default="reject")
+    parser.add_argument(
+        "--page-size-over-50", choices=("reject", "clamp"), default="reject",
+        help="what a listing with PageSize over 50 gets: reject (InvalidParameter) or clamp (to 50); "
+        "default: reject",
+    )  # fmt: skip
     parser.set_defaults(func=handler)
 
 

@@ -59,20 +59,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", required=True, help="the dataset folder (account=…/month=… Parquet)")
     parser.add_argument(
         "--type", dest="types", action="extend", nargs="+", choices=("flow", "vas"), default=[],
-        help="export types (default: flow vas)",
+        help="flow (traffic and bandwidth) and/or vas (requests); default: both",
     )  # fmt: skip
     parser.add_argument(
         "--domain", dest="domains", action="extend", nargs="+", type=non_empty, default=[], metavar="NAME",
         help="export these domains instead of account totals (a dataset holds one or the other)",
     )  # fmt: skip
-    parser.add_argument("--language", choices=("en-us", "zh-cn"), default="en-us", help="export language")
+    parser.add_argument(
+        "--language",
+        choices=("en-us", "zh-cn"),
+        default="en-us",
+        help="language of the exports' headers (default: en-us)",
+    )
     parser.add_argument(
         "--max-in-flight", type=positive_int, default=4, help="running exports per account (default 4)"
     )
-    parser.add_argument("--timeout", type=seconds, default=3600, help="seconds to wait for exports in all")
+    parser.add_argument(
+        "--timeout", type=seconds, default=3600, help="seconds to wait for exports in all (default 3600)"
+    )
     parser.add_argument("--cleanup", action="store_true", help="delete the exports sync made once written")
     parser.add_argument(
-        "--cache-dir", default=None, help="download cache (default: USAGEKIT_CACHE_DIR or the user cache)"
+        "--cache-dir",
+        default=None,
+        help="folder of the download cache (default: USAGEKIT_CACHE_DIR or the user cache)",
     )
     parser.add_argument(
         "--now", type=iso_time, default=None, metavar="ISO",
@@ -92,12 +101,15 @@ def status_text(dataset: str) -> str:
 
     if not Path(dataset).is_dir():
         return f"no dataset at {dataset}"
-    manifest = read_manifest(dataset)
+    manifest = _unchanged_manifest(Path(dataset), read_manifest(dataset, refresh=False))
     lines = [f"{'partition':<28} {'type':<5} {'task':>10}  {'covers (UTC)':<43} {'updated':<20} sha256"]
     for key, entry in sorted(manifest["partitions"].items()):
         provenance = entry.get("provenance")
+        if not entry.get("sha256"):
+            lines.append(f"{key:<28} no recorded SHA-256: the next sync compares it with fresh exports")
         if not provenance:
-            lines.append(f"{key:<28} {entry['rows']:,} rows without provenance (written by to_dataset?)")
+            rows = "unreadable" if entry.get("rows") is None else f"{entry['rows']:,} rows"
+            lines.append(f"{key:<28} {rows} without provenance (written by to_dataset?)")
             continue
         for piece in provenance.get("pieces", []):
             for a, b in piece["covers"]:
@@ -107,6 +119,36 @@ def status_text(dataset: str) -> str:
                 )
     lines.append(f"{len(manifest['partitions'])} partitions; manifest: {Path(dataset) / '_manifest.json'}")
     return "\n".join(lines)
+
+
+def _unchanged_manifest(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """The index as stored, plus the partition files it does not know (from their footers): read only.
+
+    A status query never writes: ``read_manifest``'s refresh would rewrite ``_manifest.json``.
+    """
+    import json
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    from usagekit.dataset import PART_NAME, PROVENANCE_KEY
+
+    partitions = dict(stored["partitions"])
+    known = {entry.get("file") for entry in partitions.values() if isinstance(entry, dict)}
+    for file in sorted(root.glob(f"account=*/month=*/{PART_NAME}")):
+        relative = file.relative_to(root).as_posix()
+        if relative in known:
+            continue
+        try:
+            footer = pq.read_metadata(file)
+            rows, text = footer.num_rows, (footer.metadata or {}).get(PROVENANCE_KEY)
+            provenance = json.loads(text) if text else None
+        except (OSError, ValueError):
+            rows, provenance = None, None
+        account, month = (unquote(part.name.split("=", 1)[1]) for part in (file.parent.parent, file.parent))
+        key = f"{account}/{month} (not indexed)"
+        partitions[key] = {"file": relative, "rows": rows, "provenance": provenance, "sha256": None}
+    return {**stored, "partitions": partitions}
 
 
 @contextlib.contextmanager
@@ -137,6 +179,8 @@ def _accounts_and_clock(args: argparse.Namespace) -> Iterator[tuple[list[Any], C
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``usagekit sync``: the report to ``out``, notes to ``err``; returns the exit code."""
     if args.status:
+        if not Path(args.dataset).expanduser().is_dir():
+            raise CommandLineError(f"--dataset {args.dataset!r}: no dataset folder there (nothing to show)")
         print(status_text(args.dataset), file=out)
         return 0
     if not args.start:

@@ -38,7 +38,12 @@ def register(subparsers: Any) -> None:
         description="List the summary and detail export tasks of the chosen accounts, complete and typed.",
     )
     add_account_options(parser)
-    parser.add_argument("--kind", choices=("all", "summary", "detail"), default="all", help="default: all")
+    parser.add_argument(
+        "--kind",
+        choices=("all", "summary", "detail"),
+        default="all",
+        help="summary, detail or all exports (default: all)",
+    )
     parser.add_argument(
         "--status",
         action="extend",
@@ -55,7 +60,10 @@ def register(subparsers: Any) -> None:
         "--until", type=iso_time, default=None, help="keep tasks created before this ISO-8601 time"
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default=None, help="default: by the output's suffix, else table"
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: by the output's suffix, else table)",
     )
     parser.add_argument("--output", default="-", help="a file to write ('-', the default, is stdout)")
     parser.set_defaults(func=handler)
