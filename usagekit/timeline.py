@@ -224,6 +224,7 @@ def plot_timeline(
             gaps_drawn = True
 
     statuses = frame["status"].astype("object")
+    shortest = visible_width(lower, upper) if view == "windows" else 0.0  # runs keep their true length
     for i in np.flatnonzero(drawable):
         lane = keys.iloc[i]
         count = tracks_of[lane]
@@ -233,7 +234,7 @@ def plot_timeline(
         ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
             patches.Rectangle(
                 (left_days[i], bottom),
-                right_days[i] - left_days[i],
+                max(right_days[i] - left_days[i], shortest),  # a one-day export is a bar, not a hairline
                 band * 0.9,
                 facecolor=color,
                 edgecolor=color,
@@ -285,8 +286,31 @@ def plot_timeline(
                 label="gap: no successful export",
             )
         )
+    if any(kind == "detail" and kind_type == UNKNOWN_TYPE for _, kind, kind_type in lanes):
+        handles.append(
+            patches.Patch(facecolor="none", edgecolor="none", label=f"type unknown: {UNKNOWN_TYPE_NOTE}")
+        )
     legend_outside(ax, handles, title="status")
     return ax
+
+
+#: what a "detail, type unknown" lane holds, said beside the plot
+UNKNOWN_TYPE_NOTE = "detail exports whose type\n(flow or vas) the listing\ndoes not give"
+#: the narrowest a bar is drawn, as a share of the time axis
+MIN_BAR_SHARE = 1 / 250
+
+
+def visible_width(lower: pd.Timestamp | None, upper: pd.Timestamp | None) -> float:
+    """The narrowest bar, in days, that still shows on an axis from ``lower`` to ``upper``.
+
+    >>> visible_width(pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-12-27", tz="UTC"))
+    1.44
+    >>> visible_width(None, None)
+    0.0
+    """
+    if lower is None or upper is None or upper <= lower:
+        return 0.0
+    return (upper - lower) / pd.Timedelta("1D") * MIN_BAR_SHARE
 
 
 def _fit_lane_labels(ax: Axes, lanes: list[Any], heights: dict[Any, float], total: float) -> None:
