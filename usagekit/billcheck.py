@@ -173,15 +173,29 @@ def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
     return summed
 
 
-def _missing(points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    """Points ``region`` lacks in ``[start, end)``, counted per Beijing day (``2026-10-12``)."""
+def _lacking_points(
+    points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """The 5-minute points of ``[start, end)`` that ``region`` lacks (UTC)."""
     grid = pd.date_range(start, end, freq=_POINT, inclusive="left")
     present = points.loc[points["region"] == region, "start"]
-    lacking = grid[~grid.isin(present)]
+    return grid[~grid.isin(present)]
+
+
+_NONE_MISSING = pd.Series(dtype=np.int64)
+
+
+def _per_day(lacking: pd.DatetimeIndex) -> pd.Series:
+    """Lacking points counted per Beijing day (``2026-10-12``)."""
     if len(lacking) == 0:
-        return pd.Series(dtype=np.int64)
+        return _NONE_MISSING
     days = (lacking.tz_convert("UTC").tz_localize(None) + _BEIJING).strftime("%Y-%m-%d")
     return pd.Series(1, index=days).groupby(level=0).sum()
+
+
+def _missing(points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Points ``region`` lacks in ``[start, end)``, counted per Beijing day (``2026-10-12``)."""
+    return _per_day(_lacking_points(points, region, start, end))
 
 
 def _lacking_text(missing: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> str:
@@ -277,6 +291,21 @@ class _Context:
         metric = _metric(method)
         self.points = _points(usage, metric, method.endswith("_overseas")) if self.known else None
         self.has_usage = self.points is not None and not self.points.empty
+        self._lacking: dict[str, pd.DatetimeIndex] = {}
+
+    def missing(self, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        """Points ``region`` lacks in ``[start, end)`` per Beijing day; the month's found once per region."""
+        if region not in self._lacking:
+            assert self.points is not None
+            self._lacking[region] = _lacking_points(self.points, region, self.lower, self.upper)
+        lacking = self._lacking[region]
+        first, last = lacking.searchsorted(start), lacking.searchsorted(min(end, self.upper))
+        return _per_day(lacking[first:last])
+
+    def region_points(self, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        assert self.points is not None
+        rows = self.points[self.points["region"] == region]
+        return rows[(rows["start"] >= start) & (rows["start"] < end)]
 
 
 def _verdict(
@@ -301,7 +330,7 @@ def _verdict(
             f"the usage holds no {_metric(ctx.method)} point of this account in {ctx.lower + _BEIJING:%Y-%m}"
         )
         return _row(key, math.nan, billed, "no_usage", text, ctx.tolerance)
-    missing = _missing(ctx.points, key["region"] or _NO_REGION, start, min(end, ctx.upper))
+    missing = ctx.missing(key["region"] or _NO_REGION, start, end)
     if not missing.empty:
         return _row(
             key,
@@ -317,9 +346,10 @@ def _verdict(
         text = f"the service billed nothing for this period; the usage gives {_fmt(unit, computed)}"
         return _row(key, computed, billed, "differs", text, ctx.tolerance)
     _, relative, agree = _compare(computed, billed, ctx.tolerance)
-    region_points = ctx.points[ctx.points["region"] == (key["region"] or _NO_REGION)]
-    region_points = region_points[(region_points["start"] >= start) & (region_points["start"] < end)]
-    text, *at = _point_text(region_points, ctx.method, ctx.rounding, ctx.idle, billed, unit)
+    text, at = "", [None, None]
+    if cycle_of(ctx.method) == "month":
+        region_points = ctx.region_points(key["region"] or _NO_REGION, start, end)
+        text, *at = _point_text(region_points, ctx.method, ctx.rounding, ctx.idle, billed, unit)
     if agree:
         return _row(
             key,
@@ -380,12 +410,11 @@ def _computed_side(usage: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
 def _check_method(
     usage: pd.DataFrame, account: str, method: str, history: pd.DataFrame, ctx: _Context
 ) -> list[dict[str, Any]]:
-    billed = _billed_side(history).set_index(["region", "period_start"])
-    computed = _computed_side(usage, ctx).set_index(["region", "period_start"])
+    billed = {(r["region"], r["period_start"]): r for r in _billed_side(history).to_dict("records")}
+    computed = {(r["region"], r["period_start"]): r for r in _computed_side(usage, ctx).to_dict("records")}
     rows = []
-    for region, start in sorted(set(billed.index) | set(computed.index)):
-        side = billed.loc[(region, start)] if (region, start) in billed.index else None
-        mine = computed.loc[(region, start)] if (region, start) in computed.index else None
+    for region, start in sorted(set(billed) | set(computed)):
+        side, mine = billed.get((region, start)), computed.get((region, start))
         label = side if side is not None else mine
         key = {
             "account": account,
