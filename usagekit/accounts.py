@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from usagekit.errors import ConfigurationError
+from usagekit.errors import ArgumentError, ConfigurationError, ConfigurationWarning
 
 __all__ = ["DEFAULT_REGION", "SITES", "Account", "discover_accounts", "shorten_key_id"]
 
@@ -78,9 +78,18 @@ class Account:
         for attribute in ("name", "access_key_id", "access_key_secret"):
             value = getattr(self, attribute)
             if not isinstance(value, str) or not value:
-                raise ValueError(f"Account.{attribute} must be a non-empty string")
+                raise ArgumentError(f"Account.{attribute} must be a non-empty string")
+        for attribute in ("security_token", "endpoint", "bss_endpoint"):
+            value = getattr(self, attribute)
+            if value is not None and not isinstance(value, str):
+                raise ArgumentError(
+                    f"Account.{attribute} must be a string or None, not {type(value).__name__}"
+                )
+        for attribute in ("region", "source"):
+            if not isinstance(getattr(self, attribute), str) or not getattr(self, attribute):
+                raise ArgumentError(f"Account.{attribute} must be a non-empty string")
         if self.site not in SITES:
-            raise ValueError(f"Account.site must be one of {', '.join(SITES)}, not {self.site!r}")
+            raise ArgumentError(f"Account.site must be one of {', '.join(SITES)}, not {self.site!r}")
 
     @property
     def uses_sts(self) -> bool:
@@ -188,8 +197,8 @@ def discover_accounts(*, environ: Mapping[str, str] | None = None, home: Path | 
     but the one of that name comes first; no such account raises :class:`ConfigurationError` naming
     the available ones. Profiles that need role assumption, instance metadata or another exchange
     (``RamRoleArn``, ``EcsRamRole``, ``ram_role_arn``, ...) and incomplete ones are left out and named,
-    with the reason, in one ``UserWarning``. A file readable or writable by group or others gets a
-    ``UserWarning`` of its own suggesting ``chmod 600`` (not checked on Windows).
+    with the reason, in one ``ConfigurationWarning`` (a ``UsagekitWarning``). A file readable or writable by
+    group or others gets a ``ConfigurationWarning`` of its own suggesting ``chmod 600`` (not checked on Windows).
     Nothing here touches the network or assumes a role (the official ``alibabacloud-credentials``
     package could do that later). Malformed files raise :class:`ConfigurationError` with ``path`` and
     ``line``, never quoting a secret.
@@ -222,7 +231,7 @@ def discover_accounts(*, environ: Mapping[str, str] | None = None, home: Path | 
         warnings.warn(
             f"{count} cannot be used and {'were' if len(skipped) > 1 else 'was'} left out:\n"
             + "\n".join(lines),
-            UserWarning,
+            ConfigurationWarning,
             stacklevel=2,
         )
     wanted = environ.get(_PROFILE_VAR, "").strip()
@@ -278,7 +287,7 @@ def _present(path: Path, *, required: bool) -> bool:
         warnings.warn(
             f"{path} holds credentials and is readable or writable by group or others "
             f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}",
-            UserWarning,
+            ConfigurationWarning,
             stacklevel=3,
         )
     return True
