@@ -31,7 +31,7 @@ __all__ = ["AREAS", "history_reply", "prediction_reply"]
 
 #: the ``Area`` values the service documents (``OverSeas``: every region outside the mainland together)
 AREAS = ("CN", "OverSeas", "AP1", "AP2", "AP3", "NA", "SA", "EU", "MEAA")
-_FIELD = {"flow": "Flow", "bit/s": "Bandwidth", "byte": "Flow", "request": "Count"}
+_FIELD = {"bit/s": "Bandwidth", "byte": "Flow", "request": "Count"}
 
 
 def wire_region(region: Any) -> str | None:
@@ -45,36 +45,29 @@ def wire_region(region: Any) -> str | None:
     return "OverSeas" if region == OVERSEAS else str(region)
 
 
-def _seconds(moment: pd.Timestamp) -> int:
-    return int(moment.timestamp())
-
-
 def history_reply(bills: Bills, account: str, start: int, end: int) -> dict[str, Any]:
     """The body of ``DescribeCdnUserBillHistory`` (without ``RequestId``) for periods starting in ``[start, end)``."""
     frame = bills.history(account, start, end)
-    items: list[dict[str, Any]] = []
-    for period_start, rows in frame.groupby("period_start", sort=True):
-        billing = []
-        for row in rows.itertuples(index=False):
-            figures = {"Flow": 0.0, "Bandwidth": 0.0, "Count": 0.0}
-            figures[_FIELD[row.unit]] = float(row.quantity)
-            entry: dict[str, Any] = {}
-            region = wire_region(row.region)
-            if region is not None:
-                entry["CdnRegion"] = region
-            entry["ChargeType"] = row.charge_type
-            items_entry = {**entry, **figures}
-            billing.append(items_entry)
-        method = str(rows["method"].iloc[0])
-        items.append(
-            {
-                "BillTime": format_time(_seconds(period_start)),
+    seconds = frame["period_start"].to_numpy(dtype="datetime64[s]").astype("int64").tolist()
+    columns = (frame[name].tolist() for name in ("method", "region", "charge_type", "quantity", "unit"))
+    items: dict[int, dict[str, Any]] = {}
+    for moment, method, region, charge_type, quantity, unit in zip(seconds, *columns, strict=True):
+        item = items.get(moment)
+        if item is None:
+            item = items[moment] = {
+                "BillTime": format_time(moment),
                 "BillType": method,
                 "Dimension": dimension_of(method),
-                "BillingData": {"BillingDataItem": billing},
+                "BillingData": {"BillingDataItem": []},
             }
-        )
-    return {"BillHistoryData": {"BillHistoryDataItem": items}}
+        entry: dict[str, Any] = {}
+        code = wire_region(region)
+        if code is not None:
+            entry["CdnRegion"] = code
+        entry.update(ChargeType=charge_type, Flow=0.0, Bandwidth=0.0, Count=0.0)
+        entry[_FIELD[unit]] = float(quantity)
+        item["BillingData"]["BillingDataItem"].append(entry)
+    return {"BillHistoryData": {"BillHistoryDataItem": [items[k] for k in sorted(items)]}}
 
 
 def _areas(params: dict[str, str]) -> set[str] | None:
@@ -108,7 +101,7 @@ def prediction_reply(bills: Bills, account: str, params: dict[str, str]) -> dict
                 continue
             item: dict[str, Any] = {"Area": area, "Value": float(row.quantity)}
             if not pd.isna(row.at):
-                item["TimeStp"] = format_time(_seconds(row.at))
+                item["TimeStp"] = format_time(int(row.at.timestamp()))
             items.append(item)
     return {
         "BillType": method,

@@ -175,8 +175,11 @@ def apply_bill_types(world: World, bill_types: Mapping[str, str] | None) -> Worl
     unknown = sorted(set(bill_types) - names)
     if unknown:
         raise ValueError(f"bill_types names accounts the sandbox has not: {unknown}; it has {sorted(names)}")
-    for method in bill_types.values():
-        _check_method(method)
+    for name, method in bill_types.items():
+        if method not in BILL_METHODS:
+            raise ValueError(
+                f"bill_types[{name!r}]: unknown BillType {method!r}; choose from {', '.join(BILL_METHODS)}"
+            )
     accounts = tuple(
         dataclasses.replace(spec, bill_type=bill_types[spec.name]) if spec.name in bill_types else spec
         for spec in world.accounts
@@ -401,6 +404,7 @@ class Bills:
         self._now = now
         self._drift: Drift = drift or ({}, {})
         self._cache: OrderedDict[tuple[str, str, int], pd.DataFrame] = OrderedDict()
+        self._seen_cache: OrderedDict[tuple[str, str, int, int], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def method(self, account: str) -> str:
@@ -411,7 +415,26 @@ class Bills:
 
     def points(self, account: str, method: str, start: int, end: int) -> _Points:
         """The points ``method`` bills of ``account`` over ``[start, end)``, drift applied, regions grouped."""
-        metric = _metric(method)
+        starts, regions = self._seen(account, _metric(method), start, end)
+        if method.endswith("_overseas"):
+            abroad = [values for region, values in regions.items() if region not in (MAINLAND, None)]
+            regions = {r: v for r, v in regions.items() if r in (MAINLAND, None)}
+            if abroad:
+                regions[OVERSEAS] = np.sum(abroad, axis=0)
+        return _Points(starts, regions)
+
+    def _seen(
+        self, account: str, metric: str, start: int, end: int
+    ) -> tuple[np.ndarray, dict[str | None, np.ndarray]]:
+        """The account's points of ``metric`` per billing region as the billing side sees them (drift applied).
+
+        Kept for a span that has ended, so the methods of one month read the usage once.
+        """
+        key = (account, metric, start, end)
+        with self._lock:
+            if key in self._seen_cache:
+                self._seen_cache.move_to_end(key)
+                return self._seen_cache[key]
         types = ("vas",) if metric == "requests" else ("flow",)
         frame = self._usage(
             account, pd.Timestamp(start, unit="s", tz="UTC"), pd.Timestamp(end, unit="s", tz="UTC"), types
@@ -419,23 +442,21 @@ class Bills:
         rows = frame[frame["metric"] == metric]
         seconds = rows["start"].to_numpy(dtype="datetime64[s]").astype(np.int64)
         starts = np.unique(seconds)
-        regions: dict[str | None, np.ndarray] = {}
-        labels = rows["region"].astype(object).where(rows["region"].notna(), None).to_numpy()
-        for region in sorted({r for r in labels if r is not None}) or [None]:
-            mine = np.array([r == region for r in labels]) if region is not None else np.ones(len(rows), bool)
-            values = np.zeros(len(starts), np.float64)
-            np.add.at(
-                values, np.searchsorted(starts, seconds[mine]), rows["value"].to_numpy(np.float64)[mine]
-            )
-            regions[region] = values
         factors = self._factors(account, starts)
-        regions = {region: values * factors for region, values in regions.items()}
-        if method.endswith("_overseas"):
-            abroad = [values for region, values in regions.items() if region not in (MAINLAND, None)]
-            regions = {r: v for r, v in regions.items() if r in (MAINLAND, None)}
-            if abroad:
-                regions[OVERSEAS] = np.sum(abroad, axis=0)
-        return _Points(starts, regions)
+        regions: dict[str | None, np.ndarray] = {}
+        labels = rows["region"].astype(pd.StringDtype()).fillna("").to_numpy(dtype=object)
+        given = rows["value"].to_numpy(np.float64)
+        for label in sorted(set(labels.tolist())):
+            mine = labels == label
+            values = np.zeros(len(starts), np.float64)
+            np.add.at(values, np.searchsorted(starts, seconds[mine]), given[mine])
+            regions[label or None] = values * factors
+        if end <= self._now():
+            with self._lock:
+                self._seen_cache[key] = (starts, regions)
+                while len(self._seen_cache) > 16:
+                    self._seen_cache.popitem(last=False)
+        return starts, regions
 
     def _factors(self, account: str, starts: np.ndarray) -> np.ndarray:
         accounts, days = self._drift
