@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from usagekit.dataset import UnverifiedPartitionWarning
 from usagekit.errors import ReadError
 from usagekit.frames import BEIJING, sort_tidy, tidy_frame
 from usagekit.tidy import FOCUS_UNITS, read_dataset, to_dataset, to_focus
@@ -148,7 +150,8 @@ def test_a_partition_is_one_file_replaced_whole_and_hidden_leftovers_are_not_dat
     # what a process killed mid-write leaves: a hidden half file, and the manifest beside the data
     (folder / ".part-0.parquet.999-dead.tmp").write_bytes(b"PAR1 half a file")
     (tmp_path / "_manifest.json").write_text("{}")
-    back = read_dataset(tmp_path)
+    with pytest.warns(UnverifiedPartitionWarning, match="no SHA-256"):
+        back = read_dataset(tmp_path)
     pd.testing.assert_frame_equal(back, sort_tidy(tidy_frame(frame)))
     pattern = str(tmp_path / "**" / "*.parquet")
     rows = duckdb.connect().execute("SELECT count(*) FROM read_parquet(?, hive_partitioning=true)", [pattern])
@@ -174,9 +177,14 @@ def test_provenance_travels_with_the_data_and_the_manifest_indexes_it(tmp_path: 
     assert json.loads((tmp_path / "_manifest.json").read_text()) == manifest
     expected = sort_tidy(tidy_frame(shop.astype({"account": "string"})))  # categories: this account only
     pd.testing.assert_frame_equal(read_partition(tmp_path, "demo-shop", "2026-11"), expected)
-    # the footer is the authority: a stale index is rebuilt from the files
+    assert {e["sha256"] for e in entries.values()} == {
+        hashlib.sha256((tmp_path / e["file"]).read_bytes()).hexdigest() for e in entries.values()
+    }
+    assert all(e["size"] == (tmp_path / e["file"]).stat().st_size for e in entries.values())
+    # a lost index is rebuilt from the footers (provenance, rows), but no hash is taken from a file
     (tmp_path / "_manifest.json").write_text('{"version": 1, "partitions": {}}')
-    assert read_manifest(tmp_path) == manifest
+    rebuilt = read_manifest(tmp_path)["partitions"]
+    assert {k: {**e, "sha256": None, "size": None} for k, e in entries.items()} == rebuilt
 
 
 def test_reading_nothing_is_a_read_error(tmp_path: Path) -> None:

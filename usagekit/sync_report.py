@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["COUNTS", "RetryLog", "SyncReport"]
+__all__ = ["COUNTS", "LEGEND", "RetryLog", "SyncReport"]
 
-COUNTS = ("found", "created", "waited", "fetched", "written", "skipped", "failed")
+COUNTS = ("found", "created", "waited", "fetched", "written", "skipped", "repaired", "failed")
+#: the one line under the counts table that says what its columns count
+LEGEND = (
+    "(exports found: already there and used, created, waited for, fetched and read; written: rows written, "
+    "0 when a partition was left alone; skipped: types already complete; repaired: partitions rewritten "
+    "after a failed check; failed: exports that failed)"
+)
 
 
 @dataclass(frozen=True)
@@ -23,11 +29,15 @@ class SyncReport:
 
     ``counts`` columns: ``account``, ``month`` (``YYYY-MM``), ``found`` (existing exports used),
     ``created``, ``waited``, ``fetched`` (exports read), ``written`` (rows written; 0 when the
-    partition was left alone), ``skipped`` (types already complete), ``failed``. ``failures`` are
+    partition was left alone), ``skipped`` (types already complete), ``repaired`` (1 when a partition
+    that failed its check was rewritten from fresh exports), ``failed``. ``failures`` are
     records of ``account``, ``month``, ``type`` and ``reason``; ``missing`` records of ``account``,
     ``type``, ``start``, ``end`` (ISO, UTC) of what the dataset still lacks; ``retried`` names what was
     retried (API calls after throttling or errors, recreated exports); ``deleted`` the exports removed
-    by ``cleanup``. ``complete`` is true when nothing is missing up to the last complete Beijing day.
+    by ``cleanup``; ``repaired`` records of ``account``, ``month`` and ``reason`` for each partition
+    rewritten because its file failed its check (its SHA-256, size or pages not as recorded, or no
+    recorded hash and rows unlike fresh exports). ``complete`` is true when nothing is missing up to
+    the last complete Beijing day.
     """
 
     counts: pd.DataFrame
@@ -36,6 +46,7 @@ class SyncReport:
     retried: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     through: str = ""
+    repaired: tuple[dict[str, str], ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -51,12 +62,16 @@ class SyncReport:
         lines = [
             self.counts.to_string(index=False) if len(self.counts) else "(no account-month in the period)"
         ]
+        if len(self.counts):
+            lines.append(LEGEND)
         for failure in self.failures:
             lines.append(
                 f"failed: {failure['account']} {failure['month']} {failure['type']}: {failure['reason']}"
             )
         for gap in self.missing:
             lines.append(f"missing: {gap['account']} {gap['type']} {gap['start']} to {gap['end']}")
+        for repair in self.repaired:
+            lines.append(f"repaired: {repair['account']} {repair['month']}: {repair['reason']}")
         lines += [f"retried: {text}" for text in self.retried]
         lines += [f"deleted: {text}" for text in self.deleted]
         state = "complete" if self.complete else "INCOMPLETE"

@@ -49,7 +49,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.dataset import read_manifest, read_partition, write_partition
+from usagekit.dataset import check_partition, read_manifest, read_partition, write_partition
 from usagekit.errors import (
     ArgumentError,
     ConfigurationError,
@@ -145,6 +145,10 @@ class _Sync:
         self.list_errors: dict[str, str] = {}
         self.created: set[tuple[str, str]] = set()  # (account, task id) of exports this run created
         self.attempts: Counter[tuple[str, str, pd.Timestamp, pd.Timestamp]] = Counter()
+        self.distrusted: dict[tuple[str, str], str] = {}  # partitions failing their check: why
+        self.unhashed: set[tuple[str, str]] = set()  # partitions the manifest holds no hash for
+        self.rewritten: set[tuple[str, str]] = set()
+        self.repaired: list[dict[str, str]] = []
         self.deadline = time.monotonic() + options["timeout"]
 
     def count(self, unit: _Unit | tuple[str, str], name: str, n: int = 1) -> None:
@@ -169,6 +173,7 @@ class _Sync:
                 first, last = month_bounds(month)
                 wanted = (max(first, lower), min(last, self.horizon))
                 self.counts.setdefault((name, month), Counter())
+                self.verify(name, month)
                 held = self.held(name, month)
                 for kind in self.o["types"]:
                     gaps = subtract([wanted], [span for t, _, span in held if t == kind])
@@ -177,7 +182,21 @@ class _Sync:
                         self.count((name, month), "skipped")
         return units
 
+    def verify(self, account: str, month: str) -> None:
+        """Check a kept partition against its recorded hash; one that fails is treated as missing."""
+        entry = self.manifest["partitions"].get(f"{account}/{month}")
+        if entry is None:
+            return
+        problem = check_partition(self.root, entry)
+        if problem is None:
+            return
+        if not entry.get("sha256"):
+            self.unhashed.add((account, month))  # compared with fresh exports before it is trusted
+        self.distrusted[(account, month)] = problem
+
     def provenance(self, account: str, month: str) -> dict[str, Any] | None:
+        if (account, month) in self.distrusted and (account, month) not in self.rewritten:
+            return None  # nothing of a file that failed its check is used
         entry = self.manifest["partitions"].get(f"{account}/{month}")
         return entry.get("provenance") if entry else None
 
@@ -421,7 +440,8 @@ class _Sync:
 
     def write_partition(self, account: str, month: str, gained: list[_Unit], read: dict[Any, Any]) -> None:
         provenance = self.provenance(account, month) or {}
-        old = read_partition(self.root, account, month) if provenance else None
+        # checked against its recorded hash in plan(): read without checking it a second time
+        old = read_partition(self.root, account, month, verify=False) if provenance else None
         pieces = list(provenance.get("pieces", []))
         frames = []
         for piece in pieces if old is not None else []:  # rows the provenance vouches for
@@ -456,6 +476,7 @@ class _Sync:
                 )
         frame = concat_frames(frames) if frames else tidy_frame({})
         frame = frame.drop_duplicates(subset=["domain", "region", "metric", "start"], keep="last")
+        self.note_repair(account, month, frame)
         write_partition(
             frame,
             self.root,
@@ -463,7 +484,26 @@ class _Sync:
             month,
             provenance={"account": account, "month": month, "domains": self.domains, "pieces": pieces},
         )
+        self.rewritten.add((account, month))
         self.count((account, month), "written", len(frame))
+
+    def note_repair(self, account: str, month: str, frame: pd.DataFrame) -> None:
+        """Report a damaged partition being rewritten; an unhashed one only if its rows differ."""
+        key = (account, month)
+        if key not in self.distrusted:
+            return
+        reason = self.distrusted[key]
+        if key in self.unhashed:
+            try:  # read only to compare with the fresh exports, never copied
+                old = read_partition(self.root, account, month, verify=False)
+            except UsagekitError as error:
+                reason = f"{reason}, and it cannot be read ({error})"
+            else:
+                if _same_rows(old, frame):
+                    return  # the same data: from now on trusted under the hash written with it
+                reason = f"{reason}, and its rows differ from fresh exports"
+        self.repaired.append({"account": account, "month": month, "reason": reason})
+        self.count(key, "repaired")
 
     # --- cleanup and the report ---
 
@@ -504,6 +544,12 @@ class _Sync:
                     self.fail(unit, reason)
             if unit.gaps and unit.account in self.list_errors:
                 self.fail(unit, self.list_errors[unit.account])
+        for (account, month), problem in sorted(self.distrusted.items()):
+            if (account, month) not in self.rewritten:
+                self.failures.append(
+                    {"account": account, "month": month, "type": "all",
+                     "reason": f"the partition cannot be trusted ({problem}) and was not rewritten yet"}
+                )  # fmt: skip
         records = [
             {"account": a, "month": m, **{n: c.get(n, 0) for n in COUNTS}}
             for (a, m), c in sorted(self.counts.items())
@@ -515,9 +561,21 @@ class _Sync:
             failures=tuple(self.failures),
             missing=tuple(missing),
             retried=tuple(retries.lines() + self.retried),
+            repaired=tuple(self.repaired),
             deleted=tuple(self.deleted),
             through=last_day,
         )
+
+
+def _same_rows(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """The same measurements (which export gave them aside)."""
+    key = ["domain", "region", "metric", "start", "end", "value", "unit"]
+
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:
+        values = frame[key].astype({c: "string" for c in ("domain", "region", "metric", "unit")})
+        return values.sort_values(key[:4], na_position="first").reset_index(drop=True)
+
+    return len(old) == len(new) and plain(old).equals(plain(new))
 
 
 def _bar(enabled: bool, total: int, what: str) -> Any:
