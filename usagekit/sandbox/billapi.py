@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.sandbox.billed import OVERSEAS, Bills, dimension_of
+from usagekit.sandbox.billed import Bills
+from usagekit.sandbox.billrules import OVERSEAS, dimension_of
 from usagekit.sandbox.clock import format_time
 from usagekit.sandbox.verify import Rejection
 

@@ -19,8 +19,8 @@ service publishes none, these are the sandbox's assumptions:
 * A period is billed once it has ended in sandbox time: an hour at the next hour, a day at the next
   Beijing midnight, a month at 00:00 Beijing on the 1st of the next month.
 
->>> cycle_of("month_95_overseas"), dimension_of("hour_count"), unit_of("day_bandwidth")
-('month', 'vas', 'bit/s')
+The arithmetic of each method lives in :mod:`usagekit.sandbox.billrules`; here are the settings
+(``bill_types``, ``bill_drift``) and :class:`Bills`, which reads the usage and keeps what is settled.
 """
 
 from __future__ import annotations
@@ -30,131 +30,32 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from usagekit.sandbox.billrules import (
+    BILL_METHODS,
+    MAINLAND,
+    OVERSEAS,
+    POINT,
+    Points,
+    beijing_month,
+    billed_frame,
+    check_method,
+    cycle_of,
+    daily_rows,
+    hourly_rows,
+    metric_of,
+    month_figure,
+    monthly_rows,
+    period_span,
+    unit_of,
+)
 from usagekit.sandbox.world import BEIJING_OFFSET, DAY, HOUR, World
 
-__all__ = [
-    "BILLED_COLUMNS",
-    "BILL_METHODS",
-    "CHARGE_TYPE",
-    "OVERSEAS",
-    "PREDICTION_COLUMNS",
-    "Bills",
-    "apply_bill_types",
-    "beijing_month",
-    "cycle_of",
-    "dimension_of",
-    "parse_drift",
-    "period_span",
-    "unit_of",
-]
-
-POINT = 300
-MAINLAND = "CN"
-#: the label of the regions outside the mainland billed together (``*_overseas`` methods), in frames
-OVERSEAS = "OVERSEAS"
-#: the one charge type every sandbox account is billed under
-CHARGE_TYPE = "StaticHttp"
-_BASE = (
-    "hour_flow",
-    "day_bandwidth",
-    "month_95",
-    "month_avg_day_bandwidth",
-    "month_4th_day_bandwidth",
-    "month_avg_day_95",
-    "month_95_night_half",
-)
-#: every ``BillType`` the sandbox can bill: the reference's table, their ``_overseas`` forms, requests
-BILL_METHODS = (*_BASE, *(f"{m}_overseas" for m in _BASE), "hour_count")
-#: the columns of :meth:`Bills.billed` and :meth:`Bills.history`
-BILLED_COLUMNS = (
-    "account",
-    "method",
-    "dimension",
-    "period",
-    "period_start",
-    "period_end",
-    "region",
-    "charge_type",
-    "quantity",
-    "unit",
-    "at",
-)
-#: the columns of :meth:`Bills.prediction`
-PREDICTION_COLUMNS = ("account", "method", "region", "quantity", "unit", "at", "start", "end")
-_LABELS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
-
-
-def cycle_of(method: str) -> str:
-    """The billing cycle of ``method``: ``hour``, ``day`` or ``month``."""
-    base = method.removesuffix("_overseas")
-    return "hour" if base in ("hour_flow", "hour_count") else "day" if base == "day_bandwidth" else "month"
-
-
-def dimension_of(method: str) -> str:
-    """``vas`` for requests (``hour_count``), else ``flow``."""
-    return "vas" if method == "hour_count" else "flow"
-
-
-def unit_of(method: str) -> str:
-    """The unit of what ``method`` bills: ``byte``, ``bit/s`` or ``request``."""
-    return {"hour_flow": "byte", "hour_count": "request"}.get(method.removesuffix("_overseas"), "bit/s")
-
-
-def _metric(method: str) -> str:
-    return {"hour_flow": "traffic", "hour_count": "requests"}.get(
-        method.removesuffix("_overseas"), "bandwidth"
-    )
-
-
-def _check_method(method: str) -> str:
-    if method not in BILL_METHODS:
-        raise ValueError(f"unknown billing method {method!r}; choose from {', '.join(BILL_METHODS)}")
-    return method
-
-
-# --- Beijing calendar ------------------------------------------------------------------------------
-
-
-def beijing_month(moment: float) -> tuple[int, int]:
-    """The Beijing calendar month holding epoch second ``moment``, as ``[start, end)`` epoch seconds.
-
-    >>> [datetime.fromtimestamp(t, UTC).isoformat() for t in beijing_month(1_793_500_000)]
-    ['2026-10-31T16:00:00+00:00', '2026-11-30T16:00:00+00:00']
-    """
-    local = datetime.fromtimestamp(int(moment) + BEIJING_OFFSET, UTC)
-    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
-    return int(first.timestamp()) - BEIJING_OFFSET, int(following.timestamp()) - BEIJING_OFFSET
-
-
-def period_span(label: str) -> tuple[str, int, int]:
-    """A Beijing period label (``2026-10``, ``2026-10-05``, ``2026-10-05T13``) as (cycle, start, end).
-
-    >>> period_span("2026-10-05")
-    ('day', 1791129600, 1791216000)
-    """
-    text = str(label).strip()
-    for cycle, form in (("month", "%Y-%m"), ("day", "%Y-%m-%d"), ("hour", "%Y-%m-%dT%H")):
-        try:
-            local = datetime.strptime(text, form).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        start = int(local.timestamp()) - BEIJING_OFFSET
-        if cycle == "month":
-            return cycle, *beijing_month(start)
-        return cycle, start, start + (DAY if cycle == "day" else HOUR)
-    raise ValueError(f"period {label!r} is not a Beijing label such as 2026-10, 2026-10-05 or 2026-10-05T13")
-
-
-def _label(start: int, cycle: str) -> str:
-    return datetime.fromtimestamp(start + BEIJING_OFFSET, UTC).strftime(_LABELS[cycle])
-
+__all__ = ["Bills", "Drift", "Usage", "apply_bill_types", "parse_drift"]
 
 # --- settings: bill_types and bill_drift ------------------------------------------------------------
 
@@ -162,6 +63,7 @@ def _label(start: int, cycle: str) -> str:
 def apply_bill_types(world: World, bill_types: Mapping[str, str] | None) -> World:
     """``world`` with the accounts named in ``bill_types`` put on the method given (ValueError if bad).
 
+    >>> from datetime import UTC, datetime
     >>> from usagekit.sandbox.world import WorldParams, build_world
     >>> world = build_world(WorldParams(seed=7, now=datetime(2026, 11, 20, 8, tzinfo=UTC), tasks=0))
     >>> apply_bill_types(world, {"demo-shop": "hour_flow"}).account("demo-shop").bill_type
@@ -195,6 +97,7 @@ def parse_drift(world: World, drift: Mapping[Any, float] | None) -> Drift:
 
     Keys are an account name or ``(account, "YYYY-MM-DD")``; factors finite numbers >= 0.
 
+    >>> from datetime import UTC, datetime
     >>> from usagekit.sandbox.world import WorldParams, build_world
     >>> world = build_world(WorldParams(seed=7, now=datetime(2026, 11, 20, 8, tzinfo=UTC), tasks=0))
     >>> parse_drift(world, {"demo-media": 1.05, ("demo-shop", "2026-10-12"): 1.5})
@@ -230,162 +133,7 @@ def parse_drift(world: World, drift: Mapping[Any, float] | None) -> Drift:
     return accounts, days
 
 
-# --- the computation ------------------------------------------------------------------------------
-
 Usage = Callable[[str, pd.Timestamp, pd.Timestamp, tuple[str, ...]], pd.DataFrame]
-
-
-def _cut(values: np.ndarray) -> int:
-    """Index of the billed point of ``values``: the top ``n * 5 // 100`` discarded, the highest left.
-
-    Ties go to the earlier point (a stable sort of the time-ordered points).
-
-    >>> int(_cut(np.array([5.0, 9.0, 7.0])))
-    1
-    """
-    order = np.argsort(-values, kind="stable")
-    return int(order[min(len(values) * 5 // 100, len(values) - 1)])
-
-
-class _Points:
-    """One account's points over a span for one metric, per billing region, as the billing side sees them."""
-
-    def __init__(self, starts: np.ndarray, regions: dict[str | None, np.ndarray]) -> None:
-        self.starts = starts
-        self.regions = regions
-        self.days = (starts + BEIJING_OFFSET) // DAY * DAY - BEIJING_OFFSET  # each point's Beijing day start
-
-
-def _day_groups(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (sorted) day starts and where each begins in ``days``."""
-    if len(days) == 0:
-        return days, days
-    firsts = np.r_[0, np.flatnonzero(np.diff(days)) + 1]
-    return days[firsts], firsts
-
-
-def _rows(cycle: str, region: str | None, entries: list[tuple[int, float, float | None]]) -> list[dict]:
-    step = {"hour": HOUR, "day": DAY}.get(cycle)
-    rows = []
-    for start, quantity, at in entries:
-        end = start + step if step else beijing_month(start)[1]
-        rows.append(
-            {
-                "region": region,
-                "period_start": start,
-                "period_end": end,
-                "quantity": float(quantity),
-                "at": at,
-            }
-        )
-    return rows
-
-
-def _hourly(points: _Points, method: str) -> list[dict]:
-    hours = points.starts + BEIJING_OFFSET
-    hours = hours // HOUR * HOUR - BEIJING_OFFSET
-    distinct, firsts = _day_groups(hours)
-    rows = []
-    for region, values in points.regions.items():
-        sums = np.add.reduceat(values, firsts) if len(values) else values
-        rows += _rows("hour", region, [(int(h), float(s), None) for h, s in zip(distinct, sums, strict=True)])
-    return rows
-
-
-def _daily_figures(points: _Points, values: np.ndarray) -> list[tuple[int, slice, bool]]:
-    days, firsts = _day_groups(points.days)
-    bounds = [*firsts.tolist(), len(values)]
-    return [
-        (int(day), slice(bounds[i], bounds[i + 1]), bool(np.any(values[bounds[i] : bounds[i + 1]] != 0)))
-        for i, day in enumerate(days)
-    ]
-
-
-def _daily(points: _Points, method: str) -> list[dict]:
-    rows = []
-    for region, values in points.regions.items():
-        entries = []
-        for day, where, active in _daily_figures(points, values):
-            if active:
-                peak = int(np.argmax(values[where])) + where.start
-                entries.append((day, float(values[peak]), float(points.starts[peak])))
-        rows += _rows("day", region, [(d, q, None) for d, q, _ in entries])
-    return rows
-
-
-def month_figure(
-    points: _Points, values: np.ndarray, base: str, *, whole_days_before: int | None = None
-) -> tuple[float, float | None]:
-    """What a monthly method bills over ``values`` (the points of one month, or its part): (quantity, at).
-
-    ``at`` is the chosen point's start (epoch seconds) for the 95th-point and 4th-peak methods, else None.
-    ``whole_days_before`` (a prediction) leaves days from that day start on out of the daily means.
-    """
-    counted = [(day, where) for day, where, active in _daily_figures(points, values) if active]
-    if base in ("month_95", "month_95_night_half"):
-        keep = (
-            np.concatenate([np.arange(w.start, w.stop) for _, w in counted]) if counted else np.zeros(0, int)
-        )
-        if len(keep) == 0:
-            return 0.0, None
-        used = values[keep]
-        if base == "month_95_night_half":
-            night = (points.starts[keep] + BEIJING_OFFSET) % DAY < 8 * HOUR
-            used = np.where(night, used * 0.5, used)
-        chosen = _cut(used)
-        return float(used[chosen]), float(points.starts[keep[chosen]])
-    if base == "month_4th_day_bandwidth":
-        peaks = [(float(values[w].max()), int(np.argmax(values[w])) + w.start) for _, w in counted]
-        if len(peaks) < 4:
-            return 0.0, None
-        order = sorted(range(len(peaks)), key=lambda i: -peaks[i][0])  # stable: the earlier day on a tie
-        value, index = peaks[order[3]]
-        return value, float(points.starts[index])
-    if whole_days_before is not None:
-        counted = [(day, where) for day, where in counted if day < whole_days_before]
-    if not counted:
-        return 0.0, None
-    if base == "month_avg_day_bandwidth":
-        figures = [float(values[w].max()) for _, w in counted]
-    else:  # month_avg_day_95
-        figures = [float(values[w][_cut(values[w])]) for _, w in counted]
-    return float(sum(figures) / len(figures)), None
-
-
-def _monthly(points: _Points, method: str, month_start: int) -> list[dict]:
-    base = method.removesuffix("_overseas")
-    rows = []
-    for region, values in points.regions.items():
-        quantity, at = month_figure(points, values, base)
-        rows += _rows("month", region, [(month_start, quantity, at)])
-    return rows
-
-
-def _frame(account: str, method: str, rows: list[dict]) -> pd.DataFrame:
-    cycle = cycle_of(method)
-    frame = pd.DataFrame(rows, columns=["region", "period_start", "period_end", "quantity", "at"])
-    starts = frame["period_start"].to_numpy(dtype=np.int64)
-    text = pd.StringDtype()
-    result = pd.DataFrame(
-        {
-            "account": pd.array([account] * len(frame), dtype=text),
-            "method": pd.array([method] * len(frame), dtype=text),
-            "dimension": pd.array([dimension_of(method)] * len(frame), dtype=text),
-            "period": pd.array([_label(int(s), cycle) for s in starts], dtype=text),
-            "period_start": pd.to_datetime(starts, unit="s", utc=True).astype("datetime64[ns, UTC]"),
-            "period_end": pd.to_datetime(
-                frame["period_end"].to_numpy(dtype=np.int64), unit="s", utc=True
-            ).astype("datetime64[ns, UTC]"),
-            "region": pd.array(frame["region"].tolist(), dtype=text),
-            "charge_type": pd.array([CHARGE_TYPE] * len(frame), dtype=text),
-            "quantity": frame["quantity"].to_numpy(dtype=np.float64),
-            "unit": pd.array([unit_of(method)] * len(frame), dtype=text),
-            "at": pd.to_datetime(frame["at"].astype("float64"), unit="s", utc=True).astype(
-                "datetime64[ns, UTC]"
-            ),
-        }
-    )
-    return result.sort_values(["period_start", "region"], ignore_index=True, na_position="first")
 
 
 class Bills:
@@ -413,15 +161,15 @@ class Bills:
 
     # --- points -----------------------------------------------------------------------------------
 
-    def points(self, account: str, method: str, start: int, end: int) -> _Points:
+    def points(self, account: str, method: str, start: int, end: int) -> Points:
         """The points ``method`` bills of ``account`` over ``[start, end)``, drift applied, regions grouped."""
-        starts, regions = self._seen(account, _metric(method), start, end)
+        starts, regions = self._seen(account, metric_of(method), start, end)
         if method.endswith("_overseas"):
             abroad = [values for region, values in regions.items() if region not in (MAINLAND, None)]
             regions = {r: v for r, v in regions.items() if r in (MAINLAND, None)}
             if abroad:
                 regions[OVERSEAS] = np.sum(abroad, axis=0)
-        return _Points(starts, regions)
+        return Points(starts, regions)
 
     def _seen(
         self, account: str, metric: str, start: int, end: int
@@ -480,12 +228,12 @@ class Bills:
         points = self.points(account, method, month_start, month_end)
         cycle = cycle_of(method)
         if cycle == "hour":
-            rows = _hourly(points, method)
+            rows = hourly_rows(points)
         elif cycle == "day":
-            rows = _daily(points, method)
+            rows = daily_rows(points)
         else:
-            rows = _monthly(points, method, month_start)
-        frame = _frame(account, method, rows)
+            rows = monthly_rows(points, method, month_start)
+        frame = billed_frame(account, method, rows)
         if month_end <= now:
             with self._lock:
                 self._cache[key] = frame
@@ -498,7 +246,7 @@ class Bills:
 
         ``method`` defaults to the account's own. Columns :data:`BILLED_COLUMNS` (see :meth:`billed`).
         """
-        method = _check_method(method or self.method(account))
+        method = check_method(method or self.method(account))
         now = self._now()
         frames = []
         month = beijing_month(start)[0]
@@ -509,7 +257,7 @@ class Bills:
             frames.append(frame[(starts >= start) & (starts < end) & (ends <= now)])
             month = beijing_month(month)[1]
         if not frames:
-            return _frame(account, method, [])
+            return billed_frame(account, method, [])
         return pd.concat(frames, ignore_index=True)
 
     def billed(self, account: str, method: str | None, period: str) -> pd.DataFrame:
@@ -535,7 +283,7 @@ class Bills:
         at            datetime64[ns, UTC]  the billed point's start (95th point, 4th peak's point), else NaT
         ============  ===================  ===============================================================
         """
-        method = _check_method(method or self.method(account))
+        method = check_method(method or self.method(account))
         cycle, start, end = period_span(period)
         order = ("hour", "day", "month")
         if order.index(cycle) < order.index(cycle_of(method)):
