@@ -26,6 +26,7 @@ The sandbox's own rules where the service's are unknown:
   same codes, at most 31 days), the start within the last year. ``DescribeCdnUserBillPrediction``:
   optional times, checked when given. Replies: :mod:`usagekit.sandbox.billapi`; quantities:
   :mod:`usagekit.sandbox.billed`.
+* ``DescribeUserDomains``: the account's domains, paged (see :mod:`usagekit.sandbox.domains`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Any
 from usagekit.sandbox.billapi import history_reply, prediction_reply
 from usagekit.sandbox.billed import Bills
 from usagekit.sandbox.clock import format_time, parse_time
+from usagekit.sandbox.domains import ACTION as USER_DOMAINS
+from usagekit.sandbox.domains import describe_user_domains
 from usagekit.sandbox.faults import ODD_SHAPES
 from usagekit.sandbox.presign import Presigner
 from usagekit.sandbox.store import TaskStore
@@ -65,7 +68,7 @@ KIND_OF = {
 BILL_TYPE = "DescribeCdnUserBillType"
 BILL_HISTORY = "DescribeCdnUserBillHistory"  # answered in usagekit.sandbox.billapi
 BILL_PREDICTION = "DescribeCdnUserBillPrediction"
-ACTIONS = frozenset(KIND_OF) | {BILL_TYPE, BILL_HISTORY, BILL_PREDICTION}
+ACTIONS = frozenset(KIND_OF) | {BILL_TYPE, USER_DOMAINS, BILL_HISTORY, BILL_PREDICTION}
 LISTINGS = frozenset({LIST_SUMMARY, LIST_DETAIL})
 LANGUAGES = ("zh-cn", "en-us")
 _YEAR = 365 * DAY
@@ -130,6 +133,8 @@ class Api:
         self.endpoint = endpoint
         self.shape = shape or ListingShape()
         self.bills = bills
+        #: actions of other products answered on this server (BssOpenApi's, see usagekit.sandbox.bss)
+        self.handlers: dict[str, Callable[[str, dict[str, str]], dict[str, Any]]] = {}
         unknown = set(self.shape.odd_shapes) - ODD_SHAPES
         if unknown:
             raise ValueError(f"unknown odd_shapes {sorted(unknown)}; choose from {sorted(ODD_SHAPES)}")
@@ -137,10 +142,14 @@ class Api:
 
     def handle(self, account: str, action: str, params: dict[str, str]) -> dict[str, Any]:
         """The reply body (without ``RequestId``) of ``action`` for ``account``; raises Rejection."""
+        if action in self.handlers:
+            return self.handlers[action](account, params)
         if action == BILL_TYPE:
             return self._bill_type(account, params)
         if action in (BILL_HISTORY, BILL_PREDICTION) and self.bills is not None:
             return self._billed(account, action, params, self.bills)
+        if action == USER_DOMAINS:  # see usagekit.sandbox.domains
+            return describe_user_domains(self.world.params.seed, self.world.account(account), params)
         kind = KIND_OF.get(action)
         if kind is None:
             raise Rejection("InvalidAction.NotFound", 404, f"Specified api {action!r} is not found.")

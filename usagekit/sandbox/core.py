@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from usagekit.accounts import Account
 from usagekit.sandbox.api import ACTIONS, Api, ListingShape
 from usagekit.sandbox.billed import Bills, apply_bill_types, parse_drift
+from usagekit.sandbox.bss import ACTION as BSS_ACTION
+from usagekit.sandbox.bss import BSS_ACTIONS, BSS_VERSION, InstanceBills
 from usagekit.sandbox.clock import SandboxClock
 from usagekit.sandbox.exports import ExportFiles
 from usagekit.sandbox.faults import Faults
 from usagekit.sandbox.presign import Presigner
 from usagekit.sandbox.server import LoopbackServer, Service
+from usagekit.sandbox.spikes import Spike, spikes_key, with_spikes
 from usagekit.sandbox.store import TaskStore
 from usagekit.sandbox.truth import Truth
 from usagekit.sandbox.verify import Identity, Verifier
@@ -81,6 +84,12 @@ class Sandbox:
     carry (the sandbox's assumption of how a real bill can differ): ``{"demo-media": 1.05}`` scales every
     point of an account, ``{("demo-shop", "2026-10-12"): 1.5}`` one Beijing day; exports and
     ``truth.usage`` stay as they are, ``truth.billed(account, method, period)`` gives what was billed.
+    ``spikes`` (:class:`~usagekit.sandbox.spikes.Spike` values) multiply a domain's usage for some hours,
+    in the exports, the truth and the bill alike.
+
+    The bill in money (BssOpenApi ``DescribeInstanceBill``, rules in :mod:`usagekit.sandbox.bss`) is what
+    was billed through a contract price table: ``prices`` (a frame or CSV like usagekit's price tables;
+    default the shipped example table); ``bill_split`` lines per charge. ``instance_bills`` holds them.
 
     A context manager; also :meth:`start` / :meth:`stop`. ``truth`` holds what the sandbox holds now.
     """
@@ -102,6 +111,9 @@ class Sandbox:
         window_days: tuple[int, int] = (1, 31),
         bill_types: Mapping[str, str] | None = None,
         bill_drift: Mapping[Any, float] | None = None,
+        spikes: Sequence[Spike] = (),
+        prices: Any = None,
+        bill_split: int = 1,
     ) -> None:
         if clock not in ("real", "frozen"):
             raise ValueError(f'clock must be "real" or "frozen", not {clock!r}')
@@ -125,6 +137,7 @@ class Sandbox:
                 window_days=tuple(window_days),  # type: ignore[arg-type]
             )
         )
+        self.world = with_spikes(self.world, spikes)  # before the bill: a spike is real traffic
         self.world = apply_bill_types(self.world, bill_types)
         self._bills = Bills(
             self.world,
@@ -162,6 +175,16 @@ class Sandbox:
             period=self._api.period,
             bills=self._bills,
         )
+        #: BssOpenApi's bill lines in money (usagekit.sandbox.bss), on the same server
+        self.instance_bills = InstanceBills(
+            self.world,
+            lambda name, start, end: self._bills.history(name, start, end),
+            now=self._clock.timestamp,
+            prices=prices,
+            split=bill_split,
+            secret=secrets.token_bytes(32),
+        )
+        self._api.handlers[BSS_ACTION] = self.instance_bills.handle
         identities = {
             spec.access_key_id: Identity(
                 spec.name, spec.access_key_id, spec.access_key_secret, spec.security_token
@@ -171,11 +194,13 @@ class Sandbox:
         self._service = Service(
             seed=self.seed,
             clock=self._clock,
-            verifier=Verifier(identities, actions=ACTIONS, version=API_VERSION),
+            verifier=Verifier(
+                identities, actions=ACTIONS, version=API_VERSION, products={BSS_VERSION: BSS_ACTIONS}
+            ),
             api=self._api,
             store=self._store,
             presigner=self._presigner,
-            exports=ExportFiles(self.truth, world_key=self.world.params.key),
+            exports=ExportFiles(self.truth, world_key=spikes_key(self.world.params.key, spikes)),
             faults=self.faults,
         )
         self._server: LoopbackServer | None = None
