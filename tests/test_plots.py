@@ -455,6 +455,7 @@ def test_timeline_of_a_sandbox_listing_matches_coverage_and_the_truth(sandbox: A
 def test_runs_of_a_sandbox_listing_end_running_tasks_when_list_tasks_says_it_listed(sandbox: Any) -> None:
     frame = usagekit.list_tasks(sandbox.accounts, progress=False)
     listed = pd.Timestamp(frame.attrs["listed_at"])
+    assert listed == pd.Timestamp("2026-11-20T08:00:00Z")  # the frozen sandbox's time, not this machine's
     running = frame[frame["status"] == "created"]
     assert len(running) > 0
     drawn = bars(plot_timeline(frame, view="runs"), "task:")

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -177,6 +178,7 @@ class CdnClient:
         self._sleep = sleep
         self._clock = clock
         self.before_attempt = before_attempt
+        self._service_time: datetime | None = None
         self._transport = Transport(self._endpoint_url, loopback=loopback, session=session, timeout=timeout)
         self._session = self._transport.session
         self._user_agent = f"usagekit/{package_version()} {requests.utils.default_user_agent()}"
@@ -203,6 +205,13 @@ class CdnClient:
     def retry(self) -> RetryPolicy:
         """The :class:`RetryPolicy` in force."""
         return self._retry
+
+    @property
+    def service_time(self) -> datetime | None:
+        """The service's time by the latest reply's ``Date`` header (aware UTC, whole seconds); ``None``
+        before any reply. A sandbox sends its own time there, frozen or not: listings take it as their
+        ``listed_at``, so the current time comes from the service, not this machine."""
+        return self._service_time
 
     @property
     def before_attempt(self) -> Callable[[], None] | None:
@@ -305,10 +314,22 @@ class CdnClient:
             # Built here, raised by ``call`` outside this block, so no exception chain holds ``exc``.
             failure = self._transport_failure(exc, action, changes_state)
         else:
+            self._note_date(reply.headers)
             if reply.body is None:
                 return self._too_large(reply, action, changes_state)
             return self._interpret(reply.status, reply.headers, reply.body, action, changes_state)
         return failure
+
+    def _note_date(self, headers: Mapping[str, str]) -> None:
+        text = headers.get("Date") or headers.get("date")
+        if not text:
+            return
+        try:
+            sent = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):  # a proxy's malformed Date: keep the last good one
+            return
+        if sent.tzinfo is not None:
+            self._service_time = sent.astimezone(UTC)
 
     def _too_large(self, reply: Reply, action: str, changes_state: bool) -> _Failure:
         status = reply.status

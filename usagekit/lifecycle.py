@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -49,7 +49,7 @@ from usagekit.tasks import (
     frame_of,
     tasks_of,
 )
-from usagekit.times import api_time, moment
+from usagekit.times import api_time, current, moment
 
 __all__ = ["create_export", "delete_export", "wait"]
 
@@ -68,6 +68,7 @@ def create_export(
     language: str = "en-us",
     name: str | None = None,
     client_factory: ClientFactory | None = None,
+    now: datetime | pd.Timestamp | str | None = None,
 ) -> ExportTask:
     """Create an export of ``[start, end)`` (end EXCLUSIVE) and return it, status ``created``.
 
@@ -75,8 +76,8 @@ def create_export(
     never holds the next day's first point. Times are aware datetimes, naive ones (UTC) or ISO text, on
     whole minutes. The service's rules are checked first and refused with
     :class:`~usagekit.errors.ArgumentError` (a ``ValueError``; never an ``ApiError``: the service refused nothing):
-    ``start < end``, at most 31 days, data from the last year only (by this machine's clock; left to
-    a sandbox, which keeps its own time), ``type`` ``flow`` or ``vas``, ``language`` ``en-us`` or
+    ``start < end``, at most 31 days, data from the last year only (before ``now``, default this machine's
+    clock; left to a sandbox, which keeps its own time), ``type`` ``flow`` or ``vas``, ``language`` ``en-us`` or
     ``zh-cn``, domains only for detail exports.
 
     A detail export is named with the tag ``uk:<type>:<all|some>:<token>`` (your ``name`` after it), so
@@ -96,7 +97,8 @@ def create_export(
     kind = _one_kind(kind)
     action = CREATE_ACTIONS[kind]
     lower, upper = moment(start, "start"), moment(end, "end")
-    _check_request(account, action, lower, upper, kind, type, language, domains)
+    today = current(now)
+    _check_request(account, action, lower, upper, kind, type, language, domains, today)
     params: dict[str, object] = {
         "StartTime": api_time(lower),
         "EndTime": api_time(upper - pd.Timedelta(seconds=1)),
@@ -149,6 +151,7 @@ def _check_request(
     type: str,
     language: str,
     domains: object,
+    today: pd.Timestamp,
 ) -> None:
     def refuse(message: str) -> ArgumentError:
         return ArgumentError(message, action=action, account=account.name)
@@ -162,7 +165,7 @@ def _check_request(
             f"an export covers at most 31 days, not {(upper - lower) / pd.Timedelta(days=1):g}: split the period"
         )
     # The one-year rule is the service's, against its clock; a sandbox keeps its own time and checks it.
-    oldest = pd.Timestamp.now(tz="UTC") - pd.DateOffset(years=1)
+    oldest = today - pd.DateOffset(years=1)
     if account.source != "sandbox" and lower < oldest:
         raise refuse(f"the service exports data from the last year only: start is before {oldest:%Y-%m-%d}")
     if language not in ("en-us", "zh-cn"):
@@ -309,23 +312,23 @@ def wait(
     delay = poll
     try:
         while True:
-            results, _ = _run(jobs, "raise", False, None, client_factory, len(resolved))
-            current = {task.key: task for found in results.values() for task in found}
-            missing = [key for key in targets if key not in current]
+            results, _, service_time = _run(jobs, "raise", False, None, client_factory, len(resolved))
+            listed = {task.key: task for found in results.values() for task in found}
+            missing = [key for key in targets if key not in listed]
             if missing:
                 names = ", ".join(f"{k[2]} ({k[1]}, {k[0]})" for k in missing)
                 raise TaskStateError(
                     f"no longer listed: {names}; deleted, or older than the three months the service keeps"
                 )
-            running = [key for key in targets if current[key].status not in FINAL_STATUSES]
+            running = [key for key in targets if listed[key].status not in FINAL_STATUSES]
             bar.show(len(targets) - len(running))
             if not running:
-                frame = frame_of(current[key] for key in targets)
-                frame.attrs["listed_at"] = datetime.now(UTC).isoformat()
+                frame = frame_of(listed[key] for key in targets)
+                frame.attrs["listed_at"] = pd.Timestamp(service_time or current()).isoformat()
                 return frame
             elapsed = clock() - started
             if elapsed >= timeout:
-                names = ", ".join(f"{k[2]} ({k[1]}, {k[0]}: {current[k].status})" for k in running)
+                names = ", ".join(f"{k[2]} ({k[1]}, {k[0]}: {listed[k].status})" for k in running)
                 raise WaitTimeoutError(
                     f"still running after {timeout:g} s: {names}; wait again later",
                     task_ids=tuple(k[2] for k in running),

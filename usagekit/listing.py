@@ -41,7 +41,7 @@ from usagekit.paging import Page, PagingPolicy, collect, walk
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, progress_enabled
 from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
-from usagekit.times import moment
+from usagekit.times import current, moment
 
 __all__ = ["DuplicateAccountWarning", "StatusFilterWarning", "iter_tasks", "list_tasks", "refresh"]
 
@@ -143,6 +143,7 @@ def list_tasks(
     progress: bool | None = None,
     max_workers: int | None = None,
     client_factory: ClientFactory | None = None,
+    now: datetime | pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """List export tasks of one account, several, or all discovered ones into a task frame.
 
@@ -158,7 +159,8 @@ def list_tasks(
     short frame). One account failing raises its error, naming it; with ``errors="collect"`` the other
     accounts' tasks are returned, the failures listed in ``frame.attrs["errors"]`` (records of
     ``account``, ``kind``, ``code``, ``message``) and named in one warning. ``frame.attrs["listed_at"]``
-    is when the listing ended (ISO 8601 UTC text): a task not final was still running then. ``progress``
+    is when the listing ended by the service's clock (the replies' ``Date``; a sandbox's own time, frozen
+    or not), or ``now`` when given (ISO 8601 UTC text): a task not final was still running then. ``progress``
     shows tqdm bars (default: when interactive; ``TQDM_DISABLE=1`` silences them). ``client_factory`` makes the client
     of each account (default :class:`~usagekit.client.CdnClient`; e.g.
     ``functools.partial(CdnClient, retry=RetryPolicy(...))``).
@@ -189,8 +191,9 @@ def list_tasks(
         )
     chosen = _once_per_key(_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
-    results, failures = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
-    listed_at = datetime.now(UTC)
+    listed_at = moment(now, "now") if now is not None else None
+    results, failures, service_time = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
+    listed_at = listed_at if listed_at is not None else service_time or current()
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
     frame = frame_of(tasks)
     if statuses is not None:
@@ -200,7 +203,7 @@ def list_tasks(
         frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
     if until_utc is not None:
         frame = frame[frame["created"] < until_utc].reset_index(drop=True)
-    frame.attrs["listed_at"] = listed_at.isoformat()
+    frame.attrs["listed_at"] = pd.Timestamp(listed_at).isoformat()
     if errors == "collect":
         records = [_failure_record(account, one, error) for (account, one), error in failures]
         frame.attrs["errors"] = records
@@ -222,12 +225,13 @@ def _run(
     max_workers: int | None,
     client_factory: ClientFactory | None,
     n_accounts: int,
-) -> tuple[dict[int, list[ExportTask]], list[tuple[tuple[Account, str], BaseException]]]:
-    """Run the listings of ``jobs`` concurrently: tasks by job index, and failures in job order."""
+) -> tuple[dict[int, list[ExportTask]], list[tuple[tuple[Account, str], BaseException]], datetime | None]:
+    """Run the listings of ``jobs`` concurrently: tasks by job index, failures in job order, and the
+    service's time by the latest reply (``None`` when no client says it)."""
     results: dict[int, list[ExportTask]] = {}
     failed: dict[int, BaseException] = {}
     if not jobs:
-        return results, []
+        return results, [], None
     clients: dict[str, CdnClient] = {}
     leases = contextlib.ExitStack()
     bars = ListingBars(progress_enabled(progress), n_accounts, len(jobs))
@@ -278,7 +282,10 @@ def _run(
         pool.shutdown(wait=True, cancel_futures=True)
         leases.close()
         bars.close()
-    return results, [(jobs[index], failed[index]) for index in sorted(failed)]
+    seen = [
+        t for t in (getattr(c, "service_time", None) for c in clients.values()) if isinstance(t, datetime)
+    ]
+    return results, [(jobs[index], failed[index]) for index in sorted(failed)], max(seen, default=None)
 
 
 def _named(error: UsagekitError, account: Account) -> UsagekitError:

@@ -12,7 +12,9 @@ leaves no thread behind: open client connections are shut down and their threads
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
+import os
 import re
 import selectors
 import socket
@@ -375,6 +377,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: request lines carry presigned queries
         return
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Every reply's ``Date`` header: the sandbox's own time (frozen or not), as the service sends its own."""
+        now = self.server.service.clock.timestamp() if timestamp is None else timestamp
+        return email.utils.formatdate(now, usegmt=True)
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -464,7 +471,10 @@ class LoopbackServer(ThreadingHTTPServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 that stops at once and leaves no thread behind."""
 
     daemon_threads = True
-    allow_reuse_address = False
+    # stop() closes the open connections from the server's side, which leaves the port in TIME_WAIT for
+    # a minute: SO_REUSEADDR lets a stopped sandbox start again on it at once (on POSIX it never lets
+    # two live servers share a port; on Windows it would, so it stays off there)
+    allow_reuse_address = os.name != "nt"
     # socketserver's default backlog of 5 makes a burst of concurrent clients (a listing fetching many
     # pages at once) wait a second for TCP to retry the refused connections.
     request_queue_size = 128
