@@ -2,8 +2,9 @@
 
 Detail exports are workbooks and summary exports PDFs, written by :mod:`usagekit.sandbox.files`. The
 bytes are cached in memory, shared by every sandbox of the process and keyed by a hash of the world
-(seed, ``now``, size) and the task's whole definition, so two sandboxes with the same seed and ``now``
-generate a file once; a file is generated once even when several downloads of it arrive together.
+(seed and size; ``now`` is no part, as the world is fixed on the calendar) and the task's whole
+definition, so sandboxes of one seed, started at any moments, generate a file once; a file is
+generated once even when several downloads of it arrive together.
 ``USAGEKIT_SANDBOX_FILE_CACHE`` adds a disk cache: a directory, or ``1`` for the platform cache dir
 (``platformdirs.user_cache_dir("usagekit")/sandbox-files``).
 """

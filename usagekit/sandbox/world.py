@@ -1,7 +1,12 @@
 """The sandbox's seeded world: accounts with keys, domains and billing regions, and a task history.
 
-Pure and deterministic, no HTTP: the same :class:`WorldParams` (seed, ``now`` and size) give the same
-accounts, keys, domains and tasks. Usage numbers live in :mod:`usagekit.sandbox.usage`; the task
+Pure and deterministic, no HTTP. The world is fixed on the calendar: accounts, keys, domains and every
+finished task (its id, times, window, name, type and domains) are functions of the seed, the size and
+absolute dates, each task drawn from its own calendar slot; ``now`` decides only which tasks exist yet
+(the ``tasks - 1`` newest that finished at least :data:`SETTLED` before it) and places the one task of
+each account and kind still running (created 5 to 40 minutes before ``now``). So ``tasks`` tasks of
+each kind are visible at any ``now``, and two sandboxes started minutes apart share nearly all tasks,
+with equal ids and equal usage. Usage numbers live in :mod:`usagekit.sandbox.usage`; the task
 lifecycle after start lives in :mod:`usagekit.sandbox.store`.
 
 The seeded history is settled: every task either finished before ``now`` or finishes more than an hour
@@ -104,8 +109,8 @@ class WorldParams:
 
     @property
     def key(self) -> str:
-        """A short hash naming this world (for caches of generated files)."""
-        text = f"{self.seed}|{self.now.timestamp():.0f}|{self.accounts}|{self.tasks}|{self.domains}|{self.window_days}"
+        """A short hash naming this world's calendar (for caches of generated files; ``now`` is no part)."""
+        text = f"{self.seed}|{self.accounts}|{self.tasks}|{self.domains}|{self.window_days}"
         return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
@@ -291,57 +296,156 @@ def _calendar_month(created: int) -> tuple[int, int]:
     return int(first) - BEIJING_OFFSET, int(nxt) - BEIJING_OFFSET - 1
 
 
-def _history(world_seed: int, spec: AccountSpec, kind: str, params: WorldParams) -> list[dict[str, object]]:
-    rng = stable_rng(world_seed, spec.name, kind, int(params.now.timestamp()), params.tasks, "history")
-    now = int(params.now.timestamp())
-    earliest = now - HISTORY_DAYS * DAY + 2 * HOUR
-    created_times = sorted((rng.randint(earliest, now - 20 * 60) for _ in range(params.tasks)), reverse=True)
-    created_times += [now - rng.randint(100 * DAY, 140 * DAY) for _ in range(2)]  # beyond three months
-    rows: list[dict[str, object]] = []
-    previous_window: tuple[int, int] | None = None
-    for position, created in enumerate(created_times):
-        row: dict[str, object] = {"account": spec.name, "kind": kind}
-        if position == 0:  # the newest task of each account and kind is still running
-            created = now - rng.randint(5 * 60, 40 * 60)
-            row["completes"] = now + HOUR + rng.randint(10 * 60, 3 * HOUR)
-            row["outcome"] = "success"
-        else:
-            row["completes"] = created + rng.randint(15, 600)
-            row["outcome"] = "failed" if rng.random() < 0.1 else "success"
-        row["created"] = created
-        row["language"] = "zh-cn" if rng.random() < 0.65 else "en-us"
-        if kind == "detail":
-            shape = rng.random()
-            if previous_window is not None and shape < 0.12:
-                window = previous_window  # a re-export of the same window
-            elif shape < 0.27:
-                window = _one_hour(rng, created)
-            else:
-                window = _whole_days(rng, created, params.window_days)
-            previous_window = window
-            type_ = "flow" if rng.random() < 0.6 else "vas"
-            names: tuple[str, ...] = ()
-            if rng.random() < 0.4:
-                names = tuple(
-                    sorted(rng.sample(spec.domain_names, rng.randint(1, min(3, len(spec.domains)))))
-                )
-            scope = "some" if names else "all"
-            if rng.random() < 0.8:
-                token = "".join(rng.choices(string.digits + string.ascii_lowercase, k=8))
-                user = rng.choice(_USER_NAMES) if rng.random() < 0.3 else None
-                name = format_task_tag(TaskTag(type_, scope, token, user))
-            else:
-                label = "流量带宽" if type_ == "flow" else "请求数"
-                day = datetime.fromtimestamp(window[0] + BEIJING_OFFSET, UTC)
-                name = rng.choice([f"{label}明细 {day:%Y-%m-%d}", f"detail export {day:%Y-%m-%d}"])
-            row.update(type=type_, domains=scope, domain_names=names, name=name)
-        else:
-            window = _calendar_month(created) if rng.random() < 0.5 else _whole_days(rng, created, (1, 31))
-            day = datetime.fromtimestamp(window[0] + BEIJING_OFFSET, UTC)
-            row["name"] = rng.choice([f"用量汇总 {day:%Y-%m}", f"usage summary {day:%Y-%m-%d}", "月度账单"])
+#: seeded tasks sit in calendar slots counted from here, so where they fall never depends on ``now``
+CALENDAR_ORIGIN = 1_735_689_600  # 2025-01-01T00:00:00Z
+#: ``tasks`` slots fill this span, so the newest ``tasks - 1`` finished tasks always lie within three
+#: calendar months of ``now`` (at least 89 days), an hour of sandbox time later too
+SLOT_SPAN = HISTORY_DAYS * DAY - 3 * HOUR
+#: a seeded task exists once it finished this long before ``now``; the running one is newer than all
+SETTLED = 40 * 60
+#: beyond the listing's three months: each account and kind keeps two tasks created this long ago or more
+OLD = 100 * DAY
+_ID_ORIGIN = 946_684_800  # 2000-01-01T00:00:00Z
+_ID_STRIDE = 2_000  # > 2 * the most accounts a world has
+
+
+def task_id_of(created: int, account_index: int, kind: str) -> str:
+    """The id of a seeded task: it grows with ``created`` and is unique per account and kind.
+
+    >>> task_id_of(1_795_161_600, 0, "detail"), task_id_of(1_795_161_600, 1, "summary")
+    ('1696953600001', '1696953600002')
+    """
+    return str((created - _ID_ORIGIN) * _ID_STRIDE + 2 * account_index + (kind == "detail"))
+
+
+def slot_start(slot: int, tasks: int) -> int:
+    """Epoch seconds where calendar slot ``slot`` of a world with ``tasks`` per account and kind begins.
+
+    >>> slot_start(0, 40) == CALENDAR_ORIGIN, slot_start(40, 40) - slot_start(0, 40) == SLOT_SPAN
+    (True, True)
+    """
+    return CALENDAR_ORIGIN + slot * SLOT_SPAN // tasks
+
+
+def slot_of(moment: int, tasks: int) -> int:
+    """The calendar slot that holds ``moment`` (epoch seconds).
+
+    >>> slot_of(slot_start(-3, 7), 7), slot_of(slot_start(5, 7) - 1, 7)
+    (-3, 4)
+    """
+    slot = (moment - CALENDAR_ORIGIN) * tasks // SLOT_SPAN
+    while slot_start(slot + 1, tasks) <= moment:
+        slot += 1
+    while slot_start(slot, tasks) > moment:
+        slot -= 1
+    return slot
+
+
+def _own_window(rng: random.Random, kind: str, created: int, params: WorldParams) -> tuple[int, int]:
+    """The window a task created at ``created`` exports, drawn from ``rng`` (before ``created``)."""
+    if kind == "detail":
+        if rng.random() < 0.17:
+            return _one_hour(rng, created)
+        return _whole_days(rng, created, params.window_days)
+    return _calendar_month(created) if rng.random() < 0.5 else _whole_days(rng, created, (1, 31))
+
+
+def _describe(rng: random.Random, spec: AccountSpec, kind: str, window: tuple[int, int]) -> dict[str, object]:
+    """Language, name and (detail exports) type and domains of a task, drawn from ``rng``."""
+    row: dict[str, object] = {"language": "zh-cn" if rng.random() < 0.65 else "en-us"}
+    day = datetime.fromtimestamp(window[0] + BEIJING_OFFSET, UTC)
+    if kind == "summary":
+        row["name"] = rng.choice([f"用量汇总 {day:%Y-%m}", f"usage summary {day:%Y-%m-%d}", "月度账单"])
+        return row
+    type_ = "flow" if rng.random() < 0.6 else "vas"
+    names: tuple[str, ...] = ()
+    if rng.random() < 0.4:
+        names = tuple(sorted(rng.sample(spec.domain_names, rng.randint(1, min(3, len(spec.domains))))))
+    scope = "some" if names else "all"
+    if rng.random() < 0.8:
+        token = "".join(rng.choices(string.digits + string.ascii_lowercase, k=8))
+        user = rng.choice(_USER_NAMES) if rng.random() < 0.3 else None
+        name = format_task_tag(TaskTag(type_, scope, token, user))
+    else:
+        label = "流量带宽" if type_ == "flow" else "请求数"
+        name = rng.choice([f"{label}明细 {day:%Y-%m-%d}", f"detail export {day:%Y-%m-%d}"])
+    row.update(type=type_, domains=scope, domain_names=names, name=name)
+    return row
+
+
+class _Calendar:
+    """The seeded tasks of one account and kind, slot by slot: pure functions of the seed and the slot.
+
+    Each slot draws from one generator of its own: first when its task was created and the window it
+    would export (its head, kept while a re-export of the next slot may ask for it), then the rest.
+    """
+
+    def __init__(self, seed: int, spec: AccountSpec, kind: str, params: WorldParams) -> None:
+        self.seed, self.spec, self.kind, self.params = seed, spec, kind, params
+        self._heads: dict[int, tuple[int, tuple[int, int], random.Random]] = {}
+
+    def _rng(self, part: str, slot: object) -> random.Random:
+        return stable_rng(self.seed, self.spec.name, self.kind, self.params.tasks, part, slot)
+
+    def _head(self, slot: int) -> tuple[int, tuple[int, int], random.Random]:
+        head = self._heads.get(slot)
+        if head is None:
+            rng, tasks = self._rng("slot", slot), self.params.tasks
+            created = rng.randrange(slot_start(slot, tasks), slot_start(slot + 1, tasks))
+            head = self._heads[slot] = (created, _own_window(rng, self.kind, created, self.params), rng)
+        return head
+
+    def task(self, slot: int) -> dict[str, object]:
+        """The task of ``slot``: a tenth fail; an eighth of detail exports re-export the slot before's window."""
+        created, window, rng = self._head(slot)
+        del self._heads[slot]  # its generator goes on below: a slot's task is drawn once
+        row: dict[str, object] = {"account": self.spec.name, "kind": self.kind, "created": created}
+        row["completes"] = created + rng.randint(15, 600)
+        row["outcome"] = "failed" if rng.random() < 0.1 else "success"
+        if self.kind == "detail" and rng.random() < 0.12:
+            window = self._head(slot - 1)[1]
+        row.update(_describe(rng, self.spec, self.kind, window))
         row["window_start"], row["window_end"] = window
-        rows.append(row)
-    return rows
+        return row
+
+    def running(self, now: int) -> dict[str, object]:
+        """The one task still running at ``now``: created 5 to 40 minutes before, done 1 to 4 hours after."""
+        day = _beijing_day(now)
+        rng = self._rng("running", day)
+        created = now - rng.randint(5 * 60, SETTLED)
+        row: dict[str, object] = {"account": self.spec.name, "kind": self.kind, "created": created}
+        row["completes"] = now + HOUR + rng.randint(10 * 60, 3 * HOUR)
+        row["outcome"] = "success"
+        window = _own_window(self._rng("running-window", day), self.kind, created, self.params)
+        row.update(_describe(rng, self.spec, self.kind, window))
+        row["window_start"], row["window_end"] = window
+        return row
+
+
+def _history(world_seed: int, spec: AccountSpec, kind: str, params: WorldParams) -> list[dict[str, object]]:
+    """``params.tasks`` visible tasks (the running one and the newest that finished) and two older ones.
+
+    Only the running task depends on ``now``; every other one is its calendar slot's, whatever ``now``.
+    """
+    if params.tasks == 0:
+        return []
+    calendar = _Calendar(world_seed, spec, kind, params)
+    now = int(params.now.timestamp())
+    rows = [calendar.running(now)]
+    slot = slot_of(now, params.tasks)
+    while len(rows) < params.tasks:
+        row = calendar.task(slot)
+        if int(row["completes"]) <= now - SETTLED:  # type: ignore[call-overload]
+            rows.append(row)
+        slot -= 1
+    old: list[dict[str, object]] = []
+    slot = slot_of(now - OLD, params.tasks)
+    while len(old) < 2:
+        row = calendar.task(slot)
+        if int(row["created"]) <= now - OLD:  # type: ignore[call-overload]
+            old.append(row)
+        slot -= 1
+    return rows + old
 
 
 def build_world(params: WorldParams) -> World:
@@ -361,10 +465,8 @@ def build_world(params: WorldParams) -> World:
     ]
     order = {spec.name: spec.index for spec in accounts}
     rows.sort(key=lambda r: (r["created"], order[str(r["account"])], r["kind"]))
-    rng = stable_rng(params.seed, "task-ids")
-    next_id = 20_000_000 + rng.randint(0, 9_000_000)
-    tasks = []
-    for row in rows:
-        next_id += rng.randint(1, 97)
-        tasks.append(Task(task_id=str(next_id), **row))  # type: ignore[arg-type]
+    tasks = [
+        Task(task_id=task_id_of(int(row["created"]), order[str(row["account"])], str(row["kind"])), **row)  # type: ignore[arg-type, call-overload]
+        for row in rows
+    ]
     return World(params, tuple(accounts), tuple(tasks))
