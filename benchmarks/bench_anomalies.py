@@ -18,7 +18,7 @@ import warnings
 
 import pandas as pd
 
-from usagekit.anomalies import anomalies
+from usagekit.anomaly import anomalies
 from usagekit.sandbox import Sandbox, Spike
 
 NOW = pd.Timestamp("2026-11-20T00:00:00Z")

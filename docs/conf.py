@@ -60,7 +60,7 @@ AREAS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "bss",
             "costcheck",
             "showback",
-            "anomalies",
+            "anomaly",
             "domains",
         ),
     ),

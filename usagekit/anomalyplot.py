@@ -2,7 +2,7 @@
 
 >>> import numpy as np, pandas as pd
 >>> from usagekit.frames import tidy_frame
->>> from usagekit.anomalies import anomalies
+>>> from usagekit.anomaly import anomalies
 >>> hours = pd.date_range("2026-08-01", periods=24 * 7 * 9, freq="h", tz="UTC")
 >>> values = np.full(len(hours), 1e9); values[-3] = 8e9
 >>> starts = np.repeat(hours, 12) + pd.to_timedelta(np.tile(np.arange(12) * 5, len(hours)), unit="min")
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from usagekit.anomalies import period_series
+from usagekit.anomaly import period_series
 from usagekit.plotstyle import (
     REST_LABEL,
     date_axis,

@@ -7,7 +7,7 @@ so the command works while it grows.
 Exit codes: **2** when the command line itself is wrong (a flag, a value, a path: all checked before any
 network call or file write, see :mod:`usagekit.cli.checks`); **1** when something fails after work has
 started (a broken profile, a refused call, a failed account or task; what could be done is still
-written); **0** otherwise. Nothing escapes as a traceback unless ``--debug`` is given.
+written); **3** when a checking command (``bill``, ``anomalies``, ``showback``) reports findings; **0** otherwise. Nothing escapes as a traceback unless ``--debug`` is given.
 
     $ usagekit --help
 """
@@ -27,7 +27,7 @@ from usagekit.version import package_version
 __all__ = ["main"]
 
 #: subcommand modules, in the order ``--help`` lists them
-SUBCOMMANDS = ("demo", "tasks", "fetch", "sync", "sandbox")
+SUBCOMMANDS = ("demo", "tasks", "fetch", "sync", "bill", "anomalies", "showback", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,7 +41,14 @@ import pandas as pd
 from usagekit.errors import ArgumentError, UsagekitWarning
 from usagekit.frames import METRICS
 
-__all__ = ["ANOMALY_COLUMNS", "MAD_SCALE", "ShortHistoryWarning", "anomalies", "period_series"]
+__all__ = [
+    "ANOMALY_COLUMNS",
+    "MAD_SCALE",
+    "ShortHistoryWarning",
+    "anomalies",
+    "check_settings",
+    "period_series",
+]
 
 ANOMALY_COLUMNS = ("account", "domain", "metric", "start", "end", "value", "expected", "score", "direction")
 #: the median absolute deviation times this estimates a normal distribution's standard deviation
@@ -64,9 +71,14 @@ def _timedelta(value: object, name: str) -> pd.Timedelta:
     return delta
 
 
-def _checked(
+def check_settings(
     metric: str, freq: object, lookback: object, threshold: float, min_spread: float
 ) -> tuple[pd.Timedelta, int]:
+    """The period and the lookback in weeks, or an :class:`~usagekit.errors.ArgumentError` naming what is wrong.
+
+    >>> check_settings("traffic", "1h", "56D", 8.0, 0.1)
+    (Timedelta('0 days 01:00:00'), 8)
+    """
     if metric not in METRICS:
         raise ArgumentError(f"metric {metric!r} is not one of {', '.join(METRICS)}")
     step = _timedelta(freq, "freq")
@@ -177,7 +189,7 @@ def anomalies(
     direction  category             ``up`` or ``down``
     =========  ===================  ==========================================================
     """
-    step, weeks = _checked(metric, freq, lookback, threshold, min_spread)
+    step, weeks = check_settings(metric, freq, lookback, threshold, min_spread)
     if accounts is not None:
         names = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
         usage = usage[usage["account"].isin(names)]
