@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +83,8 @@ TYPE_METRICS = {"flow": ("traffic", "bandwidth"), "vas": ("requests",)}
 MARK = "sync"
 _POINT = pd.Timedelta(minutes=5)
 _MAX_CREATES = 2  # per window and run: a failed export is created once more, then reported
+#: partitions fetched, read and written at once (peak memory is about this many partitions' worth)
+PARTITION_WORKERS = 4
 
 
 @contextlib.contextmanager
@@ -149,16 +152,19 @@ class _Sync:
         self.unhashed: set[tuple[str, str]] = set()  # partitions the manifest holds no hash for
         self.rewritten: set[tuple[str, str]] = set()
         self.repaired: list[dict[str, str]] = []
+        self.lock = threading.Lock()  # partitions are written on several threads
         self.deadline = time.monotonic() + options["timeout"]
 
     def count(self, unit: _Unit | tuple[str, str], name: str, n: int = 1) -> None:
         key = (unit.account, unit.month) if isinstance(unit, _Unit) else unit
-        self.counts.setdefault(key, Counter())[name] += n
+        with self.lock:
+            self.counts.setdefault(key, Counter())[name] += n
 
     def fail(self, unit: _Unit, reason: str) -> None:
-        self.failures.append(
-            {"account": unit.account, "month": unit.month, "type": unit.type, "reason": reason}
-        )
+        with self.lock:
+            self.failures.append(
+                {"account": unit.account, "month": unit.month, "type": unit.type, "reason": reason}
+            )
         self.count(unit, "failed")
 
     # --- 1. what the dataset holds ---
@@ -380,62 +386,73 @@ class _Sync:
                     reason = f"the {unit.type} export of {iso(a)} to {iso(b)} failed {_MAX_CREATES} times"
                     self.fail(unit, reason)
 
-    # --- 4. fetch, read, write ---
+    # --- 4. fetch, read, write: one partition at a time per worker ---
 
-    def read(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
-        """Each export's tidy rows and file digest (or the error), read on a few threads."""
+    def read_export(self, account: str, task_id: str) -> tuple[pd.DataFrame, str, str]:
+        """One export's tidy rows, its file's SHA-256 and when it was fetched."""
+        from usagekit.dataset import file_digest
+        from usagekit.downloads import fetch
+        from usagekit.tidy import usage
 
-        def one(row: dict[str, Any]) -> Any:
-            from usagekit.downloads import fetch
-            from usagekit.tidy import usage
-
-            frame = task_frame([row])
-            accounts = list(self.accounts.values())
-            common = {"accounts": accounts, "cache_dir": self.o["cache_dir"], "progress": False}
-            path = fetch(frame, executor=self.o["executor"], **common)[0]
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            fetched = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return usage(frame, executor=self.o["executor"], **common), digest, fetched
-
-        results: dict[tuple[str, str], Any] = {}
-        if not rows:
-            return results
-        bar = _bar(self.o["progress"], len(rows), "exports read")
-        with ThreadPoolExecutor(min(4, len(rows)), thread_name_prefix="usagekit-sync") as threads:
-            futures = {(r["account"], r["task_id"]): threads.submit(one, r) for r in rows}
-            for key, future in futures.items():
-                try:
-                    results[key] = future.result()
-                except UsagekitError as error:
-                    results[key] = error
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
-        return results
+        frame = task_frame([self.pool[(account, task_id)]])
+        accounts = list(self.accounts.values())
+        common = {"accounts": accounts, "cache_dir": self.o["cache_dir"], "progress": False}
+        path = fetch(frame, executor=self.o["executor"], **common)[0]
+        digest, _ = file_digest(path)
+        fetched = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return usage(frame, executor=self.o["executor"], **common), digest, fetched
 
     def write(self, units: list[_Unit]) -> None:
-        units = [u for u in units if u.account in self.listed_ok]
-        for unit in units:
-            unit.pieces, _ = self.assign(unit)
-        needed = {(u.account, tid) for u in units for tid, _ in u.pieces}
-        read = self.read([self.pool[key] for key in sorted(needed)])
+        """Each partition that gains rows is read, reconciled and written by one worker, then released.
+
+        Peak memory is a few partitions' worth (one per worker), whatever the accounts and months.
+        """
         partitions: dict[tuple[str, str], list[_Unit]] = {}
+        for unit in units:
+            if unit.account in self.listed_ok:
+                unit.pieces, _ = self.assign(unit)
+                if unit.pieces:
+                    partitions.setdefault((unit.account, unit.month), []).append(unit)
+        if not partitions:
+            return
+        reads = sum(len({t for u in us for t, _ in u.pieces}) for us in partitions.values())
+        bar = _bar(self.o["progress"], reads, "exports read")
+        workers = min(PARTITION_WORKERS, len(partitions))
+        with ThreadPoolExecutor(workers, thread_name_prefix="usagekit-sync") as threads:
+            jobs = [
+                threads.submit(self.sync_partition, *key, us, bar) for key, us in sorted(partitions.items())
+            ]
+            for job in jobs:
+                job.result()
+        if bar is not None:
+            bar.close()
+
+    def sync_partition(self, account: str, month: str, units: list[_Unit], bar: Any) -> None:
+        """Fetch and read the exports one partition needs, then write it (its rows freed on return)."""
+        read: dict[tuple[str, str], Any] = {}
+        gained = []
         for unit in units:
             good = []
             for task_id, span in unit.pieces:
-                result = read[(unit.account, task_id)]
-                if isinstance(result, UsagekitError):
-                    self.fail(unit, f"export {task_id} could not be fetched or read: {result}")
+                key = (account, task_id)
+                if key not in read:
+                    try:
+                        read[key] = self.read_export(account, task_id)
+                    except UsagekitError as error:
+                        read[key] = error
+                    if bar is not None:
+                        bar.update(1)
+                if isinstance(read[key], UsagekitError):
+                    self.fail(unit, f"export {task_id} could not be fetched or read: {read[key]}")
                 else:
                     good.append((task_id, span))
             unit.pieces = good
             ids = {tid for tid, _ in good}
             self.count(unit, "fetched", len(ids))
-            self.count(unit, "found", len({i for i in ids if (unit.account, i) not in self.created}))
+            self.count(unit, "found", len({i for i in ids if (account, i) not in self.created}))
             if good:
-                partitions.setdefault((unit.account, unit.month), []).append(unit)
-        for (account, month), gained in sorted(partitions.items()):
+                gained.append(unit)
+        if gained:
             self.write_partition(account, month, gained, read)
 
     def write_partition(self, account: str, month: str, gained: list[_Unit], read: dict[Any, Any]) -> None:
@@ -484,7 +501,8 @@ class _Sync:
             month,
             provenance={"account": account, "month": month, "domains": self.domains, "pieces": pieces},
         )
-        self.rewritten.add((account, month))
+        with self.lock:
+            self.rewritten.add((account, month))
         self.count((account, month), "written", len(frame))
 
     def note_repair(self, account: str, month: str, frame: pd.DataFrame) -> None:
@@ -502,7 +520,8 @@ class _Sync:
                 if _same_rows(old, frame):
                     return  # the same data: from now on trusted under the hash written with it
                 reason = f"{reason}, and its rows differ from fresh exports"
-        self.repaired.append({"account": account, "month": month, "reason": reason})
+        with self.lock:
+            self.repaired.append({"account": account, "month": month, "reason": reason})
         self.count(key, "repaired")
 
     # --- cleanup and the report ---
