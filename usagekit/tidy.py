@@ -2,7 +2,7 @@
 
 :func:`usage` is the one call from a task frame to tidy usage: each file is one job (fetch, then read)
 submitted to an executor, the frames are concatenated and reconciled (overlapping exports counted once,
-see :mod:`usagekit.reconcile`). :func:`to_focus` maps a tidy frame onto FinOps FOCUS columns.
+see :mod:`usagekit.reconcile`). :func:`to_focus` (:mod:`usagekit.focus`) maps a tidy frame onto FinOps FOCUS columns.
 :func:`to_dataset` / :func:`read_dataset` (from :mod:`usagekit.dataset`) keep tidy frames as Parquet.
 
 >>> from usagekit.frames import tidy_frame
@@ -35,6 +35,8 @@ from usagekit.downloads import (
     run_jobs,
     task_refs,
 )
+from usagekit.errors import SkippedTasksWarning
+from usagekit.focus import FOCUS_UNITS, to_focus  # moved to usagekit.focus; still importable from here
 from usagekit.frames import concat_frames, tidy_frame
 from usagekit.progress import progress_enabled
 from usagekit.reconcile import OverlapWarning, reconcile
@@ -52,10 +54,6 @@ __all__ = [
     "to_focus",
     "usage",
 ]
-
-
-class SkippedTasksWarning(UserWarning):
-    """``usage()`` left out detail exports that are not ``success`` (they have no file yet, or never will)."""
 
 
 def read_export(
@@ -187,66 +185,4 @@ def _skipped(refs: Sequence[Any], *, none_left: bool, limit: int = 5) -> str:
     return (
         f"{head}: {named}{more}; only a successful export has a file (wait() for running ones, or "
         "filter with tasks[tasks.status == 'success'])"
-    )
-
-
-#: tidy units as FOCUS writes them (FOCUS "Unit Format": data size abbreviations, ratio with a slash)
-FOCUS_UNITS = {"byte": "B", "bit/s": "b/Second", "request": "Requests"}
-
-
-def to_focus(frame: pd.DataFrame) -> pd.DataFrame:
-    """The tidy frame as FinOps FOCUS usage columns (no cost columns: the exports carry no prices).
-
-    ==================  ========================  ======================================
-    FOCUS column        from                      dtype
-    ==================  ========================  ======================================
-    ChargePeriodStart   ``start``                 datetime64[ns, UTC]
-    ChargePeriodEnd     ``end``                   datetime64[ns, UTC]
-    ConsumedQuantity    ``value``                 float64
-    ConsumedUnit        ``unit``: ``B``,          category
-                        ``b/Second``, ``Requests``
-    ResourceId          ``domain``                category (NA for by-account rows)
-    ResourceName        ``domain``                category
-    RegionId            ``region``                category
-    RegionName          ``region``                category
-    SubAccountName      ``account``               category
-    ServiceName         ``CDN``                   category
-    ServiceCategory     ``Networking``            category
-    ProviderName        ``Alibaba Cloud``         category
-    PublisherName       ``Alibaba Cloud``         category
-    ChargeCategory      ``Usage``                 category
-    x_Metric            ``metric``                category (custom column, FOCUS ``x_``)
-    x_TaskId            ``task_id``               string (custom column)
-    ==================  ========================  ======================================
-
-    Bandwidth rows are a rate (``b/Second``), not an amount: filter ``x_Metric`` before summing.
-
-    >>> to_focus(tidy_frame({})).columns[:4].tolist()
-    ['ChargePeriodStart', 'ChargePeriodEnd', 'ConsumedQuantity', 'ConsumedUnit']
-    """
-    frame = tidy_frame(frame)
-    n = len(frame)
-
-    def constant(text: str) -> pd.Categorical:
-        return pd.Categorical([text] * n, categories=[text])
-
-    return pd.DataFrame(
-        {
-            "ChargePeriodStart": frame["start"],
-            "ChargePeriodEnd": frame["end"],
-            "ConsumedQuantity": frame["value"],
-            "ConsumedUnit": frame["unit"].cat.rename_categories(FOCUS_UNITS),
-            "ResourceId": frame["domain"],
-            "ResourceName": frame["domain"],
-            "RegionId": frame["region"],
-            "RegionName": frame["region"],
-            "SubAccountName": frame["account"],
-            "ServiceName": constant("CDN"),
-            "ServiceCategory": constant("Networking"),
-            "ProviderName": constant("Alibaba Cloud"),
-            "PublisherName": constant("Alibaba Cloud"),
-            "ChargeCategory": constant("Usage"),
-            "x_Metric": frame["metric"],
-            "x_TaskId": frame["task_id"],
-        }
     )
