@@ -149,6 +149,24 @@ def test_the_bill_type_follows_bill_types(pinned: Sandbox, wire: Any) -> None:
         assert item["BillType"] == PINNED[account.name] == pinned.account_spec(account.name).bill_type
 
 
+def test_requests_bill_per_hour_without_a_region(fresh_sandbox: Any, wire: Any) -> None:
+    box = fresh_sandbox(bill_types={"demo-shop": "hour_count"})
+    account = box.accounts[0]
+    reply = wire.v3(account, "DescribeCdnUserBillType", {"StartTime": OCTOBER[0], "EndTime": OCTOBER[1]})
+    (kind,) = reply.json["BillTypeData"]["BillTypeDataItem"]
+    assert (kind["BillType"], kind["BillingCycle"], kind["Dimension"]) == ("hour_count", "hour", "vas")
+    items = _history(wire, box, 0, "2026-10-11T16:00:00Z", "2026-10-12T16:00:00Z")
+    assert len(items) == 24 and {i["Dimension"] for i in items} == {"vas"}
+    usage = box.truth.usage_over("demo-shop", "2026-10-11T16:00:00Z", "2026-10-12T16:00:00Z")
+    requests = usage[usage["metric"] == "requests"]
+    hours = requests.groupby(requests["start"].dt.floor("h"))["value"].sum()
+    got = [(pd.Timestamp(i["BillTime"]), i["BillingData"]["BillingDataItem"]) for i in items]
+    assert got == [
+        (hour, [{"ChargeType": "StaticHttp", "Flow": 0.0, "Bandwidth": 0.0, "Count": float(count)}])
+        for hour, count in hours.items()
+    ]
+
+
 def test_the_prediction_is_the_month_to_date_value(pinned: Sandbox, wire: Any) -> None:
     reply = wire.v3(pinned.accounts[0], PREDICTION, {})
     assert reply.status == 200, reply

@@ -21,7 +21,7 @@ The sandbox's own rules where the service's are unknown:
   most 31 days apart, the start not in the future. One ``BillTypeDataItem`` for the window asked, with
   the account's seeded method (:func:`usagekit.sandbox.world.bill_type`), ``Product`` ``cdn``,
   ``BillingCycle`` ``hour`` / ``day`` / ``month`` and ``Dimension`` ``flow`` (as the service's own
-  example shows for a bandwidth method).
+  example shows for a bandwidth method; ``vas`` for ``hour_count``).
 * ``DescribeCdnUserBillHistory``: ``StartTime`` and ``EndTime`` as for ``DescribeCdnUserBillType`` (the
   same codes, at most 31 days), the start within the last year. ``DescribeCdnUserBillPrediction``:
   optional times, checked when given. Replies: :mod:`usagekit.sandbox.billapi`; quantities:
@@ -39,6 +39,7 @@ from typing import Any
 
 from usagekit.sandbox.billapi import history_reply, prediction_reply
 from usagekit.sandbox.billed import Bills
+from usagekit.sandbox.billrules import cycle_of, dimension_of
 from usagekit.sandbox.clock import format_time, parse_time
 from usagekit.sandbox.domains import ACTION as USER_DOMAINS
 from usagekit.sandbox.domains import describe_user_domains
@@ -339,15 +340,13 @@ class Api:
                 "InvalidStartTime.ValueNotSupported", 400, "StartTime must not lie in the future."
             )
         method = self.world.account(account).bill_type
-        base = method.removesuffix("_overseas")
-        cycle = "hour" if base == "hour_flow" else "day" if base == "day_bandwidth" else "month"
         item = {
             "StartTime": format_time(first),
             "EndTime": format_time(last),
             "Product": "cdn",
             "BillType": method,
-            "BillingCycle": cycle,
-            "Dimension": "flow",
+            "BillingCycle": cycle_of(method),
+            "Dimension": dimension_of(method),
         }
         return {"BillTypeData": {"BillTypeDataItem": [item]}}
 
