@@ -1,17 +1,26 @@
-"""A sync killed at random points, then run again, ends with the dataset an uninterrupted run makes.
+"""A sync killed at named points, then run again, ends with the dataset an uninterrupted run makes.
 
 A child process runs the sync against the test's sandbox (a real clock, so exports finish while the
-child runs); the test kills it (SIGKILL: no cleanup code runs) several times at random moments, checks
-after each kill that every partition on disk is whole and holds only rows its provenance vouches for,
-then lets a last run finish.
+child runs). The child script wraps a few seams the sync goes through (the listing, an export created,
+the wait, an export file downloaded, a parsed frame cached, a partition's temporary file about to be renamed
+over ``part-0.parquet``, a partition written); on the chosen point it prints ``REACHED <point>``,
+flushes and blocks on stdin. The test reads the child's stdout up to that line, then kills it (SIGKILL:
+no cleanup code runs). So every try is killed at a known point whatever the machine's speed, and a try
+that never reaches its point fails the test instead of passing unnoticed. After each kill every
+partition on disk must be whole and hold only rows its provenance vouches for; then a last run finishes
+and equals an uninterrupted sync and the sandbox's truth.
+
+The seams are public functions (``usagekit.listing.list_tasks``, ``usagekit.lifecycle.create_export``
+and ``wait``) and the atomic renames themselves (``os.replace`` into the cache or the dataset folder:
+the kill comes with the temporary file complete and not yet renamed, or just after the rename), so
+they survive a rewrite of the sync's own internals.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,18 +32,105 @@ from usagekit.syncing import TYPE_METRICS, sync
 
 NOW = "2026-11-04T08:00:00Z"
 WORLD = {"seed": 7, "now": NOW, "accounts": 2, "tasks": 4, "faults": Faults(failed_exports=0.0)}
-CHILD = """
+CHILD = r"""
+import os
 import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+endpoint, dataset, cache, first, point, nth = sys.argv[1:7]
+nth = int(nth)
+dataset_root, cache_root = Path(dataset).resolve(), Path(cache).resolve()
+parsed_root = cache_root / "parsed"
+seen = Counter()
+guard = threading.Lock()
+
+
+def reach(name, detail=""):
+    with guard:
+        seen[name] += 1
+        hit = name == point and seen[name] == nth
+    if hit:
+        print(f"REACHED {name} {detail}".rstrip(), flush=True)
+        sys.stdin.read()  # blocks until the test kills this process
+
+
+def after(module, name, point_name):
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        reach(point_name)
+        return result
+
+    setattr(module, name, wrapped)
+
+
+def before(module, name, point_name):
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        reach(point_name)
+        return original(*args, **kwargs)
+
+    setattr(module, name, wrapped)
+
+
+def inside(path, folder):
+    return Path(path).resolve().is_relative_to(folder)
+
+
+real_replace = os.replace
+
+
+def replace(src, dst, *args, **kwargs):
+    target = Path(os.fsdecode(dst))
+    if inside(target, dataset_root) and target.suffix == ".parquet":
+        reach("partition-temp", os.fsdecode(src))
+        real_replace(src, dst, *args, **kwargs)
+        reach("partition-written", str(target))
+        return None
+    if inside(target, parsed_root) and target.suffix == ".parquet":
+        reach("parsed-temp", os.fsdecode(src))
+    elif inside(target, cache_root) and not target.name.startswith(".") and target.suffix != ".json":
+        reach("download-temp", os.fsdecode(src))  # an export file, not one of its notes
+    return real_replace(src, dst, *args, **kwargs)
+
+
+os.replace = replace
+
+# patched before usagekit.syncing is imported, so its imports see the wrapped functions too
+import usagekit.lifecycle
+import usagekit.listing
+
+after(usagekit.listing, "list_tasks", "listed")
+after(usagekit.lifecycle, "create_export", "created")
+before(usagekit.lifecycle, "wait", "waiting")
+
 from usagekit.sandbox.core import demo_accounts
 from usagekit.syncing import sync
 
-endpoint, dataset, cache, first = sys.argv[1:5]
 accounts = demo_accounts(7, endpoint=endpoint, accounts=2)
 report = sync(accounts, first, "2026-11", dataset, now="2026-11-04T08:00:00Z", cache_dir=cache, poll=0.2)
-print(report)
+print(report, flush=True)
 sys.exit(report.exit_code)
 """
+#: where each try is killed, in order, and at which occurrence of that point; each try starts two days
+#: earlier than the one before, so it always has exports to create, fetch, read and write
+KILLS = [
+    ("listed", 1),
+    ("created", 1),
+    ("waiting", 1),
+    ("download-temp", 2),
+    ("parsed-temp", 1),
+    ("partition-temp", 1),
+    ("partition-written", 1),
+]
+#: points whose marker names a file that must still be on disk after the kill
+LEAVES_FILE = {"download-temp", "parsed-temp", "partition-temp", "partition-written"}
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
+TIMEOUT = 120  # seconds a try may take to reach its point: only ever reached when something is wrong
 
 
 def data(root: Path) -> pd.DataFrame:
@@ -57,33 +153,52 @@ def assert_whole(root: Path) -> None:
         assert inside.all()
 
 
-def test_killed_syncs_then_one_more_equal_an_uninterrupted_sync(
+def kill_at(command: list[str], point: str, nth: int, log: Path) -> str:
+    """Run the child until it reports ``point`` (its ``nth`` time), kill it, return the marker's detail."""
+    with log.open("wb") as errors:
+        child = subprocess.Popen(
+            [*command, point, str(nth)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        watchdog = threading.Timer(TIMEOUT, child.kill)  # a hung child fails the test, never hangs it
+        watchdog.start()
+        try:
+            lines = []
+            for line in child.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                if line.startswith(f"REACHED {point}"):
+                    child.kill()
+                    break
+        finally:
+            watchdog.cancel()
+            child.kill()
+            child.communicate()
+    reached = [line for line in lines if line.startswith("REACHED")]
+    assert reached, f"the sync never reached {point!r}:\n{''.join(lines)}{log.read_text()}"
+    return reached[0].removeprefix(f"REACHED {point}").strip()
+
+
+def test_syncs_killed_at_named_points_then_one_more_equal_an_uninterrupted_sync(
     fresh_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     box = fresh_sandbox(**WORLD, clock="real", task_delay=0.6)
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     root, cache = tmp_path / "usage", tmp_path / "cache"
-    command = [sys.executable, str(script), box.endpoint, str(root), str(cache)]
-    rng = random.Random(16)
-    kills = 0
     first = pd.Timestamp("2026-10-30")
-    for _ in range(10):  # each try starts two days earlier, so it always has exports to make and read
+    for point, nth in KILLS:
         first -= pd.Timedelta(days=2)
-        child = subprocess.Popen(
-            [*command, f"{first:%Y-%m-%d}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        time.sleep(rng.uniform(1.5, 4.5))  # imports take about a second: kill in planning, waiting or writing
-        if child.poll() is None:
-            child.kill()
-            kills += 1
-        child.communicate()
+        command = [sys.executable, str(script), box.endpoint, str(root), str(cache), f"{first:%Y-%m-%d}"]
+        detail = kill_at(command, point, nth, tmp_path / "child.err")
+        if point in LEAVES_FILE:  # the kill came between writing the file and whatever follows
+            assert Path(detail).is_file(), f"{point}: {detail} is gone"
         assert_whole(root)
-        if kills == 5:
-            break
-    assert kills >= 3
-    last = subprocess.run([*command, f"{first:%Y-%m-%d}"], capture_output=True, text=True, timeout=120)
+    last = subprocess.run([*command, "none", "0"], capture_output=True, text=True, timeout=TIMEOUT)
     assert last.returncode == 0, last.stdout + last.stderr
+    assert "REACHED" not in last.stdout
     assert_whole(root)
 
     calm = fresh_sandbox(**WORLD, task_delay=1)
