@@ -6,6 +6,8 @@ below (never with ``usagekit.billing`` or ``usagekit.sandbox.billed``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -377,3 +379,27 @@ def test_an_overseas_method_bills_cn_and_overseas(fresh_sandbox: Any, wire: Any)
 def test_bad_bill_settings_are_refused_before_the_sandbox_starts(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="bill_"):
         _box(**kwargs)
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_the_sandbox_command_takes_bill_types_and_drift() -> None:
+    from usagekit.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["sandbox", "--bill-type", "demo-shop=hour_flow", "--bill-drift", "demo-shop:2026-10-12=1.5",
+         "--bill-drift", "demo-media=1.05"]
+    )  # fmt: skip
+    assert args.bill_type == [("demo-shop", "hour_flow")]
+    assert args.bill_drift == [(("demo-shop", "2026-10-12"), 1.5), ("demo-media", 1.05)]
+    for wrong in (["--bill-type", "demo-shop"], ["--bill-drift", "demo-shop:=2"], ["--bill-drift", "x=y"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["sandbox", *wrong])
+    refused = subprocess.run(
+        [sys.executable, "-m", "usagekit", "sandbox", "--bill-type", "demo-shop=month_96"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "month_96" in refused.stderr and "Traceback" not in refused.stderr

@@ -60,6 +60,25 @@ def _calls_per_second(text: str) -> float:
     return value
 
 
+def _bill_type(text: str) -> tuple[str, str]:
+    account, sep, method = (part.strip() for part in text.partition("="))
+    if not (sep and account and method):
+        raise argparse.ArgumentTypeError(
+            f"--bill-type is ACCOUNT=BILLTYPE (e.g. demo-shop=month_95), not {text!r}"
+        )
+    return account, method
+
+
+def _bill_drift(text: str) -> tuple[str | tuple[str, str], float]:
+    key, sep, factor = (part.strip() for part in text.rpartition("="))
+    account, colon, day = key.partition(":")
+    if not (sep and account and (day or not colon)):
+        raise argparse.ArgumentTypeError(
+            f"--bill-drift is ACCOUNT=FACTOR or ACCOUNT:YYYY-MM-DD=FACTOR (e.g. demo-media=1.05), not {text!r}"
+        )
+    return ((account, day) if colon else account), number(factor)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``sandbox`` subcommand."""
     parser = subparsers.add_parser(
@@ -108,6 +127,14 @@ def register(subparsers: Any) -> None:
         "--page-size-over-50", choices=("reject", "clamp"), default="reject",
         help="what a listing with PageSize over 50 gets: reject (InvalidParameter) or clamp (to 50); "
         "default: reject",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bill-type", type=_bill_type, action="append", default=[], metavar="ACCOUNT=BILLTYPE",
+        help="bill an account by this method (repeatable; default: seeded)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bill-drift", type=_bill_drift, action="append", default=[], metavar="ACCOUNT[:YYYY-MM-DD]=FACTOR",
+        help="scale what the bill sees of an account (or one Beijing day), not the exports (repeatable)",
     )  # fmt: skip
     parser.set_defaults(func=handler)
 
@@ -171,6 +198,8 @@ def handler(args: argparse.Namespace) -> int:
             task_delay=args.task_delay,
             faults=faults,
             page_size_over_50=args.page_size_over_50,
+            bill_types=dict(args.bill_type),
+            bill_drift=dict(args.bill_drift),
         )
     except (TypeError, ValueError) as error:
         print(f"usagekit sandbox: error: {error}", file=sys.stderr, flush=True)
