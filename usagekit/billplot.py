@@ -115,6 +115,7 @@ def _monthly(ax: Axes, rows: pd.DataFrame, factor: float) -> list[Any]:
             else row["period_start"] + (row["period_end"] - row["period_start"]) / 2
         )
         billed_at = row.get("billed_at") if pd.notna(row.get("billed_at")) else computed_at
+        same = row["verdict"] == "match" and billed_at == computed_at  # one label for both
         for value, at, color, marker, word in (
             (row["computed"], computed_at, COMPUTED_COLOR, "o", "computed"),
             (row["billed"], billed_at, BILLED_COLOR, "D", "billed"),
@@ -126,10 +127,12 @@ def _monthly(ax: Axes, rows: pd.DataFrame, factor: float) -> list[Any]:
                 [x], [value / factor], marker=marker, color=color, markersize=8, linestyle="none", gid=word
             )
             ax.axhline(value / factor, color=color, linewidth=0.8, linestyle=":")
+            if same and word == "billed":
+                continue
             when = (pd.Timestamp(at).tz_convert(_ZONE)).strftime("%m-%d %H:%M")
             late = at > row["period_start"] + (row["period_end"] - row["period_start"]) / 2
             ax.annotate(
-                f"{word} {region}: {value / factor:,.3f} ({when})",
+                f"{'computed = billed' if same else word} {region}: {value / factor:,.3f} ({when})",
                 (x, value / factor),
                 textcoords="offset points",
                 xytext=(
