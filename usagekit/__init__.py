@@ -17,24 +17,32 @@ from usagekit.errors import (
     ApiError,
     ArgumentError,
     AuthenticationError,
+    CacheWarning,
     ConfigurationError,
+    ConfigurationWarning,
     DownloadError,
+    DuplicateAccountWarning,
     FileFormatError,
     IncompleteListingError,
     InvalidParameterError,
     MayHaveRunError,
     MissingExtraError,
+    OverlapWarning,
     PermissionDeniedError,
     ReadError,
     ResponseError,
     ServiceUnavailableError,
+    SkippedTasksWarning,
+    StatusFilterWarning,
     TaskStateError,
     ThrottledError,
+    TimeRangeWarning,
     TransportError,
     UnrecognizedLayoutError,
     UnsafeFileError,
     UrlExpiredError,
     UsagekitError,
+    UsagekitWarning,
     WaitTimeoutError,
 )
 
@@ -42,9 +50,12 @@ _LAZY = {
     "__version__": "usagekit.version",
     "Account": "usagekit.accounts",
     "discover_accounts": "usagekit.discovery",
+    "resolve_accounts": "usagekit.resolve",
     "CdnClient": "usagekit.client",
     "RetryPolicy": "usagekit.client",
     "Sandbox": "usagekit.sandbox",
+    "Faults": "usagekit.sandbox",
+    "DownloadPolicy": "usagekit.transfer",
     "ExportTask": "usagekit.tasks",
     "iter_tasks": "usagekit.listing",
     "list_tasks": "usagekit.listing",
@@ -61,9 +72,23 @@ _LAZY = {
     "billing_quantities": "usagekit.billing",
     "compare_billing": "usagekit.billing",
     "bill_types": "usagekit.billtypes",
+    "bill_history": "usagekit.billhistory",
+    "bill_prediction": "usagekit.billhistory",
+    "check_bill": "usagekit.billcheck",
+    "check_prediction": "usagekit.billcheck",
+    "plot_bill_check": "usagekit.billplot",
+    "list_domains": "usagekit.domains",
+    "allocate_cost": "usagekit.showback",
+    "anomalies": "usagekit.anomaly",
+    "plot_anomalies": "usagekit.anomalyplot",
     "to_dataset": "usagekit.tidy",
     "read_dataset": "usagekit.tidy",
-    "to_focus": "usagekit.tidy",
+    "to_focus": "usagekit.focus",
+    "bill_lines": "usagekit.bss",
+    "price_periods": "usagekit.prices",
+    "example_prices": "usagekit.prices",
+    "read_csv": "usagekit.csvfiles",
+    "check_cost": "usagekit.costcheck",
     "plot_percentile": "usagekit.plots",
     "plot_timeline": "usagekit.plots",
     "plot_usage": "usagekit.plots",
@@ -75,48 +100,73 @@ __all__ = [
     "ApiError",
     "ArgumentError",
     "AuthenticationError",
+    "CacheWarning",
     "CdnClient",
     "ConfigurationError",
+    "ConfigurationWarning",
     "DownloadError",
+    "DownloadPolicy",
+    "DuplicateAccountWarning",
     "ExportTask",
+    "Faults",
     "FileFormatError",
     "IncompleteListingError",
     "InvalidParameterError",
     "MayHaveRunError",
     "MissingExtraError",
+    "OverlapWarning",
     "PermissionDeniedError",
     "ReadError",
     "ResponseError",
     "RetryPolicy",
     "Sandbox",
     "ServiceUnavailableError",
+    "SkippedTasksWarning",
+    "StatusFilterWarning",
     "SyncReport",
     "TaskStateError",
     "ThrottledError",
+    "TimeRangeWarning",
     "TransportError",
     "UnrecognizedLayoutError",
     "UnsafeFileError",
     "UrlExpiredError",
     "UsagekitError",
+    "UsagekitWarning",
     "WaitTimeoutError",
     "__version__",
+    "allocate_cost",
+    "anomalies",
+    "bill_history",
+    "bill_lines",
+    "bill_prediction",
     "bill_types",
     "billing_quantities",
+    "check_bill",
+    "check_cost",
+    "check_prediction",
     "compare_billing",
     "coverage",
     "create_export",
     "delete_export",
     "discover_accounts",
+    "example_prices",
     "explore",
     "fetch",
     "iter_tasks",
+    "list_domains",
     "list_tasks",
+    "plot_anomalies",
+    "plot_bill_check",
     "plot_percentile",
     "plot_timeline",
     "plot_usage",
+    "price_periods",
+    "read_csv",
     "read_dataset",
     "read_summary",
     "read_usage",
+    "resolve_accounts",
     "sync",
     "to_dataset",
     "to_focus",
@@ -140,18 +190,32 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.accounts import Account
+    from usagekit.anomaly import anomalies
+    from usagekit.anomalyplot import plot_anomalies
+    from usagekit.billcheck import check_bill, check_prediction
+    from usagekit.billhistory import bill_history, bill_prediction
     from usagekit.billing import billing_quantities, compare_billing
+    from usagekit.billplot import plot_bill_check
     from usagekit.billtypes import bill_types
+    from usagekit.bss import bill_lines
     from usagekit.client import CdnClient, RetryPolicy
+    from usagekit.costcheck import check_cost
+    from usagekit.csvfiles import read_csv
     from usagekit.discovery import discover_accounts
+    from usagekit.domains import list_domains
     from usagekit.downloads import fetch
+    from usagekit.focus import to_focus
     from usagekit.lifecycle import create_export, delete_export, wait
     from usagekit.listing import iter_tasks, list_tasks
     from usagekit.plots import plot_percentile, plot_timeline, plot_usage
+    from usagekit.prices import example_prices, price_periods
     from usagekit.readers import read_summary, read_usage
-    from usagekit.sandbox import Sandbox
+    from usagekit.resolve import resolve_accounts
+    from usagekit.sandbox import Faults, Sandbox
+    from usagekit.showback import allocate_cost
     from usagekit.syncing import SyncReport, sync
     from usagekit.tasks import ExportTask
-    from usagekit.tidy import read_dataset, to_dataset, to_focus, usage
+    from usagekit.tidy import read_dataset, to_dataset, usage
+    from usagekit.transfer import DownloadPolicy
     from usagekit.widgets import explore
     from usagekit.windows import coverage

@@ -37,10 +37,12 @@ from usagekit.optional import require
 
 __all__ = [
     "EXAMPLE_PRICES_DATE",
+    "EXAMPLE_PRICES_NOTE",
     "PRICE_COLUMNS",
     "PRICING_UNITS",
     "PriceTableError",
     "example_prices",
+    "example_prices_file",
     "money",
     "money_array",
     "money_dtype",
@@ -55,6 +57,11 @@ PRICE_COLUMNS = ("method", "region", "tier_from", "tier_to", "unit_price", "curr
 #: when the shipped example price table's illustrative numbers were written (they are not anyone's prices)
 EXAMPLE_PRICES_DATE = "2026-11"
 _EXAMPLE_FILE = f"example_prices_{EXAMPLE_PRICES_DATE}.csv"
+#: what the example table is, in one line (for its frame's attrs and the command that writes it)
+EXAMPLE_PRICES_NOTE = (
+    f"an EXAMPLE price table: illustrative numbers written in {EXAMPLE_PRICES_DATE}, NOT Alibaba Cloud's prices; "
+    "put your contract's prices in its place"
+)
 #: digits after the decimal point every money column keeps, and digits in all (up to 10**10 per value;
 #: 18, not arrow's 38, so that differences of two columns still fit: 38 leaves no room for a subtraction)
 SCALE = 8
@@ -236,23 +243,40 @@ def example_prices() -> pd.DataFrame:
     Illustrative numbers written in November 2026 (:data:`EXAMPLE_PRICES_DATE`), NOT Alibaba Cloud's
     prices: take yours from your contract or the console.
 
+    The frame says so itself: ``attrs["example"]`` is true and ``attrs["dated"]`` is the month the
+    numbers were written. ``usagekit prices --example > prices.csv`` writes the same table as a file.
+
     >>> table = example_prices()
     >>> [str(p) for p in table.loc[table["method"] == "month_95", "unit_price"]]
     ['24.00000000']
+    >>> table.attrs["example"], table.attrs["dated"]
+    (True, '2026-11')
     """
-    data = resources.files("usagekit").joinpath("report", _EXAMPLE_FILE)
-    with resources.as_file(data) as path:
-        return read_prices(path)
+    with resources.as_file(example_prices_file()) as path:
+        table = read_prices(path)
+    table.attrs.update(example=True, dated=EXAMPLE_PRICES_DATE, note=EXAMPLE_PRICES_NOTE)
+    return table
+
+
+def example_prices_file() -> Any:
+    """The shipped example price table as a package resource (a ``Traversable``: ``.read_bytes()``)."""
+    return resources.files("usagekit").joinpath("report", _EXAMPLE_FILE)
 
 
 # --- tiers --------------------------------------------------------------------------------------------
 
 
 def tiers_for(table: pd.DataFrame, method: str, region: Any) -> pd.DataFrame | None:
-    """The tiers pricing ``method`` in ``region``: its own rows, else the ``*`` rows, else ``None``."""
+    """The tiers pricing ``method`` in ``region``: its own rows, else the ``*`` rows, else ``None``.
+
+    An ``_overseas`` method bills the mainland (``CN``) as its base method does: without rows of its own
+    for ``CN``, the base method's prices it.
+    """
     rows = table[table["method"] == method]
     exact = rows[rows["region"] == region] if isinstance(region, str) else rows.iloc[0:0]
     chosen = exact if not exact.empty else rows[rows["region"] == "*"]
+    if method.endswith("_overseas") and region == "CN" and exact.empty:
+        return tiers_for(table, method.removesuffix("_overseas"), region)
     return None if chosen.empty else chosen
 
 

@@ -27,7 +27,7 @@ from usagekit.version import package_version
 __all__ = ["main"]
 
 #: subcommand modules, in the order ``--help`` lists them
-SUBCOMMANDS = ("demo", "tasks", "fetch", "sync", "bill", "anomalies", "showback", "sandbox")
+SUBCOMMANDS = ("demo", "tasks", "fetch", "sync", "bill", "anomalies", "showback", "prices", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:
