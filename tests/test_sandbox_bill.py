@@ -365,6 +365,26 @@ def test_an_overseas_method_bills_cn_and_overseas(fresh_sandbox: Any, wire: Any)
     assert regions == _month_95(summed)
 
 
+def test_an_overseas_prediction_has_cn_and_overseas_areas(fresh_sandbox: Any, wire: Any) -> None:
+    box = fresh_sandbox(bill_types={"demo-games": "month_4th_day_bandwidth_overseas"})
+    account = box.accounts[2]
+    body = wire.v3(account, PREDICTION, {}).json
+    areas = {i["Area"]: i for i in body["BillPredictionData"]["BillPredictionDataItem"]}
+    assert set(areas) == {"CN", "OverSeas"}
+    rows = _points(box, "demo-games", "bandwidth", NOVEMBER_START, "2026-11-20T06:00:00Z")
+    rows["region"] = rows["region"].where(rows["region"] == "CN", "OverSeas")
+    summed = rows.groupby(["region", "start", "day"], as_index=False)["value"].sum()
+    for area, group in summed.groupby("region"):
+        peaks = group.groupby("day")["value"].max().sort_values(ascending=False)
+        assert areas[area]["Value"] == peaks.iloc[3]  # the 4th highest daily peak so far
+        point = group.loc[group["start"] == pd.Timestamp(areas[area]["TimeStp"])]
+        assert point[["day", "value"]].values.tolist() == [[peaks.index[3], peaks.iloc[3]]]
+    only = wire.v2(account, PREDICTION, {"Area": "overseas"}).json["BillPredictionData"]
+    assert only["BillPredictionDataItem"] == [areas["OverSeas"]]
+    vas = wire.v2(account, PREDICTION, {"Dimension": "vas"}).json["BillPredictionData"]
+    assert vas["BillPredictionDataItem"] == []
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

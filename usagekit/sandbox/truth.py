@@ -33,7 +33,8 @@ _KINDS = {"all": ("summary", "detail"), "summary": ("summary",), "detail": ("det
 
 
 class Truth:
-    """Ground truth of a running sandbox: ``tasks``, ``usage`` and ``summary`` frames.
+    """Ground truth of a running sandbox: ``tasks``, ``usage`` and ``summary`` frames, and what it billed
+    (``billed``, ``bill_history``, ``bill_prediction``, ``bill_type``).
 
     ``now`` gives sandbox time (epoch seconds); ``endpoint`` the base URL of download links.
     """
