@@ -389,7 +389,7 @@ def test_clients_are_closed_and_names_must_be_unique() -> None:
 
     list_tasks([account("a"), account("b")], client_factory=factory, progress=False)
     assert len(made) == 2 and all(client.closed for client in made)
-    with pytest.raises(ConfigurationError, match="'a'"):
+    with pytest.raises(ArgumentError, match="'a'"):
         list_tasks([account("a"), account("a")], client_factory=factory, progress=False)
     with pytest.raises(ValueError, match="kind"):
         list_tasks(account("a"), kind="both", client_factory=factory)

@@ -9,7 +9,7 @@ of the range (each window at most 31 days) and joins the answers back together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,8 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.errors import ArgumentError, ResponseError
-from usagekit.pool import lease
+from usagekit.pool import ClientFactory, lease
+from usagekit.resolve import resolve_accounts
 from usagekit.times import BEIJING, api_time, moment, month_bounds
 
 __all__ = ["ACTION", "BILL_TYPE_COLUMNS", "bill_types", "month_windows"]
@@ -95,7 +96,11 @@ def _merge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def bill_types(
-    accounts: Account | Iterable[Account], start: datetime | str, end: datetime | str
+    accounts: Account | str | Sequence[Account | str] | None,
+    start: datetime | str,
+    end: datetime | str,
+    *,
+    client_factory: ClientFactory | None = None,
 ) -> pd.DataFrame:
     """The billing method each account is on over ``[start, end)``, as ``DescribeCdnUserBillType`` says.
 
@@ -114,14 +119,23 @@ def bill_types(
     dimension      category             ``flow``, ``bandwidth``, ``vas``, ... as sent
     =============  ===================  ==============================================
 
-    >>> bill_types([], "2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00").columns.tolist()
+    >>> import usagekit
+    >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=1) as box:
+    ...     frame = bill_types(box.accounts, "2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00")
+    >>> frame.columns.tolist()
     ['account', 'start', 'end', 'bill_type', 'billing_cycle', 'dimension']
     """
-    chosen = [accounts] if isinstance(accounts, Account) else list(accounts)
     windows = month_windows(start, end)
+    if client_factory is not None and not callable(client_factory):
+        raise ArgumentError(
+            f"client_factory must be a callable Account -> CdnClient, not {type(client_factory).__name__}"
+        )
+    chosen = resolve_accounts(accounts)
     rows: list[dict[str, Any]] = []
     for account in chosen:
-        with lease(account) as client:  # the account's shared client: every attempt takes its token
+        with lease(
+            account, client_factory
+        ) as client:  # the account's shared client: every attempt takes its token
             for lower, upper in windows:
                 reply = client.call(ACTION, StartTime=api_time(lower), EndTime=api_time(upper))
                 rows.extend(_items(reply, account.name))

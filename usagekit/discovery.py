@@ -20,9 +20,11 @@ import atexit
 import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usagekit.accounts import Account
+from usagekit.errors import ArgumentError
 
 if TYPE_CHECKING:
     from usagekit.sandbox import Sandbox
@@ -82,22 +84,28 @@ def sandbox_world(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def discover_accounts(**kwargs: Any) -> list[Account]:
+def discover_accounts(
+    *, environ: Mapping[str, str] | None = None, home: str | os.PathLike[str] | None = None
+) -> list[Account]:
     """The accounts to use: the sandbox's demo accounts under ``USAGEKIT_SANDBOX=1``, else real ones.
 
-    Keyword arguments go to :func:`usagekit.accounts.discover_accounts` (``environ=`` is also read
-    here, for the switch). In sandbox mode they are not needed and are ignored.
+    ``environ`` (default ``os.environ``) holds the switch and the credentials variables; ``home``
+    (default ``Path.home()``) is where the aliyun CLI and credentials files are looked for. Both go to
+    :func:`usagekit.accounts.discover_accounts`; in sandbox mode ``home`` is not needed.
 
     >>> import usagekit
     >>> usagekit.discover_accounts is discover_accounts
     True
     """
-    environ = kwargs.get("environ")
+    if environ is not None and not isinstance(environ, Mapping):
+        raise ArgumentError(f"environ must be a mapping of variables or None, not {type(environ).__name__}")
+    if home is not None and not isinstance(home, str | os.PathLike):
+        raise ArgumentError(f"home must be a folder path or None, not {type(home).__name__}")
     environ = os.environ if environ is None else environ
     if not sandbox_enabled(environ):
         from usagekit import accounts
 
-        return accounts.discover_accounts(**kwargs)
+        return accounts.discover_accounts(environ=environ, home=None if home is None else Path(home))
     from usagekit.sandbox import Sandbox, demo_accounts
 
     endpoint = environ.get("USAGEKIT_SANDBOX_ENDPOINT", "").strip().rstrip("/")

@@ -48,6 +48,7 @@ from usagekit.filecache import EXPORT_TYPES, account_folder_name, cached_file
 from usagekit.frames import KINDS
 from usagekit.progress import progress_enabled
 from usagekit.redact import strip_query
+from usagekit.resolve import resolve_accounts
 from usagekit.transfer import (
     DownloadPolicy,
     Expired,
@@ -71,6 +72,7 @@ __all__ = [
     "account_folder_name",
     "cache_root",
     "cached_file",
+    "check_fan_out",
     "fetch",
     "fetch_file",
     "require_success",
@@ -311,14 +313,30 @@ def require_success(refs: Sequence[TaskRef]) -> None:
         )
 
 
-def resolve(ref: TaskRef, accounts: Sequence[Account] | None) -> tuple[Account, str | None]:
+def check_fan_out(*, executor: object, progress: object, cache_dir: object, policy: object) -> None:
+    """The arguments fetch and usage share, each an :class:`ArgumentError` naming it when wrong."""
+    if executor is not None and not isinstance(executor, Executor):
+        raise ArgumentError(
+            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
+        )
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+    if cache_dir is not None and (not isinstance(cache_dir, str | os.PathLike) or not str(cache_dir).strip()):
+        raise ArgumentError(f"cache_dir must be a folder path or None, not {cache_dir!r}")
+    if policy is not None and not isinstance(policy, DownloadPolicy):
+        raise ArgumentError(f"policy must be a DownloadPolicy or None, not {type(policy).__name__}")
+
+
+def resolve(
+    ref: TaskRef, accounts: Account | str | Sequence[Account | str] | None
+) -> tuple[Account, str | None]:
     """The account a task was listed with and its remembered full URL (``None`` when not remembered)."""
     from usagekit.memory import remembered, resolve_account
 
     entry = remembered(ref.account, ref.kind, ref.task_id)
     if entry is not None:
         return entry.account, entry.url
-    return resolve_account(ref.account, accounts), None
+    return resolve_account(ref.account, None if accounts is None else resolve_accounts(accounts)), None
 
 
 class _ByteBar:
@@ -404,7 +422,7 @@ class Job:
 def fetch(
     tasks: Any,
     *,
-    accounts: Sequence[Account] | None = None,
+    accounts: Account | str | Sequence[Account | str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     executor: Executor | None = None,
@@ -423,6 +441,10 @@ def fetch(
     >>> fetch([])
     []
     """
+    check_fan_out(executor=executor, progress=progress, cache_dir=cache_dir, policy=policy)
+    if session is not None and not (callable(getattr(session, "get", None)) and hasattr(session, "mount")):
+        raise ArgumentError(f"session must be a requests.Session or None, not {type(session).__name__}")
+    accounts = None if accounts is None else resolve_accounts(accounts)
     refs = task_refs(tasks)
     if not refs:
         return []

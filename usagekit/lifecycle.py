@@ -38,6 +38,7 @@ from usagekit.memory import _MEMORY, resolve_account
 from usagekit.paging import PagingPolicy
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, WaitBar, progress_enabled
+from usagekit.resolve import one_account, resolve_accounts
 from usagekit.tasks import (
     CREATE_ACTIONS,
     DELETE_ACTIONS,
@@ -58,7 +59,7 @@ _MAX_POLL = 30.0
 
 
 def create_export(
-    account: Account,
+    account: Account | str,
     kind: str,
     start: datetime | pd.Timestamp | str,
     end: datetime | pd.Timestamp | str,
@@ -94,9 +95,13 @@ def create_export(
     >>> task.status, task.type, task.domains, task.window_end.isoformat()
     ('created', 'vas', 'all', '2026-11-19T16:00:00+00:00')
     """
+    account = one_account(account)
     kind = _one_kind(kind)
+    if name is not None and not isinstance(name, str):
+        raise ArgumentError(f"name must be text or None, not {type(name).__name__}")
     action = CREATE_ACTIONS[kind]
     lower, upper = moment(start, "start"), moment(end, "end")
+    _check_client_factory(client_factory)
     today = current(now)
     _check_request(account, action, lower, upper, kind, type, language, domains, today)
     params: dict[str, object] = {
@@ -176,13 +181,31 @@ def _check_request(
         raise refuse("a summary export covers the whole account: domains are for detail exports")
 
 
+def _check_client_factory(client_factory: object) -> None:
+    if client_factory is not None and not callable(client_factory):
+        raise ArgumentError(
+            f"client_factory must be a callable Account -> CdnClient, not {type(client_factory).__name__}"
+        )
+
+
 def _domain_list(domains: str | Sequence[str] | None) -> list[str] | None:
     if domains is None:
         return None
-    items = domains.split(",") if isinstance(domains, str) else list(domains)
+    forms = "one domain as a string, a non-empty sequence of them, or None (all domains)"
+    if isinstance(domains, str):
+        items: list[object] = [domains]
+    elif isinstance(domains, Sequence | set | frozenset):
+        items = list(domains)
+    else:
+        raise ArgumentError(f"domains must be {forms}, not {type(domains).__name__}")
+    if not items or not all(isinstance(item, str) and item.strip() for item in items):
+        raise ArgumentError(f"domains must be {forms}, not {domains!r:.60}")
     cleaned = [str(item).strip() for item in items]
-    if not cleaned or not all(cleaned):
-        raise ArgumentError("domains must be None (all domains) or a non-empty list of domain names")
+    bad = [item for item in cleaned if "," in item or any(c.isspace() for c in item)]
+    if bad:
+        raise ArgumentError(
+            f"domains: {bad[0]!r} is not one domain name; give a list of names, not joined text"
+        )
     return cleaned
 
 
@@ -243,7 +266,7 @@ def _created(
 
 
 def delete_export(
-    account: Account, kind: str, task_id: str, *, client_factory: ClientFactory | None = None
+    account: Account | str, kind: str, task_id: str, *, client_factory: ClientFactory | None = None
 ) -> None:
     """Delete export ``task_id`` of ``account``; its remembered URL is forgotten.
 
@@ -258,9 +281,13 @@ def delete_export(
     ...     task_id in set(usagekit.list_tasks(account, "summary", progress=False)["task_id"])
     False
     """
+    account = one_account(account)
     kind = _one_kind(kind)
+    if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id).strip():
+        raise ArgumentError(f"task_id must be a task's id (text), not {task_id!r}")
     task_id = str(task_id)
     action = DELETE_ACTIONS[kind]
+    _check_client_factory(client_factory)
     with lease(account, client_factory) as client:
         try:
             client.call(action, TaskId=task_id)
@@ -274,7 +301,7 @@ def delete_export(
 def wait(
     tasks: pd.DataFrame | ExportTask | Iterable[ExportTask],
     *,
-    accounts: Sequence[Account] | None = None,
+    accounts: Account | str | Sequence[Account | str] | None = None,
     timeout: float = 600,
     poll: float = 2.0,
     progress: bool | None = None,
@@ -300,11 +327,21 @@ def wait(
     >>> done["task_id"].tolist() == [task.task_id], done["status"].iloc[0] in ("success", "failed")
     (True, True)
     """
+    for label, value in (("timeout", timeout), ("poll", poll)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ArgumentError(f"{label} must be a number of seconds, not {value!r}")
+    if timeout < 0 or poll <= 0:
+        raise ArgumentError("wait needs timeout >= 0 and poll > 0")
+    for label, value in (("sleep", sleep), ("clock", clock)):
+        if not callable(value):
+            raise ArgumentError(f"{label} must be callable, not {type(value).__name__}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+    _check_client_factory(client_factory)
+    accounts = None if accounts is None else resolve_accounts(accounts)
     targets = list(dict.fromkeys(task.key for task in tasks_of(tasks)))
     if not targets:
         return task_frame([])
-    if timeout < 0 or poll <= 0:
-        raise ArgumentError("wait needs timeout >= 0 and poll > 0")
     resolved = {name: resolve_account(name, accounts) for name in dict.fromkeys(k[0] for k in targets)}
     jobs = [(resolved[name], kind) for name, kind in dict.fromkeys((k[0], k[1]) for k in targets)]
     bar = WaitBar(progress_enabled(progress), len(targets))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,7 @@ from usagekit.memory import _MEMORY, Remembered
 from usagekit.paging import Page, PagingPolicy, collect, walk
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, progress_enabled
+from usagekit.resolve import one_account, resolve_accounts
 from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
 from usagekit.times import current, moment
 
@@ -103,7 +104,7 @@ def _ordered(tasks: Iterable[ExportTask]) -> list[ExportTask]:
 
 
 def iter_tasks(
-    account: Account, kind: str = "all", *, client_factory: ClientFactory | None = None
+    account: Account | str, kind: str = "all", *, client_factory: ClientFactory | None = None
 ) -> Iterator[ExportTask]:
     """Yield ``account``'s export tasks of ``kind`` (``summary``, ``detail`` or ``all``) page by page.
 
@@ -119,7 +120,18 @@ def iter_tasks(
     >>> kinds
     ['summary', 'summary', 'summary', 'detail', 'detail', 'detail']
     """
+    account = one_account(account)  # checked when called, not at the first next()
     kinds = _kinds(kind)
+    if client_factory is not None and not callable(client_factory):
+        raise ArgumentError(
+            f"client_factory must be a callable Account -> CdnClient, not {type(client_factory).__name__}"
+        )
+    return _iter_tasks(account, kinds, client_factory)
+
+
+def _iter_tasks(
+    account: Account, kinds: tuple[str, ...], client_factory: ClientFactory | None
+) -> Iterator[ExportTask]:
     with lease(account, client_factory) as client:
         for one in kinds:
             yielded: set[str] = set()
@@ -133,17 +145,18 @@ def iter_tasks(
 
 
 def list_tasks(
-    accounts: Account | Sequence[Account] | None = None,
+    accounts: Account | str | Sequence[Account | str] | None = None,
     kind: str = "all",
     status: str | Sequence[str] | None = None,
+    *legacy: Any,
     since: datetime | pd.Timestamp | str | None = None,
-    *,
     until: datetime | pd.Timestamp | str | None = None,
     errors: str = "raise",
     progress: bool | None = None,
-    max_workers: int | None = None,
+    executor: Executor | None = None,
     client_factory: ClientFactory | None = None,
     now: datetime | pd.Timestamp | str | None = None,
+    max_workers: int | None = None,
 ) -> pd.DataFrame:
     """List export tasks of one account, several, or all discovered ones into a task frame.
 
@@ -177,11 +190,29 @@ def list_tasks(
     >>> len(frame), list(frame["account"].unique()), list(frame["kind"].unique())
     (12, ['demo-shop', 'demo-media'], ['summary', 'detail'])
     """
+    since = _positional_since(legacy, since)
     kinds = _kinds(kind)
     if errors not in ("raise", "collect"):
         raise ArgumentError(f"errors must be 'raise' or 'collect', not {errors!r}")
-    if max_workers is not None and max_workers < 1:
-        raise ArgumentError(f"max_workers must be at least 1, not {max_workers!r}")
+    if max_workers is not None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ArgumentError(f"max_workers must be a whole number of at least 1, not {max_workers!r}")
+        warnings.warn(
+            "max_workers= is deprecated and will be removed in the next release: use executor= "
+            "(e.g. concurrent.futures.ThreadPoolExecutor(max_workers))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    if executor is not None and not isinstance(executor, Executor):
+        raise ArgumentError(
+            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
+        )
+    if client_factory is not None and not callable(client_factory):
+        raise ArgumentError(
+            f"client_factory must be a callable Account -> CdnClient, not {type(client_factory).__name__}"
+        )
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
     statuses = _statuses(status)
     since_utc = moment(since, "since") if since is not None else None
     until_utc = moment(until, "until") if until is not None else None
@@ -189,10 +220,12 @@ def list_tasks(
         raise ArgumentError(
             f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"
         )
+    listed_at = moment(now, "now") if now is not None else None
     chosen = _once_per_key(_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
-    listed_at = moment(now, "now") if now is not None else None
-    results, failures, service_time = _run(jobs, errors, progress, max_workers, client_factory, len(chosen))
+    results, failures, service_time = _run(
+        jobs, errors, progress, executor or max_workers, client_factory, len(chosen)
+    )
     listed_at = listed_at if listed_at is not None else service_time or current()
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
     frame = frame_of(tasks)
@@ -222,7 +255,7 @@ def _run(
     jobs: Sequence[tuple[Account, str]],
     errors: str,
     progress: bool | None,
-    max_workers: int | None,
+    workers: Executor | int | None,
     client_factory: ClientFactory | None,
     n_accounts: int,
 ) -> tuple[dict[int, list[ExportTask]], list[tuple[tuple[Account, str], BaseException]], datetime | None]:
@@ -238,8 +271,12 @@ def _run(
     remaining: dict[str, int] = {}
     for account, _ in jobs:
         remaining[account.name] = remaining.get(account.name, 0) + 1
-    workers = max_workers or min(_MAX_LISTINGS, len(jobs))
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="usagekit-list")
+    own = not isinstance(workers, Executor)
+    pool = (
+        ThreadPoolExecutor(workers or min(_MAX_LISTINGS, len(jobs)), thread_name_prefix="usagekit-list")
+        if not isinstance(workers, Executor)
+        else workers
+    )
     try:
         unusable: dict[str, UsagekitError] = {}
         for account, _ in jobs:
@@ -279,7 +316,8 @@ def _run(
                 wait_futures(running)
                 raise failed[min(failed)]
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
         leases.close()
         bars.close()
     seen = [
@@ -359,25 +397,24 @@ def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
     return [str(s) for s in status]
 
 
-def _accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
-    if accounts is None:
-        from usagekit.discovery import discover_accounts
+def _accounts(accounts: Account | str | Sequence[Account | str] | None) -> list[Account]:
+    return resolve_accounts(accounts)
 
-        accounts = discover_accounts()
-    if isinstance(accounts, Account):
-        return [accounts]
-    chosen = list(accounts)
-    for account in chosen:
-        if not isinstance(account, Account):
-            raise ArgumentError(f"accounts must be Account values, not {type(account).__name__}")
-    names = [account.name for account in chosen]
-    doubled = sorted({name for name in names if names.count(name) > 1})
-    if doubled:
-        raise ConfigurationError(
-            f"several accounts given are named {', '.join(map(repr, doubled))}: names must be unique "
-            "(the task frame tells accounts apart by name)"
-        )
-    return chosen
+
+def _positional_since(legacy: tuple[Any, ...], since: Any) -> Any:
+    """``since`` given by position, as before it became keyword-only: used, with a DeprecationWarning."""
+    if not legacy:
+        return since
+    if len(legacy) > 1:
+        raise TypeError(f"list_tasks() takes at most 3 positional arguments ({3 + len(legacy)} given)")
+    if since is not None:
+        raise ArgumentError("since is given twice (by position and by name): give since= only")
+    warnings.warn(
+        "list_tasks' since by position is deprecated and will be keyword-only in the next release: use since=",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return legacy[0]
 
 
 def refresh(

@@ -30,6 +30,7 @@ from usagekit.downloads import (
     DownloadPolicy,
     Job,
     cache_root,
+    check_fan_out,
     fetch_file,
     resolve,
     run_jobs,
@@ -40,6 +41,7 @@ from usagekit.focus import FOCUS_UNITS, to_focus  # moved to usagekit.focus; sti
 from usagekit.frames import concat_frames, tidy_frame
 from usagekit.progress import progress_enabled
 from usagekit.reconcile import OverlapWarning, reconcile
+from usagekit.resolve import resolve_accounts
 
 if TYPE_CHECKING:
     from usagekit.accounts import Account
@@ -102,7 +104,7 @@ class _FileBar:
 def usage(
     tasks: Any,
     *,
-    accounts: Sequence[Account] | None = None,
+    accounts: Account | str | Sequence[Account | str] | None = None,
     executor: Executor | None = None,
     progress: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -144,6 +146,8 @@ def usage(
     >>> empty.columns.tolist()[:4], empty.attrs
     (['account', 'task_id', 'domain', 'region'], {'overlaps': []})
     """
+    check_fan_out(executor=executor, progress=progress, cache_dir=cache_dir, policy=policy)
+    accounts = None if accounts is None else resolve_accounts(accounts)
     details = list(dict.fromkeys(ref for ref in task_refs(tasks) if ref.kind == "detail"))
     refs = [ref for ref in details if ref.status == "success"]
     skipped = [ref for ref in details if ref.status != "success"]

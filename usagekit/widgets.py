@@ -45,6 +45,7 @@ from usagekit.explorer import (
 )
 from usagekit.frames import METRICS
 from usagekit.optional import require
+from usagekit.resolve import resolve_accounts
 
 ipywidgets = require(
     "ipywidgets", extra="widgets", purpose="usagekit.widgets (the account picker and task explorer)"
@@ -357,12 +358,12 @@ class TaskExplorer(ipywidgets.VBox):
         return f"<table><caption>TaskExplorer</caption>{rows}</table>"
 
 
-def explore(accounts: Sequence[Account] | None = None) -> TaskExplorer:
+def explore(accounts: Account | str | Sequence[Account | str] | None = None) -> TaskExplorer:
     """A :class:`TaskExplorer` of ``accounts`` (default: every discovered account), for a one-line start.
 
     In a notebook: ``usagekit.explore()`` as a cell's last line shows it.
     """
-    return TaskExplorer(accounts)
+    return TaskExplorer(None if accounts is None else resolve_accounts(accounts))
 
 
 # --- figures: plots makes its own matplotlib Figure (never pyplot: nothing registered, nothing shown) -----

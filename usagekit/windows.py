@@ -38,8 +38,10 @@ from typing import Any
 
 import pandas as pd
 
+from usagekit.accounts import Account
 from usagekit.errors import ArgumentError
 from usagekit.frames import KINDS, task_frame
+from usagekit.resolve import ACCOUNT_FORMS
 from usagekit.times import moment
 
 __all__ = ["EXPECTED", "PARTS", "UNKNOWN_TYPE", "coverage"]
@@ -63,7 +65,7 @@ def coverage(
     """Which parts of ``[start, end)`` the successful exports in ``tasks`` cover, miss and overlap.
 
     ``tasks`` is a task frame (or :class:`~usagekit.tasks.ExportTask` values); ``start`` and ``end`` are
-    aware datetimes, naive ones (UTC) or ISO text. ``accounts`` (names or ``Account`` objects; default:
+    moments (README Conventions). ``accounts`` (an Account, a profile name or a sequence of either; default:
     the accounts in ``tasks``) are the accounts expected: each expects summary exports and detail
     exports of type ``flow`` and ``vas``, and a group with no task at all in ``tasks`` is one whole gap.
     One group per account, kind and type (NA for summary exports, ``unknown`` for detail exports of
@@ -85,7 +87,7 @@ def coverage(
     if not lower < upper:
         raise ArgumentError(f"coverage needs start < end, got {lower} and {upper}")
     frame = _task_frame(tasks)
-    names = [str(getattr(a, "name", a)) for a in accounts] if accounts is not None else []
+    names = _expected(accounts) if accounts is not None else []
     names = list(dict.fromkeys([*names, *(str(a) for a in frame["account"].dropna().unique())]))
     rows: list[dict[str, Any]] = []
     if len(frame):
@@ -186,3 +188,18 @@ def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame, names: list[str]) ->
             "task_ids": pd.array(data["task_ids"].astype("object"), dtype=pd.StringDtype()),
         }
     )
+
+
+def _expected(accounts: object) -> list[str]:
+    """The account names ``accounts=`` expects (no discovery: coverage only compares names)."""
+    items = [accounts] if isinstance(accounts, str | Account) else accounts
+    if not isinstance(items, Sequence | set | frozenset) or isinstance(items, bytes):
+        raise ArgumentError(f"accounts must be {ACCOUNT_FORMS}, not {type(accounts).__name__}")
+    names = []
+    for item in items:
+        if not (isinstance(item, Account) or (isinstance(item, str) and item.strip())):
+            raise ArgumentError(f"accounts holds {item!r:.40}: give {ACCOUNT_FORMS}")
+        names.append(item.name if isinstance(item, Account) else item.strip())
+    if not names:
+        raise ArgumentError(f"accounts is empty: give {ACCOUNT_FORMS}")
+    return names
