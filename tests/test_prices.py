@@ -85,3 +85,27 @@ def test_read_prices_keeps_money_exact_and_refuses_a_negative_price() -> None:
     with pytest.raises(PriceTableError, match="unit_price must be a number >= 0"):
         read_prices(PRICES.assign(unit_price=["-1", "1", "1", "1", "1"]))
     assert example_prices().loc[lambda t: t["method"] == "month_95", "unit_price"].tolist() == [Decimal("24")]
+
+
+def test_an_overseas_method_prices_the_mainland_as_its_base_method() -> None:
+    # month_95_overseas bills CN on its own, as month_95 does: priced by month_95's CN tier (24.1), while
+    # the combined OVERSEAS region takes the _overseas method's own price (30)
+    table = pd.concat(
+        [
+            PRICES,
+            pd.DataFrame(
+                {
+                    "method": ["month_95_overseas"],
+                    "region": ["OVERSEAS"],
+                    "tier_from": [0],
+                    "tier_to": [None],
+                    "unit_price": ["30"],
+                    "currency": ["CNY"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    frame = usage(series(DAY, [10e6], region="CN"), series(DAY, [2e6], region="AP1"))
+    priced = price_periods(billing_quantities(frame, "month_95_overseas"), table).set_index("region")
+    assert priced.loc["CN", "cost"] == Decimal("241") and priced.loc["OVERSEAS", "cost"] == Decimal("60")

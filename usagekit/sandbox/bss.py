@@ -120,7 +120,11 @@ class ContractPrices:
         raise TypeError(f"prices must be a DataFrame, a CSV path or None, not {type(prices).__name__}")
 
     def _key(self, method: str, region: str | None) -> tuple[str, str] | None:
-        for key in ((method, region or ""), (method, "*")):
+        keys = [(method, region or ""), (method, "*")]
+        if method.endswith("_overseas") and region == "CN":  # the mainland billed as by the base method
+            base = method.removesuffix("_overseas")
+            keys = [(method, "CN"), (base, "CN"), (base, "*")]
+        for key in keys:
             if key in self._tiers:
                 return key
         return None
