@@ -82,7 +82,7 @@ def _areas(params: dict[str, str]) -> set[str] | None:
         raise Rejection(
             "InvalidParameter", 400, f"Area {unknown} is not a billing area; use {', '.join(AREAS)}."
         )
-    return {known[part.lower()] for part in chosen}
+    return {known[part.lower()] for part in chosen} or None  # "," alone: every area, as none given
 
 
 def prediction_reply(bills: Bills, account: str, params: dict[str, str]) -> dict[str, Any]:
