@@ -9,7 +9,9 @@ Prints one table, every figure measured in this run:
   the default world and for ``accounts=20, tasks=150``: median of ``--repeat`` runs, ratio to baseline;
 * listing throughput over keep-alive connections (signed V3 calls through ``CdnClient``), one thread
   and four threads, against the bare server answering a fixed JSON body on the same connections;
-* first download of a 31-day flow workbook by domain (generated on demand) and a cached re-download.
+* first download of a 31-day flow workbook by domain (generated on demand) and a cached re-download;
+* world generation (``build_world`` of 20 accounts x 150 tasks; 31 days of points for 40 domains) and
+  ``stop()`` with an idle keep-alive connection open, each with the bound the tests used to time.
 
 Run: ``python benchmarks/bench_sandbox.py`` (``--repeat 20`` by default; ``--calls 300`` per thread).
 """
@@ -79,6 +81,46 @@ def sandbox_start_stop(**options: Any) -> float:
     return time.perf_counter() - began
 
 
+def world_build() -> float:
+    from datetime import UTC, datetime
+
+    from usagekit.sandbox.world import WorldParams, build_world
+
+    now = datetime.fromisoformat(NOW).astimezone(UTC)
+    began = time.perf_counter()
+    build_world(WorldParams(seed=7, now=now, accounts=20, tasks=150))
+    return time.perf_counter() - began
+
+
+def forty_domains_points() -> float:
+    from usagekit.sandbox.usage import point_starts, point_values
+    from usagekit.sandbox.world import DomainSpec
+
+    domains = [DomainSpec(f"d{i}.shop-demo.example") for i in range(40)]
+    starts = point_starts(1_790_784_000, 1_790_784_000 + 31 * 86400)
+    began = time.perf_counter()
+    for domain in domains:
+        point_values(7, "demo-shop", domain, "CN", "traffic", starts)
+    return time.perf_counter() - began
+
+
+def stop_with_idle_connection() -> float:
+    """Sandbox.stop() while a keep-alive connection idles (its handler would wait 60 s for more)."""
+    import http.client
+
+    from usagekit.sandbox import Sandbox
+
+    box = Sandbox(seed=1, now=NOW, clock="frozen").start()
+    connection = http.client.HTTPConnection("127.0.0.1", int(box.endpoint.rsplit(":", 1)[1]), timeout=5)
+    connection.request("GET", "/")
+    connection.getresponse().read()
+    began = time.perf_counter()
+    box.stop()
+    took = time.perf_counter() - began
+    connection.close()
+    return took
+
+
 def median_of(repeat: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(repeat))
 
@@ -116,6 +158,20 @@ def main() -> None:
     for label, options in (("default world", {}), ("accounts=20, tasks=150", {"accounts": 20, "tasks": 150})):
         took = median_of(args.repeat, lambda o=options: sandbox_start_stop(**o))
         rows.append((f"start+stop: Sandbox, {label}", took * 1000, "ms", f"{took / baseline:.2f}x"))
+
+    world = median_of(args.repeat, world_build)
+    rows.append(("build_world, accounts=20, tasks=150 (bound 1 s)", world * 1000, "ms", "-"))
+    points = median_of(args.repeat, forty_domains_points)
+    rows.append(("point_values, 40 domains x 31 days (bound 0.5 s)", points * 1000, "ms", "-"))
+    idle = median_of(args.repeat, stop_with_idle_connection)
+    rows.append(
+        (
+            "stop with an idle keep-alive connection open (bound 0.2 s)",
+            idle * 1000,
+            "ms",
+            f"{idle / baseline:.2f}x",
+        )
+    )
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Fixed)
     server.daemon_threads = True

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import threading
@@ -268,13 +269,20 @@ def test_redirect_within_the_same_host_is_followed(hostile: Hostile, tmp_path: P
     "host", ["169.254.169.254", "10.1.2.3", "192.168.7.7", "100.100.100.200", "[fd00::1]"]
 )
 def test_metadata_and_private_addresses_are_refused_before_any_connect(
-    host: str, tmp_path: Path, logs: pytest.LogCaptureFixture
+    host: str, tmp_path: Path, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"http://{host}/latest/meta-data/f.xlsx?{SECRET_QUERY}"
-    started = time.monotonic()
+    connects: list[Any] = []
+    guarded = socket.socket.connect  # the root conftest's loopback-only guard, kept underneath
+
+    def connect(self: socket.socket, address: Any) -> None:
+        connects.append(address)
+        guarded(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     with pytest.raises(DownloadError, match="loopback, link-local or private") as caught:
         fetch_file(ACCOUNT, "detail", "3", url, cache_dir=tmp_path, policy=QUICK)
-    assert time.monotonic() - started < 2
+    assert connects == []  # refused before any socket was connected anywhere
     assert _data_files(tmp_path) == []
     _assert_no_secret(caught.value, logs)
 
@@ -333,10 +341,18 @@ def test_a_file_larger_than_the_maximum_is_refused(
     case: str, hostile: Hostile, tmp_path: Path, logs: pytest.LogCaptureFixture
 ) -> None:
     policy = DownloadPolicy(chunk_size=65536, attempts=2, timeout=(2.0, 2.0), max_size=1 << 20)
-    started = time.monotonic()
+    taken: list[int] = []
     with pytest.raises(DownloadError, match="max_size") as caught:
-        fetch_file(ACCOUNT, "detail", "7", hostile.url(case), cache_dir=tmp_path, policy=policy)
-    assert time.monotonic() - started < 3
+        fetch_file(
+            ACCOUNT,
+            "detail",
+            "7",
+            hostile.url(case),
+            cache_dir=tmp_path,
+            policy=policy,
+            progress=lambda written, _total: taken.append(written),
+        )
+    assert sum(taken) <= 1 << 20  # stopped at the maximum, never read the whole reply first
     assert hostile.hits[case] == 1  # final: not retried
     assert list(tmp_path.rglob("*.part")) == [] and _data_files(tmp_path) == []
     _assert_no_secret(caught.value, logs)
@@ -354,11 +370,15 @@ def test_a_compressed_reply_is_refused_not_decoded(
 def test_a_dripping_server_is_cut_off_at_the_deadline(
     hostile: Hostile, tmp_path: Path, logs: pytest.LogCaptureFixture
 ) -> None:
-    policy = DownloadPolicy(attempts=3, timeout=(2.0, 2.0), deadline=1.0, sleep=lambda seconds: None)
-    started = time.monotonic()
+    ticks = iter(range(1_000_000))  # the policy's clock: one second more each time it is read
+    policy = DownloadPolicy(
+        attempts=3, timeout=(2.0, 2.0), deadline=3.0, sleep=lambda seconds: None, clock=lambda: next(ticks)
+    )
     with pytest.raises(DownloadError, match=r"DownloadPolicy\.deadline") as caught:
         fetch_file(ACCOUNT, "detail", "9", hostile.url("drip"), cache_dir=tmp_path, policy=policy)
-    assert time.monotonic() - started < 1.0 + 2.0 + 0.5  # the deadline, at most one read timeout more
+    arrived = int(re.search(r"(\d+) bytes had arrived", str(caught.value)).group(1))  # type: ignore[union-attr]
+    assert 0 < arrived < 10 < len(WORKBOOK)  # cut off while bytes were still arriving, after a few reads
+    assert hostile.hits["drip"] == 1  # the deadline is final: no new attempt
     assert _data_files(tmp_path) == []
     _assert_no_secret(caught.value, logs)
 

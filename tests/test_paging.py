@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -260,8 +259,7 @@ def test_abandoning_a_walk_leaves_no_thread_behind() -> None:
     pages = walk(service.fetch, key=str, policy=PagingPolicy(page_size=10, workers=4))
     next(pages)
     next(pages)
-    pages.close()
-    time.sleep(0.05)
+    pages.close()  # joins its threads before it returns: nothing to wait for afterwards
     assert not [t for t in threading.enumerate() if t not in before and t.name.startswith("usagekit-page")]
 
 
@@ -281,19 +279,37 @@ def test_rate_limiter_bursts_then_keeps_the_rate() -> None:
 
 
 def test_rate_limiter_is_shared_safely_by_threads() -> None:
-    limiter = RateLimiter(rate=1000, burst=5)
-    started = time.monotonic()
+    """Five threads, one virtual clock: each sleep wakes its thread at the time it last read plus the pause
+    (concurrent sleeps overlap, as real ones do), so the limiter's waits add up exactly, at any speed."""
+    now, seen, stamps = [0.0], threading.local(), []
+    lock = threading.Lock()
+
+    def clock() -> float:
+        with lock:
+            seen.at = now[0]
+            return now[0]
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            now[0] = max(now[0], seen.at + seconds)
+
+    limiter = RateLimiter(rate=1000, burst=5, clock=clock, sleep=sleep)
 
     def take() -> None:
         for _ in range(20):
             limiter.acquire()
+            with lock:
+                stamps.append(now[0])
 
     threads = [threading.Thread(target=take) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert time.monotonic() - started >= (100 - 5) / 1000 * 0.9
+    assert len(stamps) == 100
+    assert now[0] >= (100 - 5) / 1000 * (1 - 1e-9)  # 95 calls beyond the burst, at 1000 a second
+    for t in stamps:  # never more than the burst plus the rate's share by any moment
+        assert sum(1 for s in stamps if s <= t) <= 5 + 1000 * t + 1
 
 
 def test_policy_refuses_nonsense() -> None:

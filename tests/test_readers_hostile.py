@@ -1,8 +1,9 @@
 """Files a hostile or careless sender could make: each refused with a UsagekitError naming what is wrong.
 
-Every case is built here and read in a fresh subprocess, which must see a ``UsagekitError`` within a
-second of calling the reader and peak under 300 MB (its own ``ru_maxrss``). The child runs under a
-3 GiB address-space limit, so a failing guard fails the test instead of taking the machine's memory.
+Every case is built here and read in a fresh subprocess, which must see a ``UsagekitError`` and peak
+under 300 MB (its own ``VmHWM``). The child runs under a 3 GiB address-space limit, so a failing guard
+fails the test instead of taking the machine's memory. How long each refusal takes (a second at most)
+is measured by ``benchmarks/bench_hostile.py``, not asserted here: a busy machine must not fail a test.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import pytest
 from usagekit.sandbox.files import summary_frame, write_summary_pdf
 
 PEAK_MB = 300
-SECONDS = 1.0
 
 _CHILD = textwrap.dedent(
     """
@@ -73,8 +73,7 @@ def refused(path: Path, error: str, match: str, reader: str = "usage") -> str:
     outcome = read_in_child(path, reader)
     assert outcome["error"] == error, outcome
     assert match in outcome["message"], outcome["message"]
-    assert outcome["seconds"] < SECONDS, outcome
-    assert outcome["peak_mb"] < PEAK_MB, outcome
+    assert outcome["peak_mb"] < PEAK_MB, outcome  # how long it took: benchmarks/bench_hostile.py
     return outcome["message"]
 
 
@@ -308,11 +307,11 @@ def test_a_pdf_decompression_bomb_is_unsafe_not_corrupted(tmp_path: Path) -> Non
 
 
 def test_the_harness_sees_a_good_workbook_read(tmp_path: Path) -> None:
-    """The harness itself: the same child reads a good workbook without an error, fast and small."""
+    """The harness itself: the same child reads a good workbook without an error, in little memory."""
     path = book(
         tmp_path / "good.xlsx",
         [["Time", "Requests"], ["2024-03-02 00:00", 1], [datetime(2024, 3, 2, 0, 5), 2]],
     )
     outcome = read_in_child(path)
     assert outcome["error"] is None, outcome
-    assert outcome["seconds"] < SECONDS and outcome["peak_mb"] < PEAK_MB, outcome
+    assert outcome["peak_mb"] < PEAK_MB, outcome

@@ -5,11 +5,11 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
-import time
 from typing import Any
 
 import pandas as pd
 import pytest
+from _waiting import sandbox_handler_in, wait_until
 
 from usagekit.frames import exclusive_end, strip_query, task_frame
 from usagekit.sandbox import Sandbox, demo_accounts
@@ -124,9 +124,11 @@ def test_no_thread_is_left_behind_after_stop(wire: Any) -> None:
 
 
 def test_keep_alive_serves_many_requests_on_one_connection_without_stalls(sandbox: Sandbox) -> None:
+    """One connection serves them all; its server side sends without Nagle's algorithm, so a reply's
+    separate header and body writes never wait 40 ms for a delayed ACK (the speed itself is measured by
+    benchmarks/bench_sandbox.py, the keep-alive listing throughput)."""
     connection = http.client.HTTPConnection("127.0.0.1", int(sandbox.endpoint.rsplit(":", 1)[1]), timeout=5)
     try:
-        began = time.perf_counter()
         sockets = set()
         for _ in range(20):
             connection.request("GET", "/nothing-here")  # a cheap 404 JSON reply, still keep-alive
@@ -134,11 +136,13 @@ def test_keep_alive_serves_many_requests_on_one_connection_without_stalls(sandbo
             assert response.status == 404 and response.getheader("Connection") != "close"
             response.read()
             sockets.add(id(connection.sock))
-        elapsed = time.perf_counter() - began
+        local = connection.sock.getsockname()
+        served = [c for c in sandbox._server._connections if c.getpeername() == local]  # type: ignore[union-attr]
+        assert len(served) == 1
+        assert served[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         connection.close()
     assert len(sockets) == 1
-    assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.2f}s (delayed-ACK stalls?)"
 
 
 @pytest.mark.expect_internal_errors  # on purpose: the bug is recorded (conftest fails other tests on one)
@@ -163,11 +167,12 @@ def test_stop_is_fast_with_an_idle_keep_alive_connection_open() -> None:
     connection = http.client.HTTPConnection("127.0.0.1", int(box.endpoint.rsplit(":", 1)[1]), timeout=5)
     connection.request("GET", "/")
     connection.getresponse().read()  # the connection stays open, its handler thread waits for more
-    began = time.perf_counter()
-    box.stop()
-    elapsed = time.perf_counter() - began
+    stopping = threading.Thread(target=box.stop)
+    stopping.start()
+    stopping.join(timeout=30)  # half the handler's 60 s idle timeout: only a stop that waited it out fails
+    assert not stopping.is_alive(), "stop() waited for the idle keep-alive connection"
+    assert connection.sock.recv(1) == b""  # stop() closed the connection itself
     connection.close()
-    assert elapsed < 0.2, elapsed
     assert set(threading.enumerate()) - before == set()
 
 
@@ -179,7 +184,9 @@ def test_stop_with_a_half_sent_request_is_quiet(capfd: pytest.CaptureFixture[str
     client = socket.create_connection(("127.0.0.1", int(box.endpoint.rsplit(":", 1)[1])))
     try:
         client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        time.sleep(0.1)  # the handler is now waiting for the rest of the body
+        wait_until(
+            lambda: sandbox_handler_in("_serve", "readinto")
+        )  # the handler now waits for the rest of the body
         box.stop()
     finally:
         client.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import http.client
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from _waiting import sandbox_handler_in, wait_until
 
 from usagekit.sandbox import Faults, Sandbox
 from usagekit.sandbox.faults import FAULT_KINDS, decide
@@ -204,20 +204,27 @@ def test_odd_shapes(fresh_sandbox: Any, wire: Any) -> None:
 
 
 def test_latency_delays_replies_and_stop_does_not_wait_for_it(wire: Any) -> None:
+    """Seen without a stopwatch: the handler holds the reply back (waits) while the caller has none yet,
+    and stop() ends that wait: with 60 s of latency, only a stop that waited it out would still run after 30."""
+    assert decide(Faults(latency=0.2), 1, "any request", 0).delay == 0.2
     box = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen", faults=Faults(latency=0.2)).start()
-    began = time.perf_counter()
-    assert wire.v3(box.accounts[0], LIST_SUMMARY).status == 200
-    assert time.perf_counter() - began >= 0.2
+    assert wire.v3(box.accounts[0], LIST_SUMMARY).status == 200  # a delayed reply still comes whole
     box.stop()
-    slow = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen", faults=Faults(latency=30)).start()
+    slow = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen", faults=Faults(latency=60)).start()
     before = set(threading.enumerate())
-    caller = threading.Thread(target=lambda: _outcome(lambda: wire.v3(slow.accounts[0], LIST_SUMMARY)))
+    outcomes: list[str] = []
+    caller = threading.Thread(
+        target=lambda: outcomes.append(_outcome(lambda: wire.v3(slow.accounts[0], LIST_SUMMARY)))
+    )
     caller.start()
-    time.sleep(0.2)
-    began = time.perf_counter()
-    slow.stop()
-    caller.join(5)
-    assert time.perf_counter() - began < 1.0 and not caller.is_alive()
+    wait_until(lambda: sandbox_handler_in("_serve", "wait"))  # the reply is held back for its latency
+    assert caller.is_alive() and outcomes == []
+    stopping = threading.Thread(target=slow.stop)
+    stopping.start()
+    stopping.join(timeout=30)  # half the latency
+    caller.join(timeout=30)
+    assert not stopping.is_alive() and not caller.is_alive()
+    assert outcomes == ["drop"]  # the held reply was never sent: the connection was closed
     assert set(threading.enumerate()) - before == set()
 
 

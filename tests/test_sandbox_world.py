@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,20 +127,19 @@ def test_usage_has_daily_and_weekly_cycles() -> None:
     assert by_hour.max() > 2 * by_hour.min()
 
 
-def test_a_month_of_forty_domains_generates_fast() -> None:
+def test_a_month_of_forty_domains_generates() -> None:
+    """How fast: benchmarks/bench_sandbox.py (points of 40 domains over 31 days)."""
     domains = [DomainSpec(f"d{i}.shop-demo.example") for i in range(40)]
     starts = point_starts(1_790_784_000, 1_790_784_000 + 31 * 86400)
-    began = time.perf_counter()
-    total = sum(int(point_values(7, "demo-shop", d, "CN", "traffic", starts).sum()) for d in domains)
-    elapsed = time.perf_counter() - began
-    assert total > 0 and elapsed < 0.5, elapsed
+    values = [point_values(7, "demo-shop", d, "CN", "traffic", starts) for d in domains]
+    assert all(len(v) == 31 * 288 and (v >= 0).all() for v in values)
+    assert sum(int(v.sum()) for v in values) > 0
 
 
-def test_a_large_world_builds_fast() -> None:
-    began = time.perf_counter()
+def test_a_large_world_builds() -> None:
+    """How fast: benchmarks/bench_sandbox.py (build_world, 20 accounts x 150 tasks)."""
     world = build_world(WorldParams(seed=7, now=NOW, accounts=20, tasks=150))
-    elapsed = time.perf_counter() - began
-    assert len(world.tasks) == 20 * 2 * 152 and elapsed < 1.0, elapsed
+    assert len(world.tasks) == 20 * 2 * 152
 
 
 def test_export_by_account_sums_the_domains(sandbox: Sandbox) -> None:
