@@ -176,6 +176,26 @@ def test_stop_is_fast_with_an_idle_keep_alive_connection_open() -> None:
     assert set(threading.enumerate()) - before == set()
 
 
+def test_a_stopped_sandbox_starts_again_on_the_same_port_at_once(wire: Any) -> None:
+    """stop() closes the open connections itself, so their port sits in TIME_WAIT: reusing it must work."""
+    first = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen").start()
+    endpoint = first.endpoint
+    port = int(endpoint.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/")
+    connection.getresponse().read()  # a keep-alive connection that stop() (the server's side) closes
+    first.stop()
+    connection.close()
+    again = Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen", port=port).start()
+    try:
+        assert again.endpoint == endpoint
+        assert wire.v3(again.accounts[0], LIST["summary"]).status == 200
+        with pytest.raises(OSError):  # reusing the address never lets a second server share a live port
+            Sandbox(seed=1, now="2026-11-20T08:00:00Z", clock="frozen", port=port).start()
+    finally:
+        again.stop()
+
+
 def test_stop_with_a_half_sent_request_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
     # A connection cut by stop() (or by a client that gives up) made the handler write into a closed
     # socket; socketserver then printed a BrokenPipeError traceback on stderr, in the CLI and test logs.
