@@ -39,6 +39,7 @@ from usagekit.paging import RateLimiter
 from usagekit.pool import ClientPool
 from usagekit.prices import money_array
 from usagekit.progress import progress_enabled
+from usagekit.resolve import resolve_accounts
 from usagekit.times import BEIJING, current, month_bounds
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "BssClient",
     "bill_lines",
     "is_final",
+    "service_now",
 ]
 
 BSS_VERSION = "2017-12-14"
@@ -160,31 +162,21 @@ def bss_lease(account: Account) -> Iterator[BssClient]:
 # --- arguments ----------------------------------------------------------------------------------------
 
 
-def _accounts(accounts: Account | str | Sequence[Account | str] | None) -> list[Account]:
-    from usagekit.discovery import discover_accounts
+def service_now(accounts: Sequence[Account], now: datetime | str | None = None) -> pd.Timestamp:
+    """``now`` as a moment; ``None`` is the service's time: the in-process sandbox's for its accounts, else
+    the real clock (the README's Conventions).
 
-    if isinstance(accounts, Account | str):
-        accounts = [accounts]
-    if accounts is None:
-        return list(discover_accounts())
-    chosen = list(accounts)
-    if not chosen:
-        raise ArgumentError("accounts is empty: name at least one account, or pass None for every one")
-    named = [a for a in chosen if isinstance(a, str)]
-    known = {a.name: a for a in discover_accounts()} if named else {}
-    result = []
-    for item in chosen:
-        if isinstance(item, Account):
-            result.append(item)
-        elif isinstance(item, str) and item in known:
-            result.append(known[item])
-        elif isinstance(item, str):
-            raise ArgumentError(f"no account named {item!r} among the discovered ones ({', '.join(known)})")
-        else:
-            raise ArgumentError(
-                f"accounts holds a {type(item).__name__}; give Account values or profile names"
-            )
-    return result
+    >>> service_now([], "2026-11-20T08:00:00+08:00")
+    Timestamp('2026-11-20 00:00:00+0000', tz='UTC')
+    """
+    if now is not None:
+        return current(now)
+    from usagekit.discovery import running_sandbox
+
+    box = running_sandbox()
+    if box is not None and box.running and any(a.endpoint == box.endpoint for a in accounts):
+        return pd.Timestamp(box.now).tz_convert("UTC")
+    return current(None)
 
 
 def is_final(month: str, now: pd.Timestamp) -> bool:
@@ -318,7 +310,8 @@ def bill_lines(
 
     ``granularity="daily"`` asks one Beijing day at a time (``DAILY`` with ``BillingDate``: every day of the
     month begun by ``now``); ``"monthly"`` asks the month at once. ``product`` is the ``ProductCode``.
-    ``now`` (default: the real clock) decides which days are asked and ``final``. Lines with
+    ``now`` (default: the service's time, the sandbox's for its accounts) decides which days are asked and
+    ``final``. Lines with
     ``IsBillingItem=true``: one per billing item, with its usage and list price. The service's
     ``BillingItemCode`` values are not published: they are kept as sent, never interpreted.
 
@@ -363,7 +356,7 @@ def bill_lines(
     if not isinstance(product, str) or not product.strip():
         raise ArgumentError(f"product must be a ProductCode such as 'cdn', not {product!r}")
     moment = current(now)
-    chosen = _accounts(accounts)
+    chosen = resolve_accounts(accounts)
     final = is_final(cycle, moment)
     calls: list[dict[str, str]] = []
     if granularity == "monthly":

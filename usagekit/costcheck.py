@@ -32,10 +32,10 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.billing import billing_quantities
-from usagekit.bss import DEDUCTIONS, is_final
+from usagekit.bss import DEDUCTIONS, is_final, service_now
 from usagekit.errors import ArgumentError
 from usagekit.prices import money_array, price_periods, pricing_quantity, read_prices
-from usagekit.times import current, month_bounds
+from usagekit.times import month_bounds
 
 __all__ = ["COST_CHECK_COLUMNS", "VERDICTS", "check_cost"]
 
@@ -193,7 +193,7 @@ def check_cost(
     (daily lines for daily methods), ``prices`` the user's price table (:func:`usagekit.read_prices`).
     The method and billed quantities come from :func:`usagekit.bill_history` of ``accounts`` (``None``:
     every discovered account; only the accounts and months ``lines`` holds are checked). ``now`` (default:
-    the real clock) decides which months are final.
+    the service's time) decides which months are final.
 
     ==================  =========  ==============================================================
     column              dtype      meaning
@@ -227,8 +227,8 @@ def check_cost(
     if not isinstance(usage, pd.DataFrame) or "metric" not in usage.columns:
         raise ArgumentError("usage must be a tidy usage frame (usagekit.usage())")
     table = read_prices(prices)
-    moment = current(now)
     chosen = resolve_accounts(accounts)
+    moment = service_now(chosen, now)
     names = set(lines["account"].astype(str))
     chosen = [a for a in chosen if a.name in names]
     rows: list[dict[str, Any]] = []
