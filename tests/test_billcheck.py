@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _points import series
+from _points import series as _series
 
 from usagekit.billcheck import CHECK_COLUMNS, VERDICTS, compare_bill, compare_prediction
 from usagekit.billhistory import history_frame, prediction_frame
@@ -16,6 +16,11 @@ OCT = pd.Timestamp("2026-09-30T16:00:00Z")  # 2026-10-01 00:00 Beijing
 NOV = pd.Timestamp("2026-10-31T16:00:00Z")
 DAY = pd.Timedelta(days=1)
 AFTER = "2026-11-02T00:00:00Z"  # October closed
+
+
+def series(start: str, values: object, **options: object) -> pd.DataFrame:
+    """Points of the account's total (no domain: an export by account)."""
+    return _series(start, values, domain=None, **options)  # type: ignore[arg-type]
 
 
 def methods(method: str, account: str = "shop") -> pd.DataFrame:
@@ -232,3 +237,17 @@ def test_prediction_compared_over_its_window() -> None:
     check = compare_prediction(usage, prediction)
     assert check["verdict"].tolist() == ["differs"]
     assert check["relative"].iloc[0] == pytest.approx(0.1)
+
+
+def test_points_only_exports_of_some_domains_hold_are_incomplete() -> None:
+    usage, peak1, _ = two_days()
+    second = usage.index >= 288
+    usage.loc[second, "domain"] = "a.example"  # the 2nd day only from an export of some domains
+    history = billed(
+        "day_bandwidth",
+        [("2026-10-01", OCT, OCT + DAY, peak1), ("2026-10-02", OCT + DAY, OCT + 2 * DAY, 9e6)],
+    )
+    check = compare_bill(usage, methods("day_bandwidth"), history, month="2026-10", now=AFTER)
+    assert check["verdict"].tolist() == ["match", "incomplete_usage"]
+    assert "2026-10-02 (288 of 288 points missing)" in check["explanation"].iloc[1]
+    assert "only exports of some domains" in check["explanation"].iloc[1]

@@ -163,12 +163,19 @@ def _metric(method: str) -> str:
 
 
 def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
-    """One account's 5-minute points of ``metric``, summed over domains: ``region`` (text), ``start``, ``value``."""
+    """One account's 5-minute points of ``metric``, summed over domains: ``region`` (text), ``start``, ``value``,
+    and ``whole``: a row without a domain (an export by account: the account's total, or the rest of it
+    beyond listed domains) is among them, so the sum is the account's; points only exports of some
+    domains hold are not."""
     rows = usage.loc[usage["metric"] == metric, ["region", "start", "value"]]
+    whole = (
+        usage.loc[rows.index, "domain"].isna() if "domain" in usage.columns else pd.Series(True, rows.index)
+    )
     region = rows["region"].astype(object).where(rows["region"].notna(), _NO_REGION).astype(str)
     if overseas:
         region = region.where(region.isin(["CN", _NO_REGION]), "OVERSEAS")
-    summed = rows.assign(region=region).groupby(["region", "start"], sort=True)["value"].sum().reset_index()
+    grouped = rows.assign(region=region, whole=whole.to_numpy(bool)).groupby(["region", "start"], sort=True)
+    summed = grouped.agg(value=("value", "sum"), whole=("whole", "any")).reset_index()
     summed["start"] = pd.to_datetime(summed["start"], utc=True)
     return summed
 
@@ -176,9 +183,9 @@ def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
 def _lacking_points(
     points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DatetimeIndex:
-    """The 5-minute points of ``[start, end)`` that ``region`` lacks (UTC)."""
+    """The 5-minute points of ``[start, end)`` where ``region`` lacks the account's total (UTC)."""
     grid = pd.date_range(start, end, freq=_POINT, inclusive="left")
-    present = points.loc[points["region"] == region, "start"]
+    present = points.loc[(points["region"] == region) & points["whole"], "start"]
     return grid[~grid.isin(present)]
 
 
@@ -203,8 +210,9 @@ def _lacking_text(missing: pd.Series, start: pd.Timestamp, end: pd.Timestamp) ->
     days = [f"{day} ({int(n)} of {min(288, expected)} points missing)" for day, n in missing.items()]
     shown = "; ".join(days[:6]) + (f"; and {len(days) - 6} more days" if len(days) > 6 else "")
     return (
-        f"the usage lacks {int(missing.sum()):,} of this period's {expected:,} points: {shown}. "
-        "Export those days (usagekit.create_export) and read them to check this period."
+        f"the usage lacks the account's total at {int(missing.sum()):,} of this period's {expected:,} points "
+        f"(no point, or only exports of some domains): {shown}. Export those days by account "
+        "(usagekit.create_export without domains) and read them to check this period."
     )
 
 
