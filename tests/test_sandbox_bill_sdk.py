@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from usagekit.sandbox import Sandbox
+from usagekit.sandbox.billrules import BILL_METHODS
 
 # October 2026 in Beijing time, as UTC; the sandbox's now is 2026-11-20T08:00:00Z (16:00 Beijing)
 OCTOBER = ("2026-09-30T16:00:00Z", "2026-10-31T16:00:00Z")
@@ -119,3 +120,25 @@ def test_the_sdk_meets_the_services_refusals(pinned: Sandbox, algorithm: str | N
             models.DescribeCdnUserBillPredictionRequest(start_time="2026-11-01")
         )
     assert getattr(caught.value, "code", None) == "InvalidStartTime.Malformed"
+
+
+def test_the_sdk_parses_the_replies_of_every_method() -> None:
+    for method in BILL_METHODS:
+        with Sandbox(
+            seed=7, now="2026-11-20T08:00:00Z", clock="frozen", bill_types={"demo-games": method}
+        ) as box:
+            client = _client(box, box.accounts[2], None)  # demo-games: CN, AP1, EU, NA
+            history = client.describe_cdn_user_bill_history(
+                models.DescribeCdnUserBillHistoryRequest(start_time=OCTOBER[0], end_time=OCTOBER[1])
+            ).body.bill_history_data.bill_history_data_item
+            truth = box.truth.billed("demo-games", method, "2026-10")
+            parsed = [d for i in history for d in i.billing_data.billing_data_item]
+            assert len(parsed) == len(truth) > 0, method
+            figures = [(d.flow, d.bandwidth, d.count) for d in parsed]
+            assert sorted(sum(figures, ())) == sorted([0.0, 0.0] * len(truth) + truth["quantity"].tolist())
+            prediction = client.describe_cdn_user_bill_prediction(
+                models.DescribeCdnUserBillPredictionRequest()
+            )
+            items = prediction.body.bill_prediction_data.bill_prediction_data_item
+            assert prediction.body.bill_type == method
+            assert len(items) == (len(truth["region"].unique()) if method.startswith("month_") else 0), method
