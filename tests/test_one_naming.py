@@ -63,8 +63,8 @@ def test_resolve_accounts_forms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert [a.name for a in resolve_accounts([SHOP, "environment"])] == ["shop", "environment"]
     assert [a.name for a in resolve_accounts(None)] == ["environment"]
     for wrong, words in [
-        ([], "accounts is empty"),
-        ((), "accounts is empty"),
+        ([], "accounts is an empty sequence"),
+        ((), "accounts is an empty sequence"),
         ("nobody", "no account named 'nobody' among the discovered ones \\('environment'\\)"),
         (5, "not int"),
         ([SHOP, 5], "accounts holds 5"),
@@ -87,7 +87,7 @@ def test_resolve_accounts_forms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     ],
 )
 def test_an_empty_account_list_is_an_error_everywhere(call: Any) -> None:
-    with pytest.raises(usagekit.ArgumentError, match="accounts is empty"):
+    with pytest.raises(usagekit.ArgumentError, match="accounts is an empty sequence"):
         call()
 
 

@@ -32,6 +32,7 @@ from usagekit.billing import METHODS
 from usagekit.billtypes import month_windows
 from usagekit.errors import ArgumentError, ResponseError, UsagekitWarning
 from usagekit.pool import lease
+from usagekit.resolve import resolve_accounts
 from usagekit.times import moment
 
 __all__ = [
@@ -80,24 +81,6 @@ _LABELS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 class UnknownBillTypeWarning(UsagekitWarning):
     """The service named a ``BillType`` usagekit does not know: its rows are kept, their period guessed."""
-
-
-def resolve_accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
-    """``accounts`` as a list: ``None`` is every discovered account; an empty sequence is refused.
-
-    >>> resolve_accounts([])
-    Traceback (most recent call last):
-    ...
-    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a sequence of them, or None for every discovered account
-    """
-    if accounts is not None and not isinstance(accounts, Account) and len(accounts) == 0:
-        raise ArgumentError(
-            "accounts is an empty sequence: give an Account, a sequence of them, or None for every "
-            "discovered account"
-        )
-    from usagekit.listing import _accounts  # until the public accounts helper (issue 23) lands
-
-    return _accounts(accounts)
 
 
 def cycle_of(method: str) -> str | None:
@@ -263,7 +246,7 @@ def bill_history(
     >>> bill_history([], start="2026-10-01", end="2026-11-01")
     Traceback (most recent call last):
     ...
-    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a sequence of them, or None for every discovered account
+    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a profile name, a sequence of them, or None for every discovered account
     """
     lower, upper = moment(start, "start"), moment(end, "end")
     if lower >= upper:
@@ -359,7 +342,7 @@ def bill_prediction(
     >>> bill_prediction([], now="2026-11-20T08:00:00Z")
     Traceback (most recent call last):
     ...
-    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a sequence of them, or None for every discovered account
+    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a profile name, a sequence of them, or None for every discovered account
     """
     params: dict[str, str] = {"Dimension": "flow"}
     if now is not None:

@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.errors import ArgumentError, ResponseError
+from usagekit.errors import ResponseError
 from usagekit.paging import Page, PagingPolicy, collect, walk
 from usagekit.pool import lease
+from usagekit.resolve import resolve_accounts
 
 __all__ = ["ACTION", "DOMAIN_COLUMNS", "list_domains", "resolve_accounts"]
 
@@ -38,43 +39,6 @@ DOMAIN_COLUMNS = (
     "resource_group",
 )
 _PAGE_SIZE = 500
-
-
-def resolve_accounts(accounts: Account | str | Sequence[Account | str] | None) -> list[Account]:
-    """The accounts ``accounts=`` names: ``None`` every discovered one, an Account, a profile name or a list.
-
-    >>> resolve_accounts([])
-    Traceback (most recent call last):
-    ...
-    usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a profile name, a list of them, or None for every discovered account
-    """
-    if isinstance(accounts, Account | str):
-        accounts = [accounts]
-    if accounts is not None:
-        chosen = list(accounts)
-        if not chosen:
-            raise ArgumentError(
-                "accounts is an empty sequence: give an Account, a profile name, a list of them, "
-                "or None for every discovered account"
-            )
-        bad = [a for a in chosen if not isinstance(a, Account | str)]
-        if bad:
-            raise ArgumentError(
-                f"accounts holds {type(bad[0]).__name__} values: give Accounts or profile names"
-            )
-        if all(isinstance(a, Account) for a in chosen):
-            return chosen  # type: ignore[return-value]
-    from usagekit.discovery import discover_accounts
-
-    known = discover_accounts()
-    if accounts is None:
-        return known
-    by_name = {a.name: a for a in known}
-    names = [a for a in chosen if isinstance(a, str)]
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise ArgumentError(f"no account named {unknown}: the discovered accounts are {sorted(by_name)}")
-    return [a if isinstance(a, Account) else by_name[a] for a in chosen]
 
 
 def _page(reply: Mapping[str, Any], account: str, number: int, asked: int) -> Page[dict[str, Any]]:

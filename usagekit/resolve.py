@@ -10,7 +10,7 @@ account has is an :class:`~usagekit.errors.ArgumentError`, raised before any req
 >>> resolve_accounts([])
 Traceback (most recent call last):
 ...
-usagekit.errors.ArgumentError: accounts is empty: give an Account, a profile name, a sequence of them, or None for every discovered account
+usagekit.errors.ArgumentError: accounts is an empty sequence: give an Account, a profile name, a sequence of them, or None for every discovered account
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def resolve_accounts(
     else:
         raise ArgumentError(f"{name} must be {ACCOUNT_FORMS}, not {type(accounts).__name__}")
     if not items:
-        raise ArgumentError(f"{name} is empty: give {ACCOUNT_FORMS}")
+        raise ArgumentError(f"{name} is an empty sequence: give {ACCOUNT_FORMS}")
     for item in items:
         if not isinstance(item, Account | str) or (isinstance(item, str) and not item.strip()):
             raise ArgumentError(f"{name} holds {item!r:.40}: give {ACCOUNT_FORMS}")

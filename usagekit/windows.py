@@ -201,5 +201,5 @@ def _expected(accounts: object) -> list[str]:
             raise ArgumentError(f"accounts holds {item!r:.40}: give {ACCOUNT_FORMS}")
         names.append(item.name if isinstance(item, Account) else item.strip())
     if not names:
-        raise ArgumentError(f"accounts is empty: give {ACCOUNT_FORMS}")
+        raise ArgumentError(f"accounts is an empty sequence: give {ACCOUNT_FORMS}")
     return names
