@@ -48,11 +48,12 @@ import numpy as np
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.billhistory import bill_history, bill_prediction, cycle_of, resolve_accounts
+from usagekit.billhistory import bill_history, bill_prediction, cycle_of, service_now
 from usagekit.billing import METHODS, billing_quantities
 from usagekit.billpoints import Chosen, above, billed_point, bj, locate
 from usagekit.billtypes import bill_types
 from usagekit.errors import ArgumentError
+from usagekit.resolve import resolve_accounts
 from usagekit.times import moment, month_bounds
 from usagekit.units import format_value
 
@@ -64,7 +65,6 @@ __all__ = [
     "check_prediction",
     "compare_bill",
     "compare_prediction",
-    "service_now",
 ]
 
 VERDICTS = ("match", "differs", "incomplete_usage", "not_billed_yet", "no_usage", "unsupported")
@@ -136,22 +136,6 @@ def _usage_arg(usage: Any) -> pd.DataFrame:
             f"usage must be a tidy usage frame (usagekit.usage()); this one lacks {sorted(lacking)}"
         )
     return usage
-
-
-def service_now(accounts: Sequence[Account], now: datetime | str | None = None) -> pd.Timestamp:
-    """``now`` as a moment; ``None`` is the service's time: the in-process sandbox's, else the real clock.
-
-    >>> service_now([], "2026-11-20T08:00:00+08:00")
-    Timestamp('2026-11-20 00:00:00+0000', tz='UTC')
-    """
-    if now is not None:
-        return moment(now, "now")
-    from usagekit.discovery import running_sandbox
-
-    box = running_sandbox()
-    if box is not None and box.running and any(a.endpoint == box.endpoint for a in accounts):
-        return pd.Timestamp(box.now).tz_convert("UTC")
-    return pd.Timestamp.now(tz="UTC")
 
 
 # --- the usage's side ---------------------------------------------------------------------------------
@@ -517,8 +501,8 @@ def check_bill(
     billed (:func:`usagekit.bill_history`) beside what :func:`usagekit.billing_quantities` computes from
     ``usage`` (a tidy frame, as :func:`usagekit.usage` gives) with the same method,
     ``percentile_rounding`` and ``count_idle_days``. ``tolerance`` is the relative difference still
-    called a ``match``. ``now`` (default: the service's time: the in-process sandbox's, else the real
-    clock) decides which periods have closed. Downloads nothing; verdicts as the module says.
+    called a ``match``. ``now`` (default: the service's time, from its replies' ``Date``; a sandbox's
+    own, frozen or not) decides which periods have closed. Downloads nothing; verdicts as the module says.
 
     ============  ===================  ===========================================================
     column        dtype                meaning
@@ -549,11 +533,11 @@ def check_bill(
     _options(tolerance, percentile_rounding, count_idle_days)
     _usage_arg(usage)
     chosen = resolve_accounts(accounts)
-    clock_now = service_now(chosen, now)
-    if lower >= clock_now:
-        raise ArgumentError(f"month {month} has not begun by the service's time ({bj(clock_now)} Beijing)")
+    if now is not None and lower >= moment(now, "now"):
+        raise ArgumentError(f"month {month} has not begun by now ({bj(moment(now, 'now'))} Beijing)")
     methods = bill_types(chosen, lower, upper)
     history = bill_history(chosen, start=lower, end=upper)
+    clock_now = service_now(chosen, now)  # None: the service's time, from the replies just had
     return compare_bill(
         usage,
         methods,

@@ -50,6 +50,7 @@ __all__ = [
     "prediction_frame",
     "prediction_rows",
     "resolve_accounts",
+    "service_now",
     "warn_unknown_methods",
 ]
 
@@ -81,6 +82,25 @@ _LABELS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 class UnknownBillTypeWarning(UsagekitWarning):
     """The service named a ``BillType`` usagekit does not know: its rows are kept, their period guessed."""
+
+
+def service_now(accounts: Sequence[Account], now: datetime | str | None = None) -> pd.Timestamp:
+    """``now`` as a moment; ``None`` is the service's time: the ``Date`` of the latest reply any of
+    ``accounts``' shared clients has had (a sandbox sends its own time there, frozen or not), else the
+    real clock. Call it after a request when ``now`` is ``None``.
+
+    >>> service_now([], "2026-11-20T08:00:00+08:00")
+    Timestamp('2026-11-20 00:00:00+0000', tz='UTC')
+    """
+    if now is not None:
+        return moment(now, "now")
+    seen = []
+    for account in accounts:
+        with lease(account) as client:
+            stamp = getattr(client, "service_time", None)
+        if stamp is not None:
+            seen.append(pd.Timestamp(stamp).tz_convert("UTC"))
+    return max(seen) if seen else pd.Timestamp.now(tz="UTC")
 
 
 def cycle_of(method: str) -> str | None:

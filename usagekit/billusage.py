@@ -106,7 +106,7 @@ def month_usage(
     accounts: Sequence[Account],
     month: str,
     *,
-    now: datetime | pd.Timestamp,
+    now: datetime | pd.Timestamp | None = None,
     create: bool = False,
     progress: bool | None = False,
 ) -> pd.DataFrame:
@@ -118,12 +118,13 @@ def month_usage(
     reads them too. Returns :func:`usagekit.usage`'s frame cut to the month; ``attrs["uncovered"]``
     lists ``{"account", "start", "end"}`` of the days no export covers.
     """
+    from usagekit.billhistory import service_now
     from usagekit.lifecycle import create_export, wait
     from usagekit.listing import list_tasks
 
     lower, upper = month_bounds(month)
-    first, last = month_window(month, pd.Timestamp(now))
     tasks = _usable(list_tasks(list(accounts), kind="detail", status="success", progress=False))
+    first, last = month_window(month, service_now(accounts, now))  # None: the service's time, by its reply
     if len(tasks):
         tasks = tasks[(tasks["window_start"] < upper) & (tasks["window_end"] > lower)]
     frame = _read(tasks, accounts, lower, upper, progress)

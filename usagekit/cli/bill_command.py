@@ -14,12 +14,8 @@ every row. Exit codes: 0 nothing found (every row ``match`` or ``not_billed_yet`
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import pandas as pd
@@ -50,20 +46,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=handler)
 
 
-@contextlib.contextmanager
-def _accounts_and_clock(args: argparse.Namespace) -> Iterator[tuple[list[Any], Callable[[], datetime]]]:
-    """The accounts and the service's clock: a sandbox's own time, else this machine's."""
-    if args.sandbox and not os.environ.get("USAGEKIT_SANDBOX_ENDPOINT", "").strip():
-        from usagekit.discovery import sandbox_world
-        from usagekit.sandbox import Sandbox
-
-        with Sandbox(clock="real", **sandbox_world(os.environ)) as box:
-            yield box.accounts, lambda: box.now
-        return
-    with chosen_accounts(args) as accounts:
-        yield accounts, lambda: datetime.now(UTC)
-
-
 def summary_lines(check: pd.DataFrame) -> list[str]:
     """One line per account and method: verdict counts and the largest relative difference.
 
@@ -92,11 +74,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from usagekit.billusage import month_usage
 
     target = output_file(args.output) if args.output is not None else None  # checked before any request
-    with _accounts_and_clock(args) as (accounts, clock), warnings.catch_warnings(record=True) as caught:
+    with chosen_accounts(args) as accounts, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        now = pd.Timestamp(clock())
-        usage = month_usage(accounts, args.month, now=now, create=args.create)
-        check = check_bill(usage, accounts, month=args.month, now=now)
+        usage = month_usage(accounts, args.month, create=args.create)  # now: the service's, by its replies
+        check = check_bill(usage, accounts, month=args.month)
     for warning in caught:
         if warning.category.__name__ != "OverlapWarning":  # overlapping exports are expected and resolved
             print(f"usagekit bill: warning: {str(warning.message).splitlines()[0]}", file=err)
