@@ -25,8 +25,8 @@ from usagekit.sandbox import Faults, Sandbox
 from usagekit.syncing import sync
 
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
-FIRST, TODAY = pd.Timestamp("2026-10-30T16:00:00Z"), pd.Timestamp("2026-11-03T16:00:00Z")
-PARTITION = "account=demo-shop/month=2026-10/part-0.parquet"
+FIRST, TODAY = pd.Timestamp("2026-10-31T16:00:00Z"), pd.Timestamp("2026-11-03T16:00:00Z")
+PARTITION = "account=demo-shop/month=2026-11/part-0.parquet"
 OFFSETS = 19
 
 
@@ -58,7 +58,7 @@ def main() -> int:
         work = Path(folder)
 
         def run(root: Path) -> object:
-            return sync(box.accounts, "2026-10-31", "2026-11", root, now=lambda: box.now, sleep=box.advance,
+            return sync(box.accounts, "2026-11", "2026-11", root, now=lambda: box.now, sleep=box.advance,
                         poll=1.0, cache_dir=work / "cache", progress=False)  # fmt: skip
 
         first = run(work / "synced")
@@ -80,7 +80,7 @@ def main() -> int:
                 refused = PARTITION in str(error)
             report = run(root)
             right = values(read_dataset(root)).equals(truth)
-            said = [r["month"] for r in report.repaired] == ["2026-10"]  # type: ignore[attr-defined]
+            said = [r["month"] for r in report.repaired] == ["2026-11"]  # type: ignore[attr-defined]
             ok = refused and said and right and report.exit_code == 0  # type: ignore[attr-defined]
             failures += not ok
             print(f"{name:<12} refused={refused} repaired={said} exit={report.exit_code} "  # type: ignore[attr-defined]

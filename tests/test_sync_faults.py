@@ -27,14 +27,15 @@ def test_faults_change_nothing_in_the_dataset_and_the_report_names_the_retries(
     faults = Faults(
         throttle=0.15, unavailable=0.05, error500=0.05, drop=0.05, truncate=0.05, failed_exports=0.5
     )
-    world = {"now": "2026-11-04T08:00:00Z", "accounts": 2, "tasks": 4, "task_delay": 2}
+    # a world in which the seed fails some of the first exports, so the test sees them recreated
+    world = {"now": "2026-11-03T08:00:00Z", "accounts": 2, "tasks": 4, "task_delay": 2}
     rough = fresh_sandbox(**world, faults=faults)
     reports = []
     for _ in range(6):  # each run recreates a failed export once; an unlucky window needs another run
         reports.append(
             sync(
                 rough.accounts,
-                "2026-10-31",
+                "2026-11",
                 "2026-11",
                 tmp_path / "rough",
                 now=lambda: rough.now,
@@ -55,7 +56,7 @@ def test_faults_change_nothing_in_the_dataset_and_the_report_names_the_retries(
     calm = fresh_sandbox(**world, faults=Faults(failed_exports=0.0))
     clean = sync(
         calm.accounts,
-        "2026-10-31",
+        "2026-11",
         "2026-11",
         tmp_path / "calm",
         now=lambda: calm.now,

@@ -24,15 +24,14 @@ from usagekit.syncing import sync
 
 VALUES = ["account", "domain", "region", "metric", "start", "end", "value", "unit"]
 NOW = "2026-11-04T08:00:00Z"
-FIRST = pd.Timestamp("2026-10-30T16:00:00Z")  # 2026-10-31 00:00 in Beijing
+FIRST = pd.Timestamp("2026-10-31T16:00:00Z")  # 2026-11-01 00:00 in Beijing
 TODAY = pd.Timestamp("2026-11-03T16:00:00Z")  # the Beijing day of NOW: never written
-OCTOBER = "account=demo-shop/month=2026-10/part-0.parquet"
 NOVEMBER = "account=demo-shop/month=2026-11/part-0.parquet"
 
 
 def run(box: Sandbox, folder: Path, **options: Any) -> Any:
     return sync(
-        box.accounts, "2026-10-31", "2026-11", folder / "usage", now=lambda: box.now, sleep=box.advance,
+        box.accounts, "2026-11", "2026-11", folder / "usage", now=lambda: box.now, sleep=box.advance,
         poll=1.0, cache_dir=folder / "cache", progress=False, **options,
     )  # fmt: skip
 
@@ -85,13 +84,13 @@ def test_flipped_bytes_are_refused_and_the_next_sync_repairs_them(
     box: Sandbox, tmp_path: Path, where: float
 ) -> None:
     root = synced(box, tmp_path)
-    file = root / OCTOBER
+    file = root / NOVEMBER
     flip(file, int((file.stat().st_size - 8) * where))
-    with pytest.raises(CorruptDataError, match=r"month=2026-10/part-0\.parquet"):
+    with pytest.raises(CorruptDataError, match=r"month=2026-11/part-0\.parquet"):
         read_dataset(root)
     seen = len(box.requests)
     report = run(box, tmp_path)
-    assert_repaired(report, root, box, "demo-shop/2026-10", "SHA-256")
+    assert_repaired(report, root, box, "demo-shop/2026-11", "SHA-256")
     assert any(c["action"].startswith("Describe") for c in box.requests[seen:])  # exports listed again
     again = run(box, tmp_path)
     assert again.complete and again.repaired == () and int(again.counts["written"].sum()) == 0
@@ -99,10 +98,10 @@ def test_flipped_bytes_are_refused_and_the_next_sync_repairs_them(
 
 def test_valid_parquet_with_changed_values_is_repaired_to_the_truth(box: Sandbox, tmp_path: Path) -> None:
     root = synced(box, tmp_path)
-    scale_values(root / OCTOBER, 10.9)
-    with pytest.raises(CorruptDataError, match="month=2026-10"):
+    scale_values(root / NOVEMBER, 10.9)
+    with pytest.raises(CorruptDataError, match="month=2026-11"):
         read_dataset(root)
-    assert_repaired(run(box, tmp_path), root, box, "demo-shop/2026-10", "recorded")
+    assert_repaired(run(box, tmp_path), root, box, "demo-shop/2026-11", "recorded")
 
 
 def test_a_damaged_current_month_does_not_stop_the_next_days_sync_nor_leak_into_it(
@@ -128,9 +127,9 @@ def test_without_its_manifest_a_partition_is_compared_with_fresh_exports(
 ) -> None:
     root = synced(box, tmp_path)
     (root / "_manifest.json").unlink()
-    scale_values(root / OCTOBER, 2.0)  # wrong; November stays right
+    scale_values(root / NOVEMBER, 2.0)  # wrong, and with it no hash to say so
     report = run(box, tmp_path)
-    assert_repaired(report, root, box, "demo-shop/2026-10", "differ from fresh exports")
+    assert_repaired(report, root, box, "demo-shop/2026-11", "differ from fresh exports")
     assert all(e["sha256"] for e in read_manifest(root)["partitions"].values())
 
 
@@ -138,12 +137,12 @@ def test_a_sync_that_cannot_repair_exits_1_and_says_so(
     box: Sandbox, fresh_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     root = synced(box, tmp_path)
-    flip(root / OCTOBER, 100)
+    flip(root / NOVEMBER, 100)
     failing = fresh_sandbox(now=NOW, accounts=1, tasks=0, task_delay=1, faults=Faults(failed_exports=1.0))
     report = run(failing, tmp_path)  # the same account and keys; every export it makes fails
     assert not report.complete and report.exit_code == 1
     assert report.repaired == ()
-    assert any("cannot be trusted" in f["reason"] and f["month"] == "2026-10" for f in report.failures)
+    assert any("cannot be trusted" in f["reason"] and f["month"] == "2026-11" for f in report.failures)
     with pytest.raises(CorruptDataError):
         read_dataset(root)  # still refused: nothing was copied out of it or written over it
-    assert_repaired(run(box, tmp_path), root, box, "demo-shop/2026-10", "SHA-256")
+    assert_repaired(run(box, tmp_path), root, box, "demo-shop/2026-11", "SHA-256")

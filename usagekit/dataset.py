@@ -12,7 +12,14 @@ under a hidden name, then moved over it with one ``os.replace``, so a reader (or
 mid-write) sees the partition either as it was or wholly new. A partition may carry its provenance
 (which exports its rows came from) in the file's own footer, so data and provenance change together;
 ``_manifest.json`` at the dataset's root indexes them (its ``_`` prefix makes pyarrow, DuckDB and Spark
-skip it) and is rebuilt from the footers whenever they disagree.
+skip it).
+
+Nothing stored is used unchecked. The manifest is the authority for each partition file's SHA-256 and
+size, recorded as the file is written; files are written with Parquet page checksums. Readers
+(:func:`read_dataset`, :func:`read_partition`) check both by default and raise
+:class:`~usagekit.errors.CorruptDataError` naming a file that fails. A manifest that was lost is rebuilt
+from the footers, but without hashes: such partitions are not trusted until ``usagekit sync`` has
+compared them with fresh exports.
 
 >>> import tempfile, pandas as pd
 >>> from usagekit.frames import tidy_frame

@@ -3,8 +3,8 @@
 Spans are ``(start, end)`` pairs of aware UTC timestamps, end exclusive. Beijing (UTC+8) decides days and
 months, as the service bills.
 
->>> [t.isoformat() for t in period("2026-09", "2026-11-19")]
-['2026-08-31T16:00:00+00:00', '2026-11-19T16:00:00+00:00']
+>>> [t.isoformat() for t in period("2026-09", "2026-11")]
+['2026-08-31T16:00:00+00:00', '2026-11-30T16:00:00+00:00']
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from usagekit.times import BEIJING, moment, month_bounds
+from usagekit.errors import ArgumentError
+from usagekit.times import BEIJING, moment, month, month_bounds
 from usagekit.times import api_time as iso
 
 __all__ = [
     "Span",
-    "bound",
     "day_ceil",
     "day_floor",
     "iso",
@@ -57,35 +57,25 @@ def month_of(moment: pd.Timestamp) -> str:
     return moment.tz_convert(BEIJING).strftime("%Y-%m")
 
 
-def is_month(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 7 and value[4] == "-" and value.replace("-", "").isdigit()
+def period(first_month: object, last_month: object) -> Span:
+    """``[lower, upper)`` in UTC: the inclusive Beijing months ``first_month`` to ``last_month``.
 
+    Months are checked by the one rule (:func:`usagekit.times.month`: ``YYYY-MM``); a bad one, or
+    ``last_month`` before ``first_month``, is an :class:`~usagekit.errors.ArgumentError`.
 
-def is_day(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 10 and is_month(value[:7]) and value[7] == "-"
-
-
-def bound(value: datetime | str, *, end: bool) -> pd.Timestamp:
-    """``YYYY-MM`` a Beijing month, ``YYYY-MM-DD`` a Beijing day (both inclusive), else a moment."""
-    if is_month(value):
-        return month_bounds(str(value))[1 if end else 0]
-    if is_day(value):
-        first = pd.Timestamp(str(value)).tz_localize(BEIJING).tz_convert("UTC")
-        return first + pd.Timedelta(days=1) if end else first
-    moment = utc(value)
-    return day_ceil(moment) if end else day_floor(moment)
-
-
-def period(start: datetime | str, end: datetime | str) -> Span:
-    """``[lower, upper)`` in UTC, in whole Beijing days.
-
-    >>> [t.isoformat() for t in period("2026-09", "2026-11-19")]
-    ['2026-08-31T16:00:00+00:00', '2026-11-19T16:00:00+00:00']
+    >>> [t.isoformat() for t in period("2026-09", "2026-11")]
+    ['2026-08-31T16:00:00+00:00', '2026-11-30T16:00:00+00:00']
+    >>> period("2026-11", "2026-09")
+    Traceback (most recent call last):
+    ...
+    usagekit.errors.ArgumentError: last_month '2026-09' comes before first_month '2026-11': both are inclusive Beijing months
     """
-    lower, upper = bound(start, end=False), bound(end, end=True)
-    if not lower < upper:
-        raise ValueError(f"sync needs start before end, got {start!r} and {end!r}")
-    return lower, upper
+    first, last = month(first_month, "first_month"), month(last_month, "last_month")
+    if last < first:
+        raise ArgumentError(
+            f"last_month {last!r} comes before first_month {first!r}: both are inclusive Beijing months"
+        )
+    return month_bounds(first)[0], month_bounds(last)[1]
 
 
 def months(lower: pd.Timestamp, upper: pd.Timestamp) -> list[str]:

@@ -35,7 +35,6 @@ it lists nothing, creates nothing, downloads nothing and writes nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -52,7 +51,6 @@ import pandas as pd
 from usagekit.accounts import Account
 from usagekit.dataset import check_partition, read_manifest, read_partition, write_partition
 from usagekit.errors import (
-    ArgumentError,
     ConfigurationError,
     TaskStateError,
     UsagekitError,
@@ -68,11 +66,18 @@ from usagekit.periods import (
     month_bounds,
     months,
     newest_cover,
-    period,
     subtract,
     utc,
 )
 from usagekit.progress import progress_enabled
+from usagekit.sync_arguments import (
+    Elapsed,
+    checked_period_and_options,
+    chosen_accounts,
+    domain_scope,
+    refuse_start_end,
+    service_clock,
+)
 from usagekit.sync_report import COUNTS, RetryLog, SyncReport
 
 __all__ = ["SyncReport", "sync"]
@@ -123,22 +128,12 @@ class _Unit:
     pieces: list[tuple[str, Span]] = field(default_factory=list)  # (task id, interval) chosen
 
 
-def _scope(domains: Sequence[str] | None) -> tuple[list[str] | None, str]:
-    if domains is None:
-        return None, MARK
-    chosen = sorted({str(d).strip() for d in domains if str(d).strip()})
-    if not chosen:
-        raise ValueError("domains must be None (exports by account) or a non-empty list of domain names")
-    digest = hashlib.sha256(",".join(chosen).encode()).hexdigest()[:10]
-    return chosen, f"{MARK}:{digest}"
-
-
 class _Sync:
     def __init__(self, accounts: list[Account], root: Path, options: dict[str, Any]) -> None:
         self.accounts = {a.name: a for a in accounts}
         self.root = root
         self.o = options
-        self.domains, self.mark = _scope(options["domains"])
+        self.domains, self.mark = domain_scope(options["domains"], MARK)
         self.counts: dict[tuple[str, str], Counter[str]] = {}
         self.failures: list[dict[str, str]] = []
         self.retried: list[str] = []
@@ -153,7 +148,8 @@ class _Sync:
         self.rewritten: set[tuple[str, str]] = set()
         self.repaired: list[dict[str, str]] = []
         self.lock = threading.Lock()  # partitions are written on several threads
-        self.deadline = time.monotonic() + options["timeout"]
+        self.clock = Elapsed(options["now"], options["sleep"])
+        self.deadline = self.clock() + options["timeout"]
 
     def count(self, unit: _Unit | tuple[str, str], name: str, n: int = 1) -> None:
         key = (unit.account, unit.month) if isinstance(unit, _Unit) else unit
@@ -358,14 +354,15 @@ class _Sync:
                     self.count(unit, "created")
             if not to_wait:
                 break
-            remaining = self.deadline - time.monotonic()
+            remaining = self.deadline - self.clock()
             try:
                 done = wait(
                     task_frame(list(to_wait.values())),
                     accounts=list(self.accounts.values()),
                     timeout=max(0.0, remaining),
                     poll=self.o["poll"],
-                    sleep=self.o["sleep"],
+                    sleep=self.clock.sleep,
+                    clock=self.clock,
                     progress=self.o["progress"],
                 )
             except (WaitTimeoutError, TaskStateError) as error:
@@ -530,9 +527,13 @@ class _Sync:
         from usagekit.lifecycle import delete_export
 
         manifest = read_manifest(self.root)
+        damaged = {
+            k for k in self.distrusted if k not in self.rewritten
+        }  # its provenance vouches for nothing
         kept = {
             (entry["account"], piece["task_id"])
             for entry in manifest["partitions"].values()
+            if (entry["account"], entry["month"]) not in damaged
             for piece in (entry.get("provenance") or {}).get("pieces", [])
         }
         for (account, task_id), row in sorted(self.pool.items()):
@@ -606,13 +607,13 @@ def _bar(enabled: bool, total: int, what: str) -> Any:
 
 
 def sync(
-    accounts: Account | Sequence[Account],
-    start: datetime | str,
-    end: datetime | str,
-    dataset: str | os.PathLike[str],
+    accounts: Account | Sequence[Account] | None,
+    first_month: str | None = None,
+    last_month: str | None = None,
+    dataset: str | os.PathLike[str] | None = None,
     *,
     types: Sequence[str] = ("flow", "vas"),
-    domains: Sequence[str] | None = None,
+    domains: str | Sequence[str] | None = None,
     language: str = "en-us",
     max_in_flight: int = 4,
     timeout: float = 3600,
@@ -623,33 +624,36 @@ def sync(
     now: datetime | str | Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     poll: float = 2.0,
+    **refused: Any,
 ) -> SyncReport:
     """Make ``dataset`` hold the detail usage of ``accounts`` over a period; returns a :class:`SyncReport`.
 
-    ``start`` and ``end`` are Beijing months (``YYYY-MM``) or days (``YYYY-MM-DD``), both inclusive
-    (``"2026-09"``, ``"2026-11"``: September to November), or moments (aware datetimes or ISO text,
-    ``end`` exclusive, rounded out to whole Beijing days). The period stops before the current Beijing day (by ``now``: the
-    service's time, default this machine's clock; a sandbox passes ``lambda: box.now``). ``types``
-    are ``flow`` and/or ``vas``; ``domains=None`` exports by account (the account's totals, what the
-    bill needs), a list exports exactly those domains (a dataset holds one of the two). Exports are
-    created in ``language``, at most ``max_in_flight`` running per account, waited for up to
-    ``timeout`` seconds in all (``poll``, ``sleep`` as for :func:`usagekit.wait`), fetched into
-    ``cache_dir`` and read on ``executor`` (as :func:`usagekit.usage`). ``cleanup`` deletes the
-    exports sync created once their data is in the dataset (and the failed ones). ``progress`` shows
-    tqdm bars while sync waits for exports and reads them (default: when a person is watching;
-    ``TQDM_DISABLE=1`` silences them).
-    """
-    from usagekit.listing import _accounts
+    ``first_month`` and ``last_month`` are Beijing months (``YYYY-MM``), both inclusive (``"2026-09"``,
+    ``"2026-11"``: September to November); the period stops before the current Beijing day (by ``now``:
+    the service's time, default this machine's clock; a sandbox passes ``lambda: box.now``).
+    ``accounts=None`` is every discovered account. ``types`` are ``flow`` and/or ``vas``;
+    ``domains=None`` exports by account (the account's totals, what the bill needs), a domain or a
+    list exports exactly those domains (a dataset holds one of the two). Exports are created in
+    ``language``, at most ``max_in_flight`` running per account, waited for up to ``timeout`` seconds
+    in all, measured on the injected clock (``now`` as it moves, or the seconds ``sleep`` slept;
+    ``poll`` as for :func:`usagekit.wait`), fetched into ``cache_dir`` and read on ``executor`` (as
+    :func:`usagekit.usage`). ``cleanup`` deletes the exports sync created once their data is in the
+    dataset (and the failed ones). ``progress`` shows tqdm bars while sync waits for exports and reads
+    them (default: when a person is watching; ``TQDM_DISABLE=1`` silences them).
 
-    chosen = _accounts(accounts)
-    unknown = set(types) - set(TYPE_METRICS)
-    if unknown or not types:
-        raise ArgumentError(f"types are 'flow' and/or 'vas', not {sorted(unknown) or list(types)}")
-    if max_in_flight < 1:
-        raise ArgumentError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
-    lower, upper = period(start, end)
-    clock = now if callable(now) else (lambda: utc(now)) if now is not None else (lambda: datetime.now(UTC))
-    root = Path(dataset)
+    Every partition kept is first checked against the SHA-256 and size the manifest recorded; one that
+    fails, or that the manifest holds no hash for, is exported again and rewritten (never copied from),
+    and the report names it under ``repaired``. Every argument is checked before any folder is made
+    or request sent: a bad one is an :class:`~usagekit.errors.ArgumentError`, as are the keywords
+    ``start``/``end``, which now mean moments everywhere else (use ``first_month``/``last_month``).
+    """
+    refuse_start_end(refused)
+    lower, upper, types, root = checked_period_and_options(
+        first_month, last_month, dataset, types=types, domains=domains, max_in_flight=max_in_flight,
+        timeout=timeout, known_types=tuple(TYPE_METRICS),
+    )  # fmt: skip
+    clock = service_clock(now)
+    chosen = chosen_accounts(accounts)
     root.mkdir(parents=True, exist_ok=True)
     options = {
         "types": tuple(dict.fromkeys(types)),
@@ -659,6 +663,7 @@ def sync(
         "timeout": timeout,
         "executor": executor,
         "cache_dir": cache_dir,
+        "now": clock,
         "sleep": sleep,
         "poll": poll,
         "progress": progress_enabled(progress),

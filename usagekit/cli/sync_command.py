@@ -47,11 +47,11 @@ def register(subparsers: Any) -> None:
     )
     add_account_options(parser)
     parser.add_argument(
-        "--from", dest="start", type=month, metavar="YYYY-MM", help="first Beijing month (inclusive)"
+        "--from", dest="first_month", type=month, metavar="YYYY-MM", help="first Beijing month (inclusive)"
     )
     parser.add_argument(
         "--to",
-        dest="end",
+        dest="last_month",
         type=month,
         metavar="YYYY-MM",
         help="last Beijing month (inclusive; default: the current one)",
@@ -183,10 +183,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise CommandLineError(f"--dataset {args.dataset!r}: no dataset folder there (nothing to show)")
         print(status_text(args.dataset), file=out)
         return 0
-    if not args.start:
+    if not args.first_month:
         raise CommandLineError("--from YYYY-MM is required (or --status)")
-    if args.end and args.end < args.start:
-        raise CommandLineError(f"--to {args.end} comes before --from {args.start}: the months are inclusive")
+    if args.last_month and args.last_month < args.first_month:
+        raise CommandLineError(
+            f"--to {args.last_month} comes before --from {args.first_month}: the months are inclusive"
+        )
     if not args.dataset.strip():
         raise CommandLineError("--dataset is empty: name the dataset folder (an unset variable in a script?)")
     dataset = Path(args.dataset).expanduser()
@@ -201,12 +203,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from usagekit.syncing import sync
 
     with _accounts_and_clock(args) as (accounts, clock):
-        end = args.end or clock().astimezone(BEIJING).strftime("%Y-%m")
+        last_month = args.last_month or clock().astimezone(BEIJING).strftime("%Y-%m")
         report = sync(
             accounts,
-            args.start,
-            end,
-            args.dataset,
+            first_month=args.first_month,
+            last_month=last_month,
+            dataset=args.dataset,
             types=tuple(args.types) or ("flow", "vas"),
             domains=args.domains or None,
             language=args.language,
