@@ -156,6 +156,18 @@ def _frame(rows: dict[str, object], metric: str, step: pd.Timedelta) -> pd.DataF
     return frame.sort_values(["account", "domain", "start"], ignore_index=True, na_position="first")
 
 
+def _consistent(usage: pd.DataFrame) -> pd.DataFrame:
+    """``usage`` without the domain-less rows of accounts that also have rows per domain.
+
+    Where exports of some domains and by account overlap, a domain-less row is the rest of the account
+    beyond the listed domains; elsewhere it is the whole account: a series whose meaning changes with the
+    exports would alarm at every change of coverage. An account with no domain rows keeps its totals.
+    """
+    named = usage["domain"].notna()
+    with_domains = set(usage.loc[named, "account"].astype(str))
+    return usage[named.to_numpy() | ~usage["account"].astype(str).isin(with_domains).to_numpy()]
+
+
 def anomalies(
     usage: pd.DataFrame,
     *,
@@ -170,7 +182,8 @@ def anomalies(
 
     ``usage`` is a tidy usage frame (:func:`usagekit.usage`) covering the periods to check and the
     ``lookback`` before them; exports that list domains give per-domain series, exports by account a
-    series with ``domain`` NA. ``freq`` divides a week (``"1h"``, ``"1D"``); ``lookback`` is whole weeks.
+    series with ``domain`` NA (the account's total), used only for accounts without domain rows (beside
+    them, a domain-less row is sometimes the account's total and sometimes its rest: no steady series). ``freq`` divides a week (``"1h"``, ``"1D"``); ``lookback`` is whole weeks.
     ``accounts`` (names) keeps only those accounts. The result's ``attrs["short_history"]`` lists
     ``{account, domain, first, needed}`` for series whose data begins less than ``lookback`` before
     their last period (warned about once, as :class:`ShortHistoryWarning`).
@@ -193,7 +206,7 @@ def anomalies(
     if accounts is not None:
         names = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
         usage = usage[usage["account"].isin(names)]
-    wide = period_series(usage, metric, step)
+    wide = period_series(_consistent(usage), metric, step)
     rows: dict[str, list[object]] = {
         k: [] for k in ("account", "domain", "start", "value", "expected", "score")
     }

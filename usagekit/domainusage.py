@@ -4,7 +4,7 @@ Showback and anomalies need usage per domain; an export made by account holds on
 :func:`domain_usage` reads the successful detail exports of ``type`` that list domains and overlap the
 window (every such export, reconciled by :func:`usagekit.usage`), or, with ``create=True``, first
 creates exports of every domain :func:`usagekit.list_domains` lists for the window, in pieces of at most
-31 days, and waits for them.
+31 days, waits for them, and creates a piece again (up to three times) when its export failed.
 
 >>> windows = pieces(pd.Timestamp("2026-09-01T00:00Z"), pd.Timestamp("2026-11-15T00:00Z"))
 >>> [(str(a.date()), str(b.date())) for a, b in windows]
@@ -22,6 +22,7 @@ from usagekit.accounts import Account
 __all__ = ["domain_usage", "pieces"]
 
 _PIECE = pd.Timedelta(days=31)
+_ATTEMPTS = 3
 
 
 def pieces(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -34,20 +35,26 @@ def pieces(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, p
 
 
 def _created(accounts: Sequence[Account], start: pd.Timestamp, end: pd.Timestamp, type_: str) -> pd.DataFrame:
+    """Exports of every domain over the window, each piece created again (up to 3 times) when it failed."""
     from usagekit.domains import list_domains
     from usagekit.lifecycle import create_export, wait
 
     domains = list_domains(list(accounts))
-    tasks = []
+    wanted = []
     for account in accounts:
         names = sorted(domains.loc[domains["account"] == account.name, "domain"].astype(str))
-        if not names:
-            continue
-        for lower, upper in pieces(start, end):
-            tasks.append(create_export(account, "detail", lower, upper, domains=names, type=type_))
-    if not tasks:
-        return pd.DataFrame()
-    return wait(tasks, accounts=list(accounts), progress=False)
+        wanted += [(account, lower, upper, names) for lower, upper in pieces(start, end) if names]
+    done: list[pd.DataFrame] = []
+    for _attempt in range(_ATTEMPTS):
+        if not wanted:
+            break
+        created = [create_export(a, "detail", lo, hi, domains=n, type=type_) for a, lo, hi, n in wanted]
+        finished = wait(created, accounts=list(accounts), progress=False)
+        ok = finished["status"].astype(str).to_numpy() == "success"
+        done.append(finished[ok])
+        failed = set(finished.loc[~ok, "task_id"].astype(str))
+        wanted = [w for w, task in zip(wanted, created, strict=True) if task.task_id in failed]
+    return pd.concat(done, ignore_index=True) if done else pd.DataFrame()
 
 
 def domain_usage(

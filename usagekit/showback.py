@@ -35,6 +35,7 @@ by largest remainder, so the shares of a period add up to its amount exactly.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any
@@ -43,13 +44,14 @@ import numpy as np
 import pandas as pd
 
 from usagekit.accounts import Account
-from usagekit.errors import ArgumentError
+from usagekit.errors import ArgumentError, UsagekitWarning
 from usagekit.shares import PERCENTILE_RULES, RULES, method_rule, period_shares
 
 __all__ = [
     "SHOWBACK_COLUMNS",
     "UNATTRIBUTED",
     "UNMAPPED",
+    "UnpricedWarning",
     "allocate_cost",
     "largest_remainder",
     "read_mapping",
@@ -63,6 +65,10 @@ UNMAPPED = "unmapped"
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0}
 _CONTEXT = Context(prec=60)
 _MAINLAND, _OVERSEAS = "CN", "OVERSEAS"
+
+
+class UnpricedWarning(UsagekitWarning):
+    """The price table has no tiers for some method and region: those periods are left out of the split."""
 
 
 def largest_remainder(amount: Decimal, weights: Sequence[float], places: int = 2) -> list[Decimal]:
@@ -140,8 +146,11 @@ def _base(method: str) -> tuple[str, bool]:
     return base, method.endswith("_overseas")
 
 
-def _priced(usage: pd.DataFrame, method: str, prices: Any) -> pd.DataFrame:
-    """Amounts per account, billing region and period from ``prices`` (hour_flow's hours summed per day)."""
+def _priced(usage: pd.DataFrame, method: str, prices: Any, unpriced: list[dict[str, str]]) -> pd.DataFrame:
+    """Amounts per account, billing region and period from ``prices`` (hour_flow's hours summed per day).
+
+    Periods the table has no tiers for are left out and added to ``unpriced``.
+    """
     from usagekit.billing import billing_quantities
     from usagekit.prices import price_periods
 
@@ -157,11 +166,12 @@ def _priced(usage: pd.DataFrame, method: str, prices: Any) -> pd.DataFrame:
             "currency": priced["currency"].astype(object),
         }
     )
-    unpriced = priced["cost"].isna()
-    if unpriced.any():
-        raise ArgumentError(
-            f"prices has no tiers for {method} in regions {sorted(set(priced.loc[unpriced, 'region'].astype(str)))}"
+    missing = priced["cost"].isna().to_numpy()
+    for row in amounts[missing].drop_duplicates(["account", "region", "period"]).itertuples():
+        unpriced.append(
+            {"account": row.account, "method": method, "region": str(row.region), "period": row.period}
         )
+    amounts = amounts[~missing]
     keys = ["account", "region", "period", "currency"]
     return (
         amounts.groupby(keys, dropna=False, sort=True)["amount"]
@@ -294,7 +304,7 @@ def _methods(usage: pd.DataFrame, accounts: list[str], method: str | None, given
         _base(method)
         return dict.fromkeys(accounts, method)
     from usagekit.billtypes import bill_types
-    from usagekit.domains import resolve_accounts
+    from usagekit.resolve import resolve_accounts
 
     chosen = [a for a in resolve_accounts(given) if a.name in accounts]
     starts = usage["start"]
@@ -369,6 +379,7 @@ def allocate_cost(
         names = [n for n in names if n in keep]
     methods = _methods(usage, names, method, accounts)
     rows: list[dict[str, Any]] = []
+    unpriced: list[dict[str, str]] = []
     for account in names:
         mine = usage[usage["account"].astype(str) == account]
         account_method = methods[account]
@@ -376,8 +387,23 @@ def allocate_cost(
         if bill is not None:
             amounts = _billed(bill[bill["account"].astype(str) == account], monthly)
         else:
-            amounts = _priced(mine, account_method, prices)
+            amounts = _priced(mine, account_method, prices, unpriced)
         rows += _allocate_account(mine, amounts, account_method, rule)
+    if unpriced:
+        named = sorted({f"{u['account']} {u['method']} {u['region']}" for u in unpriced})
+        warnings.warn(
+            f"prices has no tiers for {', '.join(named)}: those periods ({len(unpriced)}) are left out of the "
+            "split (listed in attrs['unpriced']); add their rows to the price table",
+            UnpricedWarning,
+            stacklevel=2,
+        )
+    frame = _result(rows, teams, by)
+    frame.attrs["unpriced"] = unpriced
+    return frame
+
+
+def _result(rows: list[dict[str, Any]], teams: dict[str, str] | None, by: str) -> pd.DataFrame:
+    """The frame of ``rows``: by domain (with a ``team`` column when mapped) or by team."""
     if teams is not None:
         for row in rows:
             row["team"] = (
