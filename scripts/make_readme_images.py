@@ -7,7 +7,10 @@ export task of its demo accounts, reads the successful detail exports and writes
 - ``timeline.png``: ``plot_timeline(tasks, tz="Asia/Shanghai")``, export windows and their gaps;
 - ``runs.png``: ``plot_timeline(tasks, view="runs")``, when each export ran;
 - ``usage.png``: ``plot_usage(usage, metric="traffic", freq="1D", tz="Asia/Shanghai")``, daily traffic;
-- ``bandwidth.png``: ``plot_usage(usage, metric="bandwidth", freq="1D", tz="Asia/Shanghai")``, daily peaks.
+- ``bandwidth.png``: ``plot_usage(usage, metric="bandwidth", freq="1D", tz="Asia/Shanghai")``, daily peaks;
+- ``bill_check.png``: ``plot_bill_check(check_bill(...), "demo-media")`` of October in a sandbox (seed 0) whose
+  billing side sees demo-media's 12 October 1.5 times as high as the exports (``bill_drift``), the month's
+  days exported by account where none covers them (as ``notebooks/billcheck.ipynb`` does).
 
 The same seed and ``now`` give the same images, so a change in them is a change in the plots.
 """
@@ -50,6 +53,7 @@ def main(argv: list[str]) -> int:
         "usage.png": usagekit.plot_usage(frame, metric="traffic", freq="1D", tz="Asia/Shanghai"),
         "bandwidth.png": usagekit.plot_usage(frame, metric="bandwidth", freq="1D", tz="Asia/Shanghai"),
     }
+    figures["bill_check.png"] = bill_check_axes()
     for name, ax in figures.items():
         path = folder / name
         ax.figure.savefig(path, dpi=90, metadata={"Software": None})
@@ -57,6 +61,29 @@ def main(argv: list[str]) -> int:
             f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size:,} bytes"
         )
     return 0
+
+
+def bill_check_axes() -> object:
+    """The bill check of October for demo-media, a drift planted on one day."""
+    from usagekit.billusage import month_usage
+    from usagekit.sandbox import Faults
+
+    with (
+        usagekit.Sandbox(
+            seed=0,
+            now=NOW,
+            task_delay=0.5,
+            faults=Faults(failed_exports=0),
+            bill_types={"demo-media": "day_bandwidth"},
+            bill_drift={("demo-media", "2026-10-12"): 1.5},
+        ) as sandbox,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", OverlapWarning)
+        media = [a for a in sandbox.accounts if a.name == "demo-media"]
+        frame = month_usage(media, "2026-10", create=True)
+        check = usagekit.check_bill(frame, media, month="2026-10")
+    return usagekit.plot_bill_check(check, "demo-media")
 
 
 if __name__ == "__main__":
