@@ -35,6 +35,7 @@ from usagekit.billing import billing_quantities
 from usagekit.bss import DEDUCTIONS, is_final, service_now
 from usagekit.errors import ArgumentError
 from usagekit.prices import money_array, price_periods, pricing_quantity, read_prices
+from usagekit.resolve import resolve_accounts
 from usagekit.times import month_bounds
 
 __all__ = ["COST_CHECK_COLUMNS", "VERDICTS", "check_cost"]
@@ -184,7 +185,7 @@ def check_cost(
     lines: pd.DataFrame,
     *,
     prices: pd.DataFrame | str | os.PathLike[str],
-    accounts: Account | Sequence[Account] | None = None,
+    accounts: Account | str | Sequence[Account | str] | None = None,
     now: datetime | str | None = None,
 ) -> pd.DataFrame:
     """Bill lines beside the cost ``prices`` gives for ``usage``, per account, billed period and region.
@@ -220,7 +221,7 @@ def check_cost(
 
     MONEY is :func:`usagekit.prices.money_dtype` (exact decimals).
     """
-    from usagekit.billhistory import bill_history, resolve_accounts
+    from usagekit.billhistory import bill_history
 
     if not isinstance(lines, pd.DataFrame) or "gross" not in lines.columns:
         raise ArgumentError("lines must be the frame usagekit.bill_lines() returns")
