@@ -8,17 +8,27 @@ copies, so a caller changing its frame cannot change the cache. The disk cache l
 (:mod:`usagekit.cachedir`: created 0700, a folder open to others tightened, one owned by another user
 refused); files are written atomically (temporary file, then rename) and readable by their owner only
 (0600), and a file that is not a private file of ours is never read. It needs pyarrow (the ``parquet``
-extra); without it only the memory cache works. A damaged file is a miss (parsed again); any other error
+extra); without it only the memory cache works.
+
+Each ``<key>.parquet`` is verified like the downloaded files: its SHA-256 and size are recorded in
+``<key>.json`` when it is written and checked on every read, against the very bytes then parsed. A file
+that no longer matches (values changed on disk, bytes flipped) is never served: a
+:class:`~usagekit.errors.CacheWarning` says so, the file is deleted, and the export file (itself
+verified) is parsed again. A file without a record (an older usagekit, or a writer killed in between) is
+a quiet miss. Temporary files whose writer is gone (killed) are swept (:func:`sweep`); any other error
 surfaces as itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,9 +40,18 @@ from usagekit.cachedir import CACHE_ENV, cache_root, existing_private_folder, ow
 from usagekit.errors import CacheWarning
 from usagekit.readers.detect import Source, opened
 
-__all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_cache"]
+__all__ = ["CACHE_ENV", "ParsedCache", "cache_dir", "content_digest", "memory_cache", "sweep"]
 
 logger = logging.getLogger("usagekit.readers")
+
+#: the version of the record (``<key>.json``) kept beside each parsed file
+RECORD_VERSION = 1
+#: how temporary files in the cache folder end (``.<name>.<random>.tmp``)
+TEMP_SUFFIX = ".tmp"
+#: seconds a new temporary file is left alone before its writer's lock is asked for
+TEMP_GRACE = 60.0
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
@@ -104,13 +123,37 @@ class ParsedCache:
             return None
         if not existing_private_folder(directory):
             return None
-        path = directory / f"{key}.parquet"
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
+        frame = self._load(key, directory, conform)
+        if frame is None:
             return None
-        if not owned_file(info):
-            logger.warning("parsed cache file %s is not a private file of ours; parsing again", path.name)
+        self._remember(key, frame)
+        return frame.copy()
+
+    def _load(
+        self, key: str, directory: Path, conform: Callable[[pd.DataFrame], pd.DataFrame] | None
+    ) -> pd.DataFrame | None:
+        """The frame of ``<key>.parquet`` when its bytes match the SHA-256 and size recorded beside it."""
+        path = directory / f"{key}.parquet"
+        data = _owned_bytes(path)
+        if data is None:
+            return None
+        record = _owned_bytes(directory / f"{key}.json")
+        try:
+            expected = json.loads(record) if record is not None else None
+        except ValueError:
+            expected = None
+        if not isinstance(expected, dict) or "sha256" not in expected:
+            # written by an older usagekit, or by a writer that died before its record: never served,
+            # parsed again and replaced (not deleted here: a writer may be about to record it)
+            return None
+        if expected.get("size") != len(data) or expected["sha256"] != hashlib.sha256(data).hexdigest():
+            warnings.warn(
+                f"the parsed cache file {path.name} in {directory} does not match the SHA-256 recorded "
+                "when it was written (changed on disk since); it was not used, and the export file is "
+                "parsed again",
+                CacheWarning,
+                stacklevel=4,  # read_usage's caller
+            )
             path.unlink(missing_ok=True)
             return None
         try:
@@ -119,15 +162,14 @@ class ParsedCache:
         except ImportError:
             return None
         try:
-            frame = pq.read_table(path, memory_map=True).to_pandas()  # twice as fast as pd.read_parquet
+            frame = pq.read_table(pa.BufferReader(data)).to_pandas()  # the bytes just checked, no re-read
             if conform is not None:
                 frame = conform(frame)
-        except (OSError, ValueError, pa.ArrowException) as error:  # damaged or foreign: a miss
+        except (OSError, ValueError, pa.ArrowException) as error:  # recorded, yet not ours to read
             logger.warning("parsed cache file %s could not be used (%s); parsing again", path.name, error)
             path.unlink(missing_ok=True)
             return None
-        self._remember(key, frame)
-        return frame.copy()
+        return frame
 
     def put(self, key: str, frame: pd.DataFrame, *, disk: bool = True, directory: Path | None = None) -> None:
         """Keep a copy of ``frame`` under ``key`` in memory, and on disk when ``disk`` and a directory is set
@@ -150,15 +192,20 @@ class ParsedCache:
                 self._frames.popitem(last=False)
 
     def _write(self, key: str, frame: pd.DataFrame, directory: Path) -> None:
-        tmp = None
         try:
             private_folder(directory.parent, directory.name)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key[:16]}.", suffix=".tmp")  # mode 0600
-            with os.fdopen(fd, "wb") as handle:
-                # uncompressed: reads twice as fast, and dictionary encoding already keeps it small
-                frame.to_parquet(handle, index=False, compression=None)
-            os.replace(tmp, directory / f"{key}.parquet")
-            tmp = None
+            buffer = io.BytesIO()
+            # uncompressed: reads twice as fast, and dictionary encoding already keeps it small
+            frame.to_parquet(buffer, index=False, compression=None)
+            data = buffer.getvalue()
+            record = {
+                "version": RECORD_VERSION,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            }
+            _store(directory, f"{key}.parquet", data)
+            _store(directory, f"{key}.json", json.dumps(record).encode())  # the file first: never a
+            # record without its file; a file without its record is a miss
         except ImportError:  # no pyarrow (the parquet extra): keep the memory cache only
             return
         except OSError as error:
@@ -168,9 +215,105 @@ class ParsedCache:
                 CacheWarning,
                 stacklevel=4,
             )
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+            return
+        sweep(directory)
+
+
+def _owned_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path`` when it is a private regular file of ours (a link is never followed)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not owned_file(info):
+        logger.warning("parsed cache file %s is not a private file of ours; parsing again", path.name)
+        path.unlink(missing_ok=True)
+        return None
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    except OSError:  # gone, or swapped for a link since the lstat: a miss
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not owned_file(os.fstat(handle.fileno())):
+            return None
+        return handle.read()
+
+
+def _hold(descriptor: int) -> None:
+    """Lock a temporary file while it is written, so that :func:`sweep` sees its writer alive."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: sweep goes by age alone
+        return
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+
+def _store(directory: Path, name: str, data: bytes) -> None:
+    """Write ``data`` to ``directory/name`` atomically: a private, locked temporary file, then a rename."""
+    descriptor, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name[:24]}.", suffix=TEMP_SUFFIX)  # 0600
+    try:
+        _hold(descriptor)  # held until the rename is done: the OS lets go of it if this process dies
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+        os.replace(tmp, directory / name)
+        tmp = ""
+    finally:
+        os.close(descriptor)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _writer_alive(path: Path, info: os.stat_result) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock to ask; a day is more than any write takes
+        return time.time() - info.st_mtime < 86400
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return True  # gone already, or not ours to open: left alone
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # also lets go of the lock just taken
+    return False
+
+
+def sweep(directory: str | os.PathLike[str], *, grace: float = TEMP_GRACE) -> list[str]:
+    """Delete the temporary files in ``directory`` whose writer is gone; returns their names.
+
+    A writer holds a lock on its temporary file until the file is renamed into place, and the OS
+    releases it when the writer dies (killed, crashed): a file nobody holds, older than ``grace``
+    seconds (time for a new writer to take its lock), is a leftover. A live writer's file is never
+    touched. Called after each write to the disk cache.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".left-by-a-killed-writer.tmp").write_bytes(b"PAR1")
+    >>> sweep(folder, grace=0)
+    ['.left-by-a-killed-writer.tmp']
+    """
+    folder = Path(directory)
+    swept = []
+    now = time.time()
+    with os.scandir(folder) as entries:
+        candidates = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(TEMP_SUFFIX)]
+    for name in candidates:
+        path = folder / name
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        if not owned_file(info) or now - info.st_mtime < grace or _writer_alive(path, info):
+            continue
+        path.unlink(missing_ok=True)
+        swept.append(name)
+    if swept:
+        logger.info("swept %d temporary file(s) of writers gone from %s", len(swept), folder)
+    return swept
 
 
 _MEMORY = ParsedCache()
