@@ -4,7 +4,10 @@
 period, one ``account=…/month=…`` partition per account and Beijing month:
 
 1. **What the dataset holds** comes from the provenance each partition carries (which export, which
-   interval, per type), so data older than the three months the listing shows still counts.
+   interval, per type), so data older than the three months the listing shows still counts. Every
+   partition kept is first checked against the SHA-256 and size the manifest recorded; one that fails
+   (or that the manifest holds no hash for) holds nothing: it is exported again, rewritten without a
+   row copied from it, and reported as ``repaired``.
 2. **What exists**: the detail exports of the accounts with gaps are listed. An export covers a gap
    when it is of the right type and scope: by account (``domains=None``: the tag ``uk:<type>:all``),
    or of exactly the domains asked (exports ``sync`` made for that set carry its digest in their
@@ -14,8 +17,10 @@ period, one ``account=…/month=…`` partition per account and Beijing month:
 3. **What is missing** is exported: whole Beijing days, one window per gap and month (at most one
    month, the last year only), never more than ``max_in_flight`` running per account. A failed
    export is created once more, then reported.
-4. **Fetch, read, write**: each export is fetched (cached) and read with :func:`usagekit.usage`, and
-   the partitions that gained rows are replaced atomically, their provenance in the same file.
+4. **Fetch, read, write**, one partition at a time per worker (``PARTITION_WORKERS``): the exports a
+   partition needs are fetched (cached) and read with :func:`usagekit.usage`, the partition is
+   replaced atomically, its provenance in the same file, and its rows are let go, so memory depends
+   on the workers and one partition's size, not on the number of accounts or months.
 
 Nothing is written for the current Beijing day, which is never final. A second run finds no gap:
 it lists nothing, creates nothing, downloads nothing and writes nothing.
