@@ -569,7 +569,7 @@ def test_session_reused_and_closed_only_when_owned(server: SigningServer, fake: 
 
     owned = make(server, fake)
     closed: list[bool] = []
-    owned._session.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    owned._transport.close = lambda: closed.append(True)  # type: ignore[method-assign]
     with owned:
         pass
     assert closed == [True]

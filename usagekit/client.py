@@ -180,7 +180,6 @@ class CdnClient:
         self.before_attempt = before_attempt
         self._service_time: datetime | None = None
         self._transport = Transport(self._endpoint_url, loopback=loopback, session=session, timeout=timeout)
-        self._session = self._transport.session
         self._user_agent = f"usagekit/{package_version()} {requests.utils.default_user_agent()}"
         self._secrets = _secret_forms(account)
 
@@ -278,9 +277,8 @@ class CdnClient:
         raise self._with_cause(outcome)
 
     def close(self) -> None:
-        """Close the HTTP session if the client created it (a session passed in stays the caller's)."""
-        if self._transport.owned:
-            self._session.close()
+        """Close the client's own connections (a session passed in stays the caller's)."""
+        self._transport.close()
 
     def __enter__(self) -> CdnClient:
         return self

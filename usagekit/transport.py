@@ -6,12 +6,12 @@ send signed requests unsafely. :class:`Transport` sends one POST and reads the r
 
 * through a caller's ``requests.Session`` (``CdnClient(session=...)``): ``session.request``, so the
   caller's adapters, hooks and overrides all apply;
-* through the client's own session: straight through that session's adapter's connection pool (the
-  same pools, TLS settings, proxies and errors as ``requests``), skipping what ``Session.request`` does
-  per call that a signed API call does not need: merging settings and cookies, preparing and validating
-  the request, building a ``Response``. That is about a third of a call's CPU (see
+* through the client's own connections (no ``session``): a urllib3 ``PoolManager`` (a ``ProxyManager``
+  behind an environment proxy) used through its public API, skipping what ``Session.request`` does per
+  call that a signed API call does not need: merging settings and cookies, preparing and validating the
+  request, building a ``Response``. That is about a third of a call's CPU (see
   ``benchmarks/bench_listing.py --profile``). The proxy and CA settings of the environment are read
-  once, when the client is made.
+  once, when the client is made, as ``requests`` reads them; redirects are not followed.
 
 Failures are raised as ``requests`` raises them (``requests.ConnectionError``, ``ReadTimeout``, ...), so
 the client reads both paths' errors alike; :func:`chain`, :func:`never_sent` and :func:`describe` read
@@ -25,10 +25,13 @@ them, and :class:`TransportCause` stands in for them, sanitized, in an error's c
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
+import ssl
 from collections.abc import Mapping
-from typing import NamedTuple
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 import requests
 import urllib3
@@ -76,7 +79,7 @@ class TransportCause(Exception):
 class Transport:
     """POSTs to one endpoint and reads each reply (see the module docs for the two paths).
 
-    ``session`` is the caller's (kept open by :meth:`close`) or ``None`` for one made here.
+    ``session`` is the caller's (kept open by :meth:`close`) or ``None`` for a urllib3 pool made here.
     ``timeout`` is ``(connect, read)`` seconds or one number for both.
     """
 
@@ -89,104 +92,142 @@ class Transport:
         timeout: float | tuple[float, float],
     ) -> None:
         self.owned = session is None
-        self.session = session if session is not None else requests.Session()
+        self.session = session
         self._timeout = timeout
         # Environment proxies must not capture traffic meant for a local sandbox.
         self._proxies: dict[str, str | None] | None = {"http": None, "https": None} if loopback else None
-        self._adapter: requests.adapters.HTTPAdapter | None = None
-        if not self.owned:
-            return
-        # Listings send many pages at once through one client (both kinds, 8 pages each): a pool
-        # smaller than that discards connections, each a new TLS handshake and a urllib3 warning.
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        if loopback:  # nothing in the environment (proxies, .netrc, CA bundles) applies to a local server
-            self.session.trust_env = False
-        settings = self.session.merge_environment_settings(
-            endpoint_url + "/", dict(self._proxies or {}), True, None, None
+        self._own: _OwnPool | None = (
+            None if session is not None else _OwnPool(endpoint_url, loopback, timeout)
         )
-        self._adapter = adapter
-        self._verify = settings["verify"]
-        self._cert = settings["cert"]
-        self._send_proxies = settings["proxies"]
-        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        self._pool_timeout = urllib3.Timeout(connect=connect, read=read)
-        self._pool: urllib3.HTTPConnectionPool | None = None  # the endpoint's pool, looked up once
-        probe = requests.PreparedRequest()
-        probe.url = endpoint_url + "/"
-        # Through a plain-http proxy the request line carries the whole URL, else only the path.
-        self._absolute_target = adapter.request_url(probe, self._send_proxies) != "/"
 
     def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Send one POST and read its reply; raise as ``requests`` does when no reply came."""
-        if self._adapter is None:
-            response = self.session.request(
-                "POST",
-                url,
-                data=body,
-                headers=dict(headers),
-                timeout=self._timeout,
-                allow_redirects=False,
-                proxies=self._proxies,
-                stream=True,
-            )
-            return Reply(response.status_code, response.headers, _read_session_reply(response))
-        return self._post_direct(self._adapter, url, headers, body)
+        if self._own is not None:
+            return self._own.post(url, headers, body)
+        assert self.session is not None
+        response = self.session.request(
+            "POST",
+            url,
+            data=body,
+            headers=dict(headers),
+            timeout=self._timeout,
+            allow_redirects=False,
+            proxies=self._proxies,
+            stream=True,
+        )
+        return Reply(response.status_code, response.headers, _read_session_reply(response))
 
     def close(self) -> None:
-        """Close the session if it was made here (a caller's session stays the caller's)."""
-        if self.owned:
-            self.session.close()
+        """Close the connections made here (a caller's session stays the caller's)."""
+        if self._own is not None:
+            self._own.close()
 
-    def _post_direct(
-        self, adapter: requests.adapters.HTTPAdapter, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Reply:
-        """``HTTPAdapter.send``'s own steps and error mapping, without the ``Session`` around it."""
-        request = requests.PreparedRequest()
-        request.method, request.url = "POST", url
+
+class _OwnPool:
+    """The client's own connections: a urllib3 ``PoolManager`` (or ``ProxyManager``) used through its public API.
+
+    The settings ``requests`` would read from the environment (proxies, ``NO_PROXY``, the CA bundle of
+    ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``) are read once, when the client is made, with the public
+    ``Session.merge_environment_settings``; none of them applies to a loopback endpoint.
+    """
+
+    def __init__(self, endpoint_url: str, loopback: bool, timeout: float | tuple[float, float]) -> None:
+        settings = requests.Session()
+        settings.trust_env = not loopback
+        with settings:
+            merged = settings.merge_environment_settings(endpoint_url + "/", {}, True, None, None)
+        verify = merged["verify"]
+        proxy = requests.utils.select_proxy(endpoint_url + "/", merged["proxies"]) if not loopback else None
+        self._manager = _manager(verify, proxy)
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self._timeout = urllib3.Timeout(connect=connect, read=read)
+        self._endpoint_url = endpoint_url
+        # Through a plain-http proxy the request goes to the proxy with the whole URL (the manager's
+        # urlopen does that); else straight to the endpoint's pool with only the path and query.
+        self._through_proxy = proxy is not None and endpoint_url.startswith("http://")
+        self._pool: urllib3.HTTPConnectionPool | None = None  # the endpoint's pool, looked up once
+
+    def _endpoint_pool(self) -> urllib3.HTTPConnectionPool:
         pool = self._pool
-        if pool is None or pool.pool is None:  # first call, or the session was closed since
+        if pool is None:
             try:
-                if hasattr(adapter, "get_connection_with_tls_context"):  # requests >= 2.32
-                    pool = adapter.get_connection_with_tls_context(
-                        request, self._verify, proxies=self._send_proxies, cert=self._cert
-                    )
-                else:  # pragma: no cover - requests 2.31
-                    pool = adapter.get_connection(url, self._send_proxies)
+                pool = self._manager.connection_from_url(self._endpoint_url)
             except u3.LocationValueError as error:
-                raise rex.InvalidURL(error, request=request) from None
-            adapter.cert_verify(pool, url, self._verify, self._cert)
+                raise rex.InvalidURL(error) from None
             self._pool = pool
+        return pool
+
+    def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        arguments: dict[str, Any] = {
+            "body": body,
+            "headers": {**_SESSION_HEADERS, **headers},
+            "redirect": False,
+            "assert_same_host": False,
+            "preload_content": False,
+            "decode_content": False,
+            "retries": _NO_RETRIES,
+            "timeout": self._timeout,
+            "chunked": False,
+        }
         try:
-            response = pool.urlopen(
-                method="POST",
-                url=url if self._absolute_target else _origin_form(url),
-                body=body,
-                headers={**_SESSION_HEADERS, **headers},
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                retries=adapter.max_retries,
-                timeout=self._pool_timeout,
-                chunked=False,
-            )
+            if self._through_proxy:
+                response = self._manager.urlopen("POST", url, **arguments)
+            else:
+                response = self._endpoint_pool().urlopen("POST", _origin_form(url), **arguments)
         except (u3.ProtocolError, OSError) as error:
-            raise rex.ConnectionError(error, request=request) from error
+            raise rex.ConnectionError(error) from error
         except u3.MaxRetryError as error:
-            raise _from_max_retry(error, request) from error
+            raise _from_max_retry(error) from error
         except u3.ClosedPoolError as error:
-            raise rex.ConnectionError(error, request=request) from error
+            self._pool = None  # closed under a call: the next call asks the manager again
+            raise rex.ConnectionError(error) from error
         except u3.ProxyError as error:
             raise rex.ProxyError(error) from error
         except u3.SSLError as error:
-            raise rex.SSLError(error, request=request) from error
+            raise rex.SSLError(error) from error
         except u3.ReadTimeoutError as error:
-            raise rex.ReadTimeout(error, request=request) from error
+            raise rex.ReadTimeout(error) from error
         except u3.InvalidHeader as error:
-            raise rex.InvalidHeader(error, request=request) from error
+            raise rex.InvalidHeader(error) from error
         return Reply(response.status, response.headers, _read_pool_reply(response))
+
+    def close(self) -> None:
+        """Close every connection; a later call opens new ones."""
+        self._pool = None
+        self._manager.clear()
+
+
+#: one try per call, as ``requests`` makes it: the client's :class:`~usagekit.retry.RetryPolicy` retries
+_NO_RETRIES = urllib3.Retry(0, read=False)
+
+
+def _manager(verify: bool | str, proxy: str | None) -> urllib3.PoolManager:
+    """A pool manager verifying TLS as ``requests`` does (``verify``: on, off, or a CA file or folder)."""
+    # Listings send many pages at once through one client (both kinds, 8 pages each): a pool
+    # smaller than that discards connections, each a new TLS handshake and a urllib3 warning.
+    options: dict[str, Any] = {"maxsize": POOL_SIZE}
+    if verify is False:
+        options["cert_reqs"] = "CERT_NONE"
+    else:
+        options["cert_reqs"] = "CERT_REQUIRED"
+        options["ssl_context"] = _tls_context(requests.certs.where() if verify is True else verify)
+    if proxy is None:
+        return urllib3.PoolManager(**options)
+    if proxy.lower().startswith("socks"):
+        from urllib3.contrib.socks import SOCKSProxyManager
+
+        return SOCKSProxyManager(proxy, **options)
+    parsed = urllib3.util.parse_url(proxy)
+    proxy_headers = urllib3.make_headers(proxy_basic_auth=unquote(parsed.auth)) if parsed.auth else None
+    return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **options)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(location: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA file or folder at ``location``, loaded once for every client."""
+    if os.path.isdir(location):
+        return ssl.create_default_context(capath=location)
+    return ssl.create_default_context(cafile=location)
 
 
 def _origin_form(url: str) -> str:
@@ -199,17 +240,17 @@ def _origin_form(url: str) -> str:
     return url[start:] if start != -1 else "/"
 
 
-def _from_max_retry(error: u3.MaxRetryError, request: requests.PreparedRequest) -> rex.RequestException:
+def _from_max_retry(error: u3.MaxRetryError) -> rex.RequestException:
     reason = error.reason
     if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
-        return rex.ConnectTimeout(error, request=request)
+        return rex.ConnectTimeout(error)
     if isinstance(reason, u3.ResponseError):
-        return rex.RetryError(error, request=request)
+        return rex.RetryError(error)
     if isinstance(reason, u3.ProxyError):
-        return rex.ProxyError(error, request=request)
+        return rex.ProxyError(error)
     if isinstance(reason, u3.SSLError):
-        return rex.SSLError(error, request=request)
-    return rex.ConnectionError(error, request=request)
+        return rex.SSLError(error)
+    return rex.ConnectionError(error)
 
 
 def _too_large(headers: Mapping[str, str], cap: int) -> bool:

@@ -478,6 +478,8 @@ class LoopbackServer(ThreadingHTTPServer):
     # socketserver's default backlog of 5 makes a burst of concurrent clients (a listing fetching many
     # pages at once) wait a second for TCP to retry the refused connections.
     request_queue_size = 128
+    # handle_request() only takes a connection the loop's selector saw waiting: never wait in it
+    timeout = 0
 
     def __init__(self, service: Service, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
@@ -500,13 +502,16 @@ class LoopbackServer(ThreadingHTTPServer):
         self._thread.start()
 
     def _loop(self) -> None:
+        # Waits on the listening socket and on stop()'s wake-up socket at once, so stop() returns at
+        # once (``serve_forever`` would poll); a ready connection is taken with the public
+        # ``handle_request``, which with ``timeout = 0`` never blocks if it is gone again.
         with selectors.DefaultSelector() as selector:
             selector.register(self.socket, selectors.EVENT_READ)
             selector.register(self._wake_read, selectors.EVENT_READ)
             while not self.stopping.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is self.socket and not self.stopping.is_set():
-                        self._handle_request_noblock()
+                        self.handle_request()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """One daemon thread per connection, tracked so that :meth:`stop` can join it."""
