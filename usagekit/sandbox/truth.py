@@ -18,12 +18,12 @@ from usagekit.sandbox.billed import Bills
 from usagekit.sandbox.store import TaskStore
 from usagekit.sandbox.usage import (  # one generator for files and truth
     POINT,
-    _flow_blocks,
-    _frame,
-    _vas_blocks,
     account_totals,
+    blocks_frame,
     detail_usage,
+    flow_blocks,
     point_starts,
+    vas_blocks,
 )
 from usagekit.sandbox.world import Task, World
 
@@ -168,10 +168,10 @@ class Truth:
         seed = self._world.params.seed
         blocks = []
         if "flow" in types:
-            blocks += _flow_blocks(seed, spec, chosen, starts, by_account)
+            blocks += flow_blocks(seed, spec, chosen, starts, by_account)
         if "vas" in types:
-            blocks += _vas_blocks(seed, spec, chosen, starts, by_account)
-        frame = _frame(spec.name, "", blocks, starts)
+            blocks += vas_blocks(seed, spec, chosen, starts, by_account)
+        frame = blocks_frame(spec.name, "", blocks, starts)
         frame["task_id"] = pd.array([pd.NA] * len(frame), dtype=pd.StringDtype())
         return sort_tidy(concat_frames([frame]))
 

@@ -27,7 +27,16 @@ from usagekit.frames import METRIC_UNITS, METRICS, UNITS, tidy_frame
 from usagekit.sandbox.spikes import spike_factors
 from usagekit.sandbox.world import BEIJING_OFFSET, DAY, AccountSpec, DomainSpec, Task, stable_rng
 
-__all__ = ["POINT", "account_totals", "detail_usage", "point_starts", "point_values"]
+__all__ = [
+    "POINT",
+    "account_totals",
+    "blocks_frame",
+    "detail_usage",
+    "flow_blocks",
+    "point_starts",
+    "point_values",
+    "vas_blocks",
+]
 
 POINT = 300  # seconds in a billing point
 _TRAFFIC_QUANTUM = 75  # bytes: 75 * 8 / 300 = 2 bit/s, so bandwidth stays whole
@@ -126,7 +135,7 @@ def point_values(
     raise ValueError(f"metric must be 'traffic' or 'requests', not {metric!r}")
 
 
-def _frame(
+def blocks_frame(
     account: str,
     task_id: str,
     blocks: list[tuple[str | None, str | None, str, np.ndarray]],
@@ -161,9 +170,10 @@ def _frame(
     )
 
 
-def _flow_blocks(
+def flow_blocks(
     seed: int, spec: AccountSpec, domains: list[DomainSpec], starts: np.ndarray, by_account: bool
 ) -> list[tuple[str | None, str | None, str, np.ndarray]]:
+    """Traffic and bandwidth blocks per region and domain (one per region with ``by_account``)."""
     blocks: list[tuple[str | None, str | None, str, np.ndarray]] = []
     for region in sorted(spec.regions):
         per_domain = [
@@ -182,9 +192,10 @@ def _flow_blocks(
     return blocks
 
 
-def _vas_blocks(
+def vas_blocks(
     seed: int, spec: AccountSpec, domains: list[DomainSpec], starts: np.ndarray, by_account: bool
 ) -> list[tuple[str | None, str | None, str, np.ndarray]]:
+    """Request-count blocks per domain (one for the account with ``by_account``)."""
     values = [(d.name, point_values(seed, spec.name, d, None, "requests", starts)) for d in domains]
     if by_account:
         total = np.sum([v for _, v in values], axis=0) if values else np.zeros(len(starts), np.int64)
@@ -206,9 +217,9 @@ def detail_usage(seed: int, spec: AccountSpec, task: Task) -> pd.DataFrame:
     starts = point_starts(task.window_start, min(end, task.created // POINT * POINT))
     by_account = task.domains != "some"
     chosen = [d for d in spec.domains if by_account or d.name in task.domain_names]
-    make = _flow_blocks if task.type == "flow" else _vas_blocks
+    make = flow_blocks if task.type == "flow" else vas_blocks
     blocks = sorted(make(seed, spec, chosen, starts, by_account), key=lambda b: (b[0] or "", b[1] or ""))
-    return _frame(spec.name, task.task_id, blocks, starts)
+    return blocks_frame(spec.name, task.task_id, blocks, starts)
 
 
 def account_totals(
@@ -219,6 +230,6 @@ def account_totals(
     What a summary export summarises: traffic and bandwidth per billing region, and requests.
     """
     starts = point_starts(start, end_exclusive)
-    blocks = _flow_blocks(seed, spec, list(spec.domains), starts, True)
-    blocks += _vas_blocks(seed, spec, list(spec.domains), starts, True)
-    return _frame(spec.name, task_id, blocks, starts)
+    blocks = flow_blocks(seed, spec, list(spec.domains), starts, True)
+    blocks += vas_blocks(seed, spec, list(spec.domains), starts, True)
+    return blocks_frame(spec.name, task_id, blocks, starts)
