@@ -86,13 +86,14 @@ def _walk_one(
     return listing
 
 
-def _list_one(
+def list_one(
     account: Account,
     kind: str,
     client: CdnClient,
     policy: PagingPolicy,
     bars: ListingBars,
 ) -> list[ExportTask]:
+    """Every task of ``account``'s ``kind`` listing, newest first, its URLs remembered (used by lifecycle)."""
     listing = collect(_walk_one(account, kind, client, policy, bars))
     return _ordered(item.task for item in listing.items.values())
 
@@ -221,9 +222,9 @@ def list_tasks(
             f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"
         )
     listed_at = moment(now, "now") if now is not None else None
-    chosen = _once_per_key(_accounts(accounts))
+    chosen = _once_per_key(resolve_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
-    results, failures, service_time = _run(
+    results, failures, service_time = run_listings(
         jobs, errors, progress, executor or max_workers, client_factory, len(chosen)
     )
     listed_at = listed_at if listed_at is not None else service_time or current()
@@ -251,7 +252,7 @@ def list_tasks(
     return frame
 
 
-def _run(
+def run_listings(
     jobs: Sequence[tuple[Account, str]],
     errors: str,
     progress: bool | None,
@@ -294,7 +295,7 @@ def _run(
         if failed and errors == "raise":
             raise failed[min(failed)]
         running: dict[Future[list[ExportTask]], int] = {
-            pool.submit(_list_one, account, one, clients[account.name], PagingPolicy(), bars): index
+            pool.submit(list_one, account, one, clients[account.name], PagingPolicy(), bars): index
             for index, (account, one) in enumerate(jobs)
             if account.name in clients
         }
@@ -343,10 +344,11 @@ def _failure_record(account: Account, kind: str, error: BaseException) -> dict[s
 def _kinds(kind: str) -> tuple[str, ...]:
     if kind == "all":
         return KINDS
-    return (_one_kind(kind),)
+    return (one_kind(kind),)
 
 
-def _one_kind(kind: str) -> str:
+def one_kind(kind: str) -> str:
+    """``kind`` checked: ``'summary'`` or ``'detail'``, else an :class:`ArgumentError`."""
     if kind not in KINDS:
         raise ArgumentError(f"kind must be 'summary' or 'detail' (or 'all' for listings), not {kind!r}")
     return kind
@@ -397,10 +399,6 @@ def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
     return [str(s) for s in status]
 
 
-def _accounts(accounts: Account | str | Sequence[Account | str] | None) -> list[Account]:
-    return resolve_accounts(accounts)
-
-
 def _positional_since(legacy: tuple[Any, ...], since: Any) -> Any:
     """``since`` given by position, as before it became keyword-only: used, with a DeprecationWarning."""
     if not legacy:
@@ -432,10 +430,10 @@ def refresh(
     >>> entry.url.startswith(done["download_url"].iloc[0] + "?"), "Signature" in repr(entry)
     (True, False)
     """
-    kind = _one_kind(kind)
+    kind = one_kind(kind)
     task_id = str(task_id)
     with lease(account, client_factory) as client:
-        found = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
+        found = list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
     task = next((item for item in found if item.task_id == task_id), None)
     if task is None:
         raise TaskStateError(
@@ -454,3 +452,7 @@ def refresh(
             "download URL; list it again later"
         )
     return entry
+
+
+# lifecycle.py imports these by their old names until its own edit lands (issue 24: named seams)
+_list_one, _one_kind, _run = list_one, one_kind, run_listings

@@ -106,13 +106,13 @@ def checked_period_and_options(
 
 def chosen_accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
     """``accounts`` by the one rule: ``None`` every discovered account, an empty sequence refused."""
-    from usagekit.listing import _accounts
+    from usagekit.resolve import resolve_accounts
 
     if accounts is not None and not isinstance(accounts, Account) and len(accounts) == 0:
         raise ArgumentError(
             "accounts is empty: give an Account, a sequence of them, or None for every discovered account"
         )
-    return _accounts(accounts)
+    return resolve_accounts(accounts)
 
 
 def service_clock(now: datetime | str | Callable[[], datetime] | None) -> Callable[[], Any]:
