@@ -24,10 +24,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from usagekit.errors import TimeValueError
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the client imports this module without pandas
+    import pandas as pd
 
 __all__ = [
     "API_TIME_FORMAT",
@@ -70,6 +72,8 @@ def moment(value: object, name: str) -> pd.Timestamp:
     ...
     usagekit.errors.TimeValueError: since '01-10-2026' is not a moment; accepted: an aware datetime or pandas.Timestamp, ISO 8601 text with an offset (2026-10-01T00:00:00+08:00, 2026-09-30T16:00:00Z), or a date alone (2026-10-01, midnight UTC)
     """
+    import pandas as pd
+
     if isinstance(value, str):
         return _from_text(value, name)
     if isinstance(value, datetime):  # pandas.Timestamp too
@@ -82,6 +86,8 @@ def moment(value: object, name: str) -> pd.Timestamp:
 
 
 def _from_text(value: str, name: str) -> pd.Timestamp:
+    import pandas as pd
+
     text = value.strip()
     found = _ISO.fullmatch(text)
     if found is None:
@@ -94,6 +100,8 @@ def _from_text(value: str, name: str) -> pd.Timestamp:
 
 
 def _bounded(make: Callable[[], pd.Timestamp], name: str, value: object) -> pd.Timestamp:
+    import pandas as pd
+
     try:
         stamp = make().as_unit("ns")
     except (ValueError, OverflowError):  # a month 13, a day 31 of a short month, out of pandas' range
@@ -104,6 +112,8 @@ def _bounded(make: Callable[[], pd.Timestamp], name: str, value: object) -> pd.T
 
 
 def _naive(name: str, value: object, text: str) -> TimeValueError:
+    import pandas as pd
+
     try:
         wall = pd.Timestamp(text).tz_localize(None)
     except (ValueError, OverflowError):
@@ -141,6 +151,8 @@ def month_bounds(value: object, name: str = "month") -> tuple[pd.Timestamp, pd.T
     >>> [t.isoformat() for t in month_bounds("2026-10")]
     ['2026-09-30T16:00:00+00:00', '2026-10-31T16:00:00+00:00']
     """
+    import pandas as pd
+
     first = pd.Timestamp(f"{month(value, name)}-01").tz_localize(BEIJING)
     return first.tz_convert("UTC"), (first + pd.DateOffset(months=1)).tz_convert("UTC")
 
@@ -151,6 +163,8 @@ def api_time(value: datetime) -> str:
     >>> api_time(datetime(2026, 10, 1, 8, 30, tzinfo=BEIJING))
     '2026-10-01T00:30:00Z'
     """
+    import pandas as pd
+
     return pd.Timestamp(value).tz_convert("UTC").strftime(API_TIME_FORMAT)
 
 
@@ -160,6 +174,8 @@ def current(now: object = None, name: str = "now") -> pd.Timestamp:
     >>> current("2026-11-20T08:00:00Z")
     Timestamp('2026-11-20 08:00:00+0000', tz='UTC')
     """
+    import pandas as pd
+
     if now is None:
         return pd.Timestamp(datetime.now(UTC)).as_unit("ns")
     return moment(now, name)
