@@ -20,6 +20,7 @@
     │   ├── PermissionDeniedError     OperationDenied: CDN not opened, suspended, no RAM permission
     │   └── ServiceUnavailableError   ServiceUnavailable, InternalError, HTTP 5xx
     ├── IncompleteListingError        a listing that could not be completed (never a short frame)
+    ├── ExportsFailedError            some exports of one ``usage()`` call failed; every other one is cached
     ├── DownloadError                 an export file could not be fetched whole
     │   └── UrlExpiredError           its presigned URL has expired: list the task again
     ├── TaskStateError                a task is not in the state the operation needs (not ``success``)
@@ -63,6 +64,7 @@ __all__ = [
     "CorruptDataError",
     "DownloadError",
     "DuplicateAccountWarning",
+    "ExportsFailedError",
     "FileFormatError",
     "IncompleteListingError",
     "InvalidParameterError",
@@ -293,6 +295,18 @@ class IncompleteListingError(UsagekitError):
         self.kind = kind
         self.pages = tuple(pages)
         self.frame = frame
+        super().__init__(message)
+
+
+class ExportsFailedError(UsagekitError):
+    """Some exports of one :func:`usagekit.usage` call could not be fetched or read; raised once every
+    other export has finished and is cached (a second call reads those from the cache). ``failures`` holds
+    one record per failed export: ``account``, ``task_id``, ``error`` (the error's type) and ``message``,
+    plain text.
+    """
+
+    def __init__(self, message: str, *, failures: tuple[Mapping[str, str], ...] = ()) -> None:
+        self.failures = tuple(dict(f) for f in failures)
         super().__init__(message)
 
 

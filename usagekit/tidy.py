@@ -33,14 +33,20 @@ from usagekit.downloads import (
     check_fan_out,
     fetch_file,
     resolve,
-    run_jobs,
     task_refs,
 )
-from usagekit.errors import SkippedTasksWarning
+from usagekit.errors import (
+    ArgumentError,
+    ExportsFailedError,
+    SkippedTasksWarning,
+    UsagekitError,
+    UsagekitWarning,
+)
 from usagekit.focus import FOCUS_UNITS, to_focus  # moved to usagekit.focus; still importable from here
 from usagekit.frames import concat_frames, tidy_frame
 from usagekit.progress import progress_enabled
 from usagekit.reconcile import OverlapWarning, reconcile
+from usagekit.redact import strip_queries
 from usagekit.resolve import resolve_accounts
 
 if TYPE_CHECKING:
@@ -109,6 +115,7 @@ def usage(
     progress: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     policy: DownloadPolicy | None = None,
+    errors: str = "raise",
 ) -> pd.DataFrame:
     """Tidy usage of every successful detail export among ``tasks``, overlapping exports counted once.
 
@@ -120,6 +127,13 @@ def usage(
     ``policy`` as for :func:`usagekit.fetch`). Overlaps follow the architecture's rule (see
     :func:`usagekit.reconcile.reconcile`): reported in one :class:`OverlapWarning` and in
     ``frame.attrs["overlaps"]``. ``progress`` shows files done (default: when interactive).
+
+    An export that cannot be fetched or read never costs the others: every job runs to its end, and
+    what succeeded is cached. Then ``errors="raise"`` (the default) raises one
+    :class:`~usagekit.errors.ExportsFailedError` naming every export that failed (a second call
+    reads the others from the cache); ``errors="collect"`` returns the usage of the exports that
+    succeeded, the failures in ``frame.attrs["errors"]`` (records of ``account``, ``task_id``,
+    ``error``, ``message``: plain text) and named in one warning.
 
     A row with ``domain`` NA is the account's total from an export by account, where no export of
     some domains lists any domain for that interval, else the rest of that total beyond the listed
@@ -147,6 +161,8 @@ def usage(
     (['account', 'task_id', 'domain', 'region'], {'overlaps': []})
     """
     check_fan_out(executor=executor, progress=progress, cache_dir=cache_dir, policy=policy)
+    if errors not in ("raise", "collect"):
+        raise ArgumentError(f"errors must be 'raise' or 'collect', not {errors!r}")
     accounts = None if accounts is None else resolve_accounts(accounts)
     details = list(dict.fromkeys(ref for ref in task_refs(tasks) if ref.kind == "detail"))
     refs = [ref for ref in details if ref.status == "success"]
@@ -155,24 +171,85 @@ def usage(
         warnings.warn(_skipped(skipped, none_left=not refs), SkippedTasksWarning, stacklevel=2)
     if not refs:
         empty = tidy_frame({})
-        empty.attrs = {"overlaps": []}
+        empty.attrs = {"overlaps": [], **({"errors": []} if errors == "collect" else {})}
         return empty
     root = cache_root(cache_dir)
-    jobs = []
+    jobs, keys = [], []
     updated: dict[tuple[str, str], pd.Timestamp | None] = {}
     for ref in refs:
         account, url = resolve(ref, accounts)
         jobs.append(Job(read_export, account, ref.task_id, url, os.fspath(root), policy))
+        keys.append((account.name, ref.task_id))
         updated[(account.name, ref.task_id)] = ref.updated
     pool = executor or ThreadPoolExecutor(max_workers=min(4, len(jobs)), thread_name_prefix="usagekit-usage")
     bar = _FileBar(progress_enabled(progress), len(jobs))
     try:
-        frames = run_jobs(pool, jobs, on_done=bar.done)
+        outcomes = _every_outcome(pool, jobs, bar.done)
     finally:
         bar.close()
         if executor is None:
             pool.shutdown(wait=True)
-    return reconcile(concat_frames(frames), updated, stacklevel=2)
+    failures, frames, kept = [], [], {}
+    for (name, task_id), outcome in zip(keys, outcomes, strict=True):
+        if isinstance(outcome, UsagekitError):
+            failures.append(_failure(name, task_id, outcome))
+        else:
+            frames.append(outcome)
+            kept[(name, task_id)] = updated[(name, task_id)]
+    if failures and errors == "raise":
+        first = next(o for o in outcomes if isinstance(o, UsagekitError))
+        raise ExportsFailedError(_failed(failures, len(jobs)), failures=tuple(failures)) from first
+    frame = reconcile(concat_frames(frames), kept, stacklevel=2) if frames else tidy_frame({})
+    frame.attrs.setdefault("overlaps", [])
+    if errors == "collect":
+        frame.attrs["errors"] = failures
+        if failures:
+            warnings.warn(
+                f"{_failed(failures, len(jobs))}; they are left out, see frame.attrs['errors']",
+                UsagekitWarning,
+                stacklevel=2,
+            )
+    return frame
+
+
+def _every_outcome(executor: Executor, jobs: Sequence[Job], on_done: Any) -> list[Any]:
+    """Each job's frame or its ``UsagekitError``, once every job has ended; any other error (a bug) is
+    raised, also only once every job has ended."""
+    futures = []
+    for job in jobs:
+        future = executor.submit(job)
+        future.add_done_callback(on_done)
+        futures.append(future)
+    outcomes, bugs = [], []
+    for future in futures:
+        try:
+            outcomes.append(future.result())
+        except UsagekitError as error:
+            outcomes.append(error)
+        except Exception as error:
+            outcomes.append(None)
+            bugs.append(error)
+    if bugs:
+        raise bugs[0]
+    return outcomes
+
+
+def _failure(account: str, task_id: str, error: UsagekitError) -> dict[str, str]:
+    """A failed export as plain text (never the error object, never a presigned URL's query)."""
+    return {
+        "account": account,
+        "task_id": str(task_id),
+        "error": type(error).__name__,
+        "message": strip_queries(str(error)),
+    }
+
+
+def _failed(failures: Sequence[dict[str, str]], total: int) -> str:
+    named = "; ".join(f"{f['account']} {f['task_id']}: {f['error']}: {f['message']}" for f in failures)
+    text = f"{len(failures)} of {total} detail exports could not be fetched or read: {named}"
+    if len(failures) < total:
+        text += f"; the other {total - len(failures)} are fetched and cached (a second call reads them from the cache)"
+    return text
 
 
 def _skipped(refs: Sequence[Any], *, none_left: bool, limit: int = 5) -> str:
