@@ -222,3 +222,23 @@ def test_the_site_comes_from_the_profile(tmp_path: Any) -> None:
     assert found["intl"].site == "international" and found["ini-intl"].site == "international"
     assert found["cn"].site == "china" and "odd" not in found
     assert BssClient(found["intl"]).endpoint_url == "https://business.ap-southeast-1.aliyuncs.com"
+
+
+def test_each_product_answers_its_own_actions_whatever_the_signature(split_box: Sandbox) -> None:
+    from usagekit.client import CdnClient
+    from usagekit.errors import ApiError
+
+    account = split_box.accounts[0]
+    params = {"BillingCycle": "2026-10", "Granularity": "MONTHLY", "MaxResults": 300, "IsBillingItem": True}
+    with BssClient(account, signature="v2") as v2:
+        assert v2.call("DescribeInstanceBill", **params)["Data"]["TotalCount"] > 0
+    with CdnClient(account) as cdn, pytest.raises(ApiError) as caught:  # the CDN version has no such action
+        cdn.call("DescribeInstanceBill", **params)
+    assert caught.value.code == "InvalidAction.NotFound"
+    with BssClient(account) as bss, pytest.raises(ApiError) as caught:  # nor BssOpenApi's a CDN one
+        bss.call("DescribeUserUsageDataExportTask")
+    assert caught.value.code == "InvalidAction.NotFound"
+    # the month at once (MONTHLY) is the days summed, exactly
+    daily = bill_lines(account, month="2026-10", now=NOW)
+    monthly = bill_lines(account, month="2026-10", granularity="monthly", now=NOW)
+    assert monthly["gross"].sum() == daily["gross"].sum() and monthly["billing_date"].isna().all()
