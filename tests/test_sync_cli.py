@@ -65,3 +65,21 @@ def test_what_cannot_be_had_exits_1_and_says_why(
 def test_from_is_required(box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync", "--dataset", str(tmp_path)]) == 2
     assert "--from" in capsys.readouterr().err
+
+
+def test_a_damaged_partition_is_repaired_and_said_so(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--from", "2026-11", "--dataset", str(tmp_path / "usage"), "--cache-dir", str(tmp_path / "cache"),
+              "--now", "2026-11-04T08:00:00Z"]  # fmt: skip
+    assert main(["sync", *common]) == 0
+    part = tmp_path / "usage" / "account=demo-shop" / "month=2026-11" / "part-0.parquet"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = bytes(
+        b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 8]
+    )
+    part.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["sync", *common]) == 0
+    out = capsys.readouterr().out
+    assert "repaired: demo-shop 2026-11: its file's SHA-256" in out and "complete through 2026-11-03" in out
