@@ -209,8 +209,14 @@ class _Prepared:
     """One usage frame's points and daily figures, computed once per metric and region grouping."""
 
     def __init__(self, usage: pd.DataFrame, rounding: str, count_idle_days: bool) -> None:
-        if rounding not in ("floor", "ceil"):
+        if not isinstance(usage, pd.DataFrame):
+            raise ArgumentError(
+                f"usage must be a tidy usage frame (usagekit.usage()), not {type(usage).__name__}"
+            )
+        if not isinstance(rounding, str) or rounding not in ("floor", "ceil"):
             raise ArgumentError(f'percentile_rounding must be "floor" or "ceil", not {rounding!r}')
+        if not isinstance(count_idle_days, bool):
+            raise ArgumentError(f"count_idle_days must be True or False, not {count_idle_days!r}")
         self.usage = usage
         self.rounding = rounding
         self.count_idle_days = count_idle_days
@@ -428,11 +434,17 @@ def compare_billing(
     >>> compare_billing(tidy_frame({})).columns.tolist()[:6]
     ['account', 'region', 'month', 'method', 'quantity', 'unit']
     """
+    if methods is not None and (isinstance(methods, str) or not isinstance(methods, Sequence) or not methods):
+        raise ArgumentError(
+            f"methods must be a non-empty sequence of BillType codes or None, not {methods!r:.60}"
+        )
     chosen = (
         list(methods) if methods is not None else [*BASE_METHODS, *(f"{m}_overseas" for m in BASE_METHODS)]
     )
     for method in chosen:
         _base(method)
+    if prices is not None and not isinstance(prices, pd.DataFrame | str | os.PathLike):
+        raise ArgumentError(f"prices must be a price frame, a CSV path or None, not {type(prices).__name__}")
     table = read_prices(prices) if prices is not None else None
     prepared = _Prepared(usage, percentile_rounding, count_idle_days)
     rows: list[dict[str, Any]] = []

@@ -51,7 +51,7 @@ from urllib.parse import quote, unquote
 
 import pandas as pd
 
-from usagekit.errors import CorruptDataError, ReadError, UsagekitWarning
+from usagekit.errors import ArgumentError, CorruptDataError, ReadError, UsagekitWarning
 from usagekit.frames import BEIJING, TIDY_COLUMNS, sort_tidy, tidy_frame
 from usagekit.optional import require
 
@@ -208,6 +208,11 @@ def _remove_leftovers(folder: Path) -> None:
             other.unlink(missing_ok=True)
 
 
+def _folder(path: object) -> None:
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ArgumentError(f"path must be a folder path, not {path!r:.40}")
+
+
 def to_dataset(frame: pd.DataFrame, path: str | os.PathLike[str]) -> list[Path]:
     """Write a tidy frame as a hive-partitioned Parquet dataset under ``path``; returns the files written.
 
@@ -223,6 +228,17 @@ def to_dataset(frame: pd.DataFrame, path: str | os.PathLike[str]) -> list[Path]:
     ...     to_dataset(tidy_frame({}), folder), len(read_dataset(folder))
     ([], 0)
     """
+    missing = (
+        {"metric", "start", "end", "value", "unit"} - set(frame.columns)
+        if isinstance(frame, pd.DataFrame)
+        else None
+    )
+    if missing is None or missing:
+        raise ArgumentError(
+            f"frame must be a tidy usage frame (usagekit.usage()), not {type(frame).__name__}"
+            + (f" lacking {sorted(missing)}" if missing else "")
+        )
+    _folder(path)
     _pyarrow()
     frame = tidy_frame(frame)
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -306,6 +322,9 @@ def read_dataset(
     the manifest holds no hash for is read with a warning. ``verify=False`` skips the checks (faster,
     and reads a damaged file as it is, or fails on it with a plain ``ReadError``).
     """
+    _folder(path)
+    if not isinstance(verify, bool):
+        raise ArgumentError(f"verify must be True or False, not {verify!r}")
     pa = _pyarrow()
     root = Path(path)
     if not root.is_dir():
@@ -342,7 +361,7 @@ def read_dataset(
 
 def _verify_files(root: Path, files: list[Path]) -> None:
     """Check each file against its manifest entry: raise on the first bad one, warn for unhashed ones."""
-    entries = {e["file"]: e for e in read_manifest(root)["partitions"].values()}
+    entries = {e["file"]: e for e in _recorded(root).values()}
     unhashed = []
     for file in sorted(files):
         relative = file.resolve().relative_to(root.resolve()).as_posix()
@@ -377,7 +396,7 @@ def read_partition(
     if not file.is_file():
         return tidy_frame({})
     if verify:
-        entry = read_manifest(root)["partitions"].get(f"{account}/{month}")
+        entry = _recorded(root).get(f"{account}/{month}")
         problem = check_partition(root, entry)
         if problem is not None:
             raise _corrupt(file, problem)
@@ -434,6 +453,13 @@ def _settled(base: Path, entry: dict[str, Any]) -> dict[str, Any]:
     if (digest, size) == (previous.get("sha256"), previous.get("size")):
         return dict(previous)  # killed before the move: the old file is still in place
     return settled  # moved, or neither: then the new entry is what it is checked against
+
+
+def _recorded(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest's entries as stored, each settled to the file it records: read only, never written."""
+    base = Path(root)
+    stored = read_manifest(base, refresh=False)["partitions"]
+    return {k: _settled(base, e) for k, e in stored.items() if isinstance(e, dict) and e.get("file")}
 
 
 def read_manifest(root: str | os.PathLike[str], *, refresh: bool = True) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def create_export(
     account = one_account(account)
     kind = _one_kind(kind)
     if name is not None and not isinstance(name, str):
-        raise ArgumentError(f"name must be text or None, not {type(name).__name__}")
+        raise ArgumentError(f"name must be text or None, not {name.__class__.__name__}")
     action = CREATE_ACTIONS[kind]
     lower, upper = moment(start, "start"), moment(end, "end")
     _check_client_factory(client_factory)

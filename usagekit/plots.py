@@ -79,6 +79,9 @@ _BY = ("domain", "region", "account")
 def _offset(freq: str) -> Any:
     from pandas.tseries.frequencies import to_offset
 
+    if not isinstance(freq, str):
+        raise ArgumentError(f"freq must be a pandas frequency such as '1h' or '1D', not {freq!r}")
+
     try:
         return to_offset(freq)
     except (ValueError, TypeError):
@@ -434,6 +437,11 @@ def plot_percentile(
 
     if not isinstance(usage, pd.DataFrame):
         raise ArgumentError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
+    missing = {"account", "region", "metric", "start", "value"} - set(usage.columns)
+    if missing:
+        raise ArgumentError(
+            f"plot_percentile needs the tidy frame's columns; missing: {', '.join(sorted(missing))}"
+        )
     if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
         raise ArgumentError(f"month must be a Beijing month such as '2026-10', not {month!r}")
     rows = usage[

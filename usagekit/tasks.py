@@ -144,6 +144,10 @@ def tasks_of(tasks: pd.DataFrame | ExportTask | Iterable[ExportTask]) -> list[Ex
         return [ExportTask.from_row(tasks)]
     if isinstance(tasks, pd.DataFrame):
         return [ExportTask.from_row(row) for row in tasks.to_dict("records")]
+    if isinstance(tasks, str | bytes | Mapping) or not isinstance(tasks, Iterable):
+        raise ArgumentError(
+            f"tasks must be a task frame (list_tasks()), rows of one or ExportTask values, not {type(tasks).__name__}"
+        )
     out = []
     for task in tasks:
         if not isinstance(task, ExportTask):

@@ -156,6 +156,10 @@ def plot_timeline(
     if by not in _LANE_ORDERS:
         raise ArgumentError(f"by must be 'account' or 'kind', not {by!r}")
     tz = check_zone(tz)
+    if not isinstance(tasks, pd.DataFrame) or not {"account", "kind", "task_id"} <= set(tasks.columns):
+        raise ArgumentError(
+            f"tasks must be a task frame (list_tasks()), not {type(tasks).__name__} {tasks!r:.40}"
+        )
     frame = task_frame(tasks)
     attrs = dict(getattr(tasks, "attrs", {}) or {})
     frame.attrs = attrs

@@ -32,7 +32,7 @@ test detail vas gap 1 5 <NA>
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -164,11 +164,18 @@ def _id_order(task_id: str) -> tuple[int, int | str]:
 
 def _task_frame(tasks: Any) -> pd.DataFrame:
     if isinstance(tasks, pd.DataFrame):
+        missing = {"account", "kind", "task_id"} - set(tasks.columns)
+        if missing:
+            raise ArgumentError(
+                f"coverage needs a task frame (list_tasks()); this one lacks {sorted(missing)}"
+            )
         return task_frame(tasks)
     if hasattr(tasks, "to_row"):
         tasks = [tasks]
-    if isinstance(tasks, Iterable):
-        return task_frame([task.to_row() for task in tasks])
+    if isinstance(tasks, Iterable) and not isinstance(tasks, str | bytes | Mapping):
+        items = list(tasks)
+        if all(hasattr(task, "to_row") for task in items):
+            return task_frame([task.to_row() for task in items])
     raise ArgumentError(f"coverage needs a task frame or ExportTask values, not {type(tasks).__name__}")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -452,7 +453,11 @@ def _wrong_format(source: Source, name: str, kind: str) -> FileFormatError:
 
 
 def _options(mapping: ColumnMapping | None, kb: int) -> Options:
-    if kb not in (1000, 1024):
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise ArgumentError(
+            f"mapping must be a dict of header -> role (or (role, unit)), not {type(mapping).__name__}"
+        )
+    if isinstance(kb, bool) or kb not in (1000, 1024):
         raise ArgumentError(f"kb must be 1000 or 1024, not {kb!r}")
     options = Options({}, kb)
     for header, target in (mapping or {}).items():
@@ -521,8 +526,12 @@ def read_usage(
                 domain   metric                     start   value  unit
     0  cdn.example.com  traffic 2024-03-01 16:00:00+00:00  2048.0  byte
     """
+    if not isinstance(path, str | bytes | os.PathLike) and not hasattr(path, "read"):
+        raise ArgumentError(
+            f"path must be a file path, the file's bytes or an open binary file, not {type(path).__name__}"
+        )
     options = _options(mapping, kb)
-    if cache not in (True, False, "memory"):
+    if cache not in (True, False, "memory") or (isinstance(cache, int) and not isinstance(cache, bool)):
         raise ArgumentError(f"cache must be True, 'memory' or False, not {cache!r}")
     try:
         if not cache:
