@@ -450,3 +450,26 @@ def test_human_units() -> None:
     assert human_bytes(1024**3) == "1.00 GB" and human_bytes(5 * 1024**4) == "5.00 TB"
     assert human_bits(2_000_000_000) == "2.00 Gbit/s"
     assert human_count(12_500) == "12.5 thousand" and human_count(3_200_000_000) == "3.2 billion"
+
+
+# --- bill_check.csv ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bill_check_csv_is_octobers_check_its_billed_side_the_sandboxs_truth(
+    demo: Demo, twin: Sandbox
+) -> None:
+    check = pd.read_csv(demo.output / "bill_check.csv", keep_default_na=False, na_values=[""])
+    assert len(check) and set(check["period"].str[:7]) == {"2026-10"}  # NOW's last complete Beijing month
+    assert set(check["verdict"]) <= {"match", "differs", "incomplete_usage", "not_billed_yet", "no_usage"}
+    for account in ACCOUNTS:
+        truth = twin.truth.billed(account, None, "2026-10")
+        billed = truth.assign(region=truth["region"].fillna("")).set_index(["region", "period"])["quantity"]
+        mine = check[check["account"] == account]
+        shown = mine.assign(region=mine["region"].fillna("")).set_index(["region", "period"])["billed"]
+        assert shown.to_dict() == billed.to_dict(), account
+    assert any(
+        line.strip().startswith(str(demo.output / "bill_check.csv")) for line in demo.text.splitlines()
+    )
+    html = (demo.output / "report.html").read_text(encoding="utf-8")
+    assert "Does the bill match?" in html and "bill_check.csv" in html
