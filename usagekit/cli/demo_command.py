@@ -6,7 +6,8 @@ usage (a Parquet dataset, ``usage/account=…/month=…``) into one folder, and 
 Then the bill (:mod:`usagekit.report`): ``billing.csv`` (every billing method, priced with the example
 price table), the timeline, usage and percentile plots as PNG (``plot`` extra) and ``report.html``, the
 billing report notebook executed on that folder (``report`` extra). A missing extra skips its files
-with one line naming it.
+with one line naming it. ``showback.csv`` and ``anomalies.csv`` (:mod:`usagekit.cli.demo_showback`): last
+month's bill split among domains, and the hours whose traffic left its baseline.
 
     $ usagekit demo --output ./usagekit-demo
 """
@@ -38,6 +39,10 @@ MARKER = ".usagekit-demo"
 OUTPUTS = (
     "tasks.csv",
     "billing.csv",
+    "showback.csv",
+    "anomalies.csv",
+    "focus.parquet",
+    "cost_check.csv",
     "bill_check.csv",
     "timeline.png",
     "usage.png",
@@ -223,6 +228,8 @@ def _bill(output: Path, tasks: pd.DataFrame, frame: pd.DataFrame) -> Iterator[st
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the demo, printing to ``out``."""
     from usagekit.cli.demo_billcheck import write_bill_check
+    from usagekit.cli.demo_money import write_money_files
+    from usagekit.cli.demo_showback import write_showback_files
     from usagekit.dataset import to_dataset
     from usagekit.discovery import sandbox_world
     from usagekit.listing import list_tasks
@@ -251,6 +258,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             warnings.simplefilter("ignore", OverlapWarning)  # counted in the summary instead
             frame = usage(details, cache_dir=cache)
         to_dataset(frame, output / "usage")
+        showback = list(write_showback_files(box.accounts, frame, output, pd.Timestamp(box.now)))
+        money = list(write_money_files(box, frame, output))
         checked = list(write_bill_check(box.accounts, frame, output, pd.Timestamp(box.now)))
     for line in summary_lines(tasks, frame, len(details)):
         print(line, file=out)
@@ -263,6 +272,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         flush=True,
     )
     for line in _bill(output, tasks, frame):
+        print(line, file=out, flush=True)
+    for line in showback:
+        print(line, file=out, flush=True)
+    for line in money:
         print(line, file=out, flush=True)
     for line in checked:
         print(line, file=out, flush=True)
