@@ -141,3 +141,13 @@ def test_a_writer_killed_before_its_move_leaves_the_old_file_trusted(
     back = read_partition(dataset, "shop", "2026-11")
     assert back["value"].sum() == 1000.0 * sum(range(576))  # the old file, checked against its old hash
     assert "previous" not in read_manifest(dataset)["partitions"]["shop/2026-11"]
+
+
+def test_reading_never_rewrites_the_manifest(dataset: Path) -> None:
+    import shutil
+
+    shutil.rmtree(dataset / "account=media")  # the manifest still lists it: a refresh would drop it
+    before = (dataset / "_manifest.json").read_bytes()
+    assert read_dataset(dataset)["value"].sum() == 1000.0 * sum(range(576))
+    assert len(read_partition(dataset, "shop", "2026-11")) == 576
+    assert (dataset / "_manifest.json").read_bytes() == before
