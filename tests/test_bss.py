@@ -242,3 +242,15 @@ def test_each_product_answers_its_own_actions_whatever_the_signature(split_box: 
     daily = bill_lines(account, month="2026-10", now=NOW)
     monthly = bill_lines(account, month="2026-10", granularity="monthly", now=NOW)
     assert monthly["gross"].sum() == daily["gross"].sum() and monthly["billing_date"].isna().all()
+
+
+def test_bill_lines_stay_within_bssopenapis_10_calls_a_second() -> None:
+    from usagekit.sandbox import Faults
+
+    # the sandbox refuses an account's 11th call within a second (Throttling.User, recorded); the CDN's own
+    # bucket (90/s) would burst past it, BssOpenApi's (10/s) never does, however fast the machine
+    with Sandbox(seed=5, now=NOW, clock="frozen", accounts=1, tasks=2, faults=Faults(rate_limit=10)) as box:
+        lines = bill_lines(box.accounts, month="2026-10", now=NOW)
+        calls = [r for r in box.requests if r["action"] == "DescribeInstanceBill"]
+    assert len(lines) > 0 and len(calls) >= 31
+    assert [r for r in calls if r["code"] == "Throttling.User"] == []
