@@ -134,8 +134,7 @@ def test_demo_writes_its_files_and_prints_a_summary_that_agrees_with_them(demo: 
         line = next(line for line in text.splitlines() if line.strip().startswith(row.account))
         assert human_bytes(row.traffic) in line and human_bits(row.peak_bandwidth) in line
         assert human_count(row.requests) in line
-    seconds = float(re.search(r"done in ([0-9.]+) s", text)[1])
-    assert seconds < 60
+    assert float(re.search(r"done in ([0-9.]+) s", text)[1]) > 0  # says how long; the speed is a benchmark's
     assert demo.err == ""  # no progress bars when not on a terminal
     assert demo.cache_after == str(demo.cache)  # restored
     assert not demo.cache.exists()  # the demo's downloads went to a temporary folder
