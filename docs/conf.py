@@ -46,7 +46,7 @@ AREAS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "usage": (
         "Usage frames and datasets",
         "Tidy usage frames, reconciled exports, Parquet datasets, keeping a dataset current, FOCUS.",
-        ("tidy", "dataset", "syncing", "sync_report", "focus", "csvio", "tables"),
+        ("tidy", "dataset", "syncing", "sync_report", "focus", "csvfiles"),
     ),
     "bill": (
         "The bill",
