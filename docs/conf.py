@@ -125,6 +125,7 @@ def write_pages() -> list[str]:
             continue
         pages[_area_of(name)].append(name)
     written = []
+    (HERE / "api").mkdir(exist_ok=True)  # generated, so not in a fresh clone
     for area, names in pages.items():
         if not names:
             continue
