@@ -346,18 +346,18 @@ def bill_prediction(
     two hours before ``now``, with the method in force on the 1st. ``now=None`` leaves the window to the
     service (its own current month and time); a moment asks for its Beijing month up to that moment.
 
-    =======  ===================  ============================================================
-    column   dtype                meaning
-    =======  ===================  ============================================================
-    account  category             the account's name
-    method   category             the reply's ``BillType``
-    region   category             the reply's ``Area`` (``CN``, ...; ``OverSeas`` as ``OVERSEAS``)
-    quantity float64              the predicted billed quantity (``Value``)
-    unit     category             ``bit/s``
-    at       datetime64[ns, UTC]  ``TimeStp``: when the chosen point occurred (NaT where none)
-    start    datetime64[ns, UTC]  the reply's ``StartTime``
-    end      datetime64[ns, UTC]  the reply's ``EndTime``
-    =======  ===================  ============================================================
+    ========  ===================  ================================================================
+    column    dtype                meaning
+    ========  ===================  ================================================================
+    account   category             the account's name
+    method    category             the reply's ``BillType``
+    region    category             the reply's ``Area`` (``CN``, ...; ``OverSeas`` as ``OVERSEAS``)
+    quantity  float64              the predicted billed quantity (``Value``)
+    unit      category             ``bit/s``
+    at        datetime64[ns, UTC]  ``TimeStp``: when the chosen point occurred (NaT where none)
+    start     datetime64[ns, UTC]  the reply's ``StartTime``
+    end       datetime64[ns, UTC]  the reply's ``EndTime``
+    ========  ===================  ================================================================
 
     >>> bill_prediction([], now="2026-11-20T08:00:00Z")
     Traceback (most recent call last):
