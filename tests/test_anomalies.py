@@ -226,3 +226,14 @@ def test_domain_less_rows_beside_domain_rows_are_not_a_series() -> None:
     assert usagekit.anomalies(both).empty
     alone = usagekit.anomalies(_hourly(rest, domain=None))  # an account with totals only keeps them
     assert len(alone) == 24 and alone["domain"].isna().all()
+    # and the plot draws what was checked: the domain alone beside the rest, the account's total alone
+    legend = [
+        t.get_text()
+        for t in usagekit.plot_anomalies(both, usagekit.anomalies(both), "shop").get_legend().get_texts()
+    ]
+    assert legend == ["img.example"]
+    legend = [
+        t.get_text()
+        for t in usagekit.plot_anomalies(_hourly(rest, domain=None), alone, "shop").get_legend().get_texts()
+    ]
+    assert legend == ["rest of account", "anomaly (up)"]

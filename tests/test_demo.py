@@ -472,3 +472,52 @@ def test_bill_check_csv_is_octobers_check_its_billed_side_the_sandboxs_truth(
     )
     html = (demo.output / "report.html").read_text(encoding="utf-8")
     assert "Does the bill match?" in html and "bill_check.csv" in html
+
+
+# --- showback.csv and anomalies.csv ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_showback_csv_splits_octobers_priced_bill_to_the_cent(
+    demo: Demo, billing: pd.DataFrame, twin: Sandbox
+) -> None:
+    from decimal import Decimal
+
+    split = pd.read_csv(demo.output / "showback.csv", dtype={"amount": str, "period": str})
+    assert split.columns.tolist() == [
+        "account",
+        "method",
+        "period",
+        "domain",
+        "share",
+        "amount",
+        "currency",
+        "rule",
+        "at",
+    ]
+    assert set(split["period"].str[:7]) == {"2026-10"}  # NOW's last complete Beijing month
+    cents = Decimal("0.01")
+    assert all(Decimal(a) == Decimal(a).quantize(cents) for a in split["amount"])
+    for account, rows in split.groupby("account"):
+        method = twin.truth.bill_type(str(account))
+        assert set(rows["method"]) == {method}
+        october = billing[(billing["account"] == account) & (billing["month"] == "2026-10")]
+        priced = october[october["method"] == method]
+        if method.endswith("_overseas"):  # the mainland billed apart, as the base method bills it
+            base = october[
+                (october["method"] == method.removesuffix("_overseas")) & (october["region"] == "CN")
+            ]
+            priced = pd.concat([priced, base])
+        total = sum(Decimal(a) for a in rows["amount"])
+        # billing.csv's cost is the month's (float); the split rounds each period and region to the cent
+        assert abs(float(total) - priced["cost"].sum()) <= 0.01 * rows["period"].nunique() * len(priced)
+    assert "showback.csv" in demo.text and "anomalies.csv" in demo.text
+
+
+@pytest.mark.slow
+def test_anomalies_csv_has_the_documented_columns(demo: Demo) -> None:
+    found = pd.read_csv(demo.output / "anomalies.csv")
+    assert found.columns.tolist() == [
+        "account", "domain", "metric", "start", "end", "value", "expected", "score", "direction",
+    ]  # fmt: skip
+    assert found["domain"].notna().all()  # domain-less rows beside domain rows are no series

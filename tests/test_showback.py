@@ -140,6 +140,10 @@ def test_unattributed_is_its_own_line_and_a_mapping_leaves_unmapped_domains_apar
         ("2026-10-05", "unmapped"): "2.00000000",
         ("2026-10-05", "unattributed"): "1.00000000",
     }
+    as_dict = usagekit.allocate_cost(
+        usage, method="hour_flow", prices=prices, mapping={"a.example": "web"}, by="team"
+    )
+    assert _amounts(as_dict, "team") == _amounts(teams, "team")
     by_domain = usagekit.allocate_cost(usage, method="hour_flow", prices=prices, mapping=mapping)
     assert dict(zip(by_domain["domain"], by_domain["team"], strict=True)) == {
         "a.example": "web", "b.example": "unmapped", "unattributed": "unattributed",

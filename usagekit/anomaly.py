@@ -48,6 +48,7 @@ __all__ = [
     "anomalies",
     "check_settings",
     "period_series",
+    "steady_rows",
 ]
 
 ANOMALY_COLUMNS = ("account", "domain", "metric", "start", "end", "value", "expected", "score", "direction")
@@ -156,7 +157,7 @@ def _frame(rows: dict[str, object], metric: str, step: pd.Timedelta) -> pd.DataF
     return frame.sort_values(["account", "domain", "start"], ignore_index=True, na_position="first")
 
 
-def _consistent(usage: pd.DataFrame) -> pd.DataFrame:
+def steady_rows(usage: pd.DataFrame) -> pd.DataFrame:
     """``usage`` without the domain-less rows of accounts that also have rows per domain.
 
     Where exports of some domains and by account overlap, a domain-less row is the rest of the account
@@ -206,7 +207,7 @@ def anomalies(
     if accounts is not None:
         names = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
         usage = usage[usage["account"].isin(names)]
-    wide = period_series(_consistent(usage), metric, step)
+    wide = period_series(steady_rows(usage), metric, step)
     rows: dict[str, list[object]] = {
         k: [] for k in ("account", "domain", "start", "value", "expected", "score")
     }

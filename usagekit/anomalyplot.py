@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from usagekit.anomaly import period_series
+from usagekit.anomaly import period_series, steady_rows
 from usagekit.plotstyle import (
     REST_LABEL,
     date_axis,
@@ -58,7 +58,7 @@ def plot_anomalies(usage: pd.DataFrame, found: pd.DataFrame, account: str, *, ax
     Axes (a new figure when ``ax`` is None).
     """
     metric, step = _metric_and_freq(found)
-    wide = period_series(usage[usage["account"] == account], metric, step)
+    wide = period_series(steady_rows(usage[usage["account"] == account]), metric, step)
     if wide.empty:
         raise ValueError(f"usage holds no {metric} of account {account!r}")
     ax = new_axes(ax, 10, 4)
@@ -67,9 +67,13 @@ def plot_anomalies(usage: pd.DataFrame, found: pd.DataFrame, account: str, *, ax
     scale = scale_for(metric, float(np.nanmax(wide.to_numpy(dtype=float))))
     days = to_days(wide.index)
     handles = []
-    for column, name in zip(wide.columns, names, strict=True):
+    for position, name in enumerate(names):
         (line,) = ax.plot(
-            days, scale.apply(wide[column].to_numpy()), color=colors[name], lw=1.0, label=short_label(name)
+            days,
+            scale.apply(wide.iloc[:, position].to_numpy()),
+            color=colors[name],
+            lw=1.0,
+            label=short_label(name),
         )
         handles.append(line)
     mine = found[found["account"] == account]

@@ -15,7 +15,8 @@ rule of the method in force, at the point(s) the bill came from (see :mod:`usage
 * ``month_avg_day_bandwidth`` and ``month_avg_day_95``: each counted day's shares at its peak (or 95th)
   point, weighted by that day's billed quantity;
 * rows without a domain (an account's rest beyond the domains its exports listed) are their own line,
-  ``unattributed``, never spread over the named domains.
+  ``unattributed``, never spread over the named domains; so is a period's amount where the usage shows
+  nothing at the point(s) taken, or no usage at all (``at`` then says so).
 
 Each period's amount is split in decimal to the currency's smallest unit (cents; none for JPY and KRW)
 by largest remainder, so the shares of a period add up to its amount exactly.
@@ -102,13 +103,17 @@ def largest_remainder(amount: Decimal, weights: Sequence[float], places: int = 2
     return [(sign * n * unit).quantize(unit) for n in floors]
 
 
-def read_mapping(mapping: pd.DataFrame | str | os.PathLike[str]) -> dict[str, str]:
-    """A ``domain, team`` table (a frame or a CSV file) as ``{domain: team}``; each domain once.
+def read_mapping(mapping: Mapping[str, str] | pd.DataFrame | str | os.PathLike[str]) -> dict[str, str]:
+    """A ``domain, team`` table (a frame, a CSV file, or a ``{domain: team}`` dict) as ``{domain: team}``.
+
+    Each domain once, each with a team.
 
     >>> read_mapping(pd.DataFrame({"domain": ["a.example"], "team": ["web"]}))
     {'a.example': 'web'}
     """
     where = None
+    if isinstance(mapping, Mapping):
+        mapping = pd.DataFrame({"domain": list(mapping), "team": list(mapping.values())})
     if isinstance(mapping, str | os.PathLike):
         where = os.fspath(mapping)
         try:
@@ -327,7 +332,7 @@ def allocate_cost(
     bill: pd.DataFrame | None = None,
     prices: pd.DataFrame | str | os.PathLike[str] | None = None,
     by: str = "domain",
-    mapping: pd.DataFrame | str | os.PathLike[str] | None = None,
+    mapping: Mapping[str, str] | pd.DataFrame | str | os.PathLike[str] | None = None,
     rule: str = "at_billed_point",
     accounts: Account | str | Sequence[Account | str] | None = None,
 ) -> pd.DataFrame:
@@ -340,7 +345,7 @@ def allocate_cost(
     asked of ``accounts``). ``usage`` is a reconciled tidy frame (:func:`usagekit.usage`) of exports that
     list the domains; rows without a domain are ``unattributed``. ``rule`` (``at_billed_point`` or
     ``top_band``) applies to ``month_95`` and ``month_95_night_half``; the module docs give every rule.
-    ``mapping`` (a frame or CSV of ``domain, team``) adds a ``team`` column (``unmapped`` for domains it
+    ``mapping`` (a ``{domain: team}`` dict, or a frame or CSV of ``domain, team``) adds a ``team`` column (``unmapped`` for domains it
     does not name; ``unattributed`` stays itself); ``by="team"`` gives one row per team instead.
     ``accounts`` (names or Accounts) keeps only those accounts.
 
