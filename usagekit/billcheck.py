@@ -48,6 +48,15 @@ import numpy as np
 import pandas as pd
 
 from usagekit.accounts import Account
+from usagekit.billcover import (
+    NO_REGION,
+    account_points,
+    lacking_points,
+    lacking_text,
+    metric_of,
+    missing_per_day,
+    per_day,
+)
 from usagekit.billhistory import bill_history, bill_prediction, cycle_of, service_now
 from usagekit.billing import METHODS, billing_quantities
 from usagekit.billpoints import Chosen, above, billed_point, bj, locate
@@ -103,9 +112,7 @@ PREDICTION_CHECK_COLUMNS = (
     "computed_at",
     "predicted_at",
 )
-_POINT = pd.Timedelta(minutes=5)
 _BEIJING = pd.Timedelta(hours=8)
-_NO_REGION = ""  # requests carry no region: a key that groups and joins
 
 
 # --- arguments ----------------------------------------------------------------------------------------
@@ -136,68 +143,6 @@ def _usage_arg(usage: Any) -> pd.DataFrame:
             f"usage must be a tidy usage frame (usagekit.usage()); this one lacks {sorted(lacking)}"
         )
     return usage
-
-
-# --- the usage's side ---------------------------------------------------------------------------------
-
-
-def _metric(method: str) -> str:
-    base = method.removesuffix("_overseas")
-    return {"hour_flow": "traffic", "hour_count": "requests"}.get(base, "bandwidth")
-
-
-def _points(usage: pd.DataFrame, metric: str, overseas: bool) -> pd.DataFrame:
-    """One account's 5-minute points of ``metric``, summed over domains: ``region`` (text), ``start``, ``value``,
-    and ``whole``: a row without a domain (an export by account: the account's total, or the rest of it
-    beyond listed domains) is among them, so the sum is the account's; points only exports of some
-    domains hold are not."""
-    rows = usage.loc[usage["metric"] == metric, ["region", "start", "value"]]
-    whole = (
-        usage.loc[rows.index, "domain"].isna() if "domain" in usage.columns else pd.Series(True, rows.index)
-    )
-    region = rows["region"].astype(object).where(rows["region"].notna(), _NO_REGION).astype(str)
-    if overseas:
-        region = region.where(region.isin(["CN", _NO_REGION]), "OVERSEAS")
-    grouped = rows.assign(region=region, whole=whole.to_numpy(bool)).groupby(["region", "start"], sort=True)
-    summed = grouped.agg(value=("value", "sum"), whole=("whole", "any")).reset_index()
-    summed["start"] = pd.to_datetime(summed["start"], utc=True)
-    return summed
-
-
-def _lacking_points(
-    points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp
-) -> pd.DatetimeIndex:
-    """The 5-minute points of ``[start, end)`` where ``region`` lacks the account's total (UTC)."""
-    grid = pd.date_range(start, end, freq=_POINT, inclusive="left")
-    present = points.loc[(points["region"] == region) & points["whole"], "start"]
-    return grid[~grid.isin(present)]
-
-
-_NONE_MISSING = pd.Series(dtype=np.int64)
-
-
-def _per_day(lacking: pd.DatetimeIndex) -> pd.Series:
-    """Lacking points counted per Beijing day (``2026-10-12``)."""
-    if len(lacking) == 0:
-        return _NONE_MISSING
-    days = (lacking.tz_convert("UTC").tz_localize(None) + _BEIJING).strftime("%Y-%m-%d")
-    return pd.Series(1, index=days).groupby(level=0).sum()
-
-
-def _missing(points: pd.DataFrame, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    """Points ``region`` lacks in ``[start, end)``, counted per Beijing day (``2026-10-12``)."""
-    return _per_day(_lacking_points(points, region, start, end))
-
-
-def _lacking_text(missing: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> str:
-    expected = int((end - start) / _POINT)
-    days = [f"{day} ({int(n)} of {min(288, expected)} points missing)" for day, n in missing.items()]
-    shown = "; ".join(days[:6]) + (f"; and {len(days) - 6} more days" if len(days) > 6 else "")
-    return (
-        f"the usage lacks the account's total at {int(missing.sum()):,} of this period's {expected:,} points "
-        f"(no point, or only exports of some domains): {shown}. Export those days by account "
-        "(usagekit.create_export without domains) and read them to check this period."
-    )
 
 
 # --- one row ------------------------------------------------------------------------------------------
@@ -280,8 +225,8 @@ class _Context:
         self.rounding: str = options["rounding"]
         self.idle: bool = options["idle"]
         self.known = method in METHODS
-        metric = _metric(method)
-        self.points = _points(usage, metric, method.endswith("_overseas")) if self.known else None
+        metric = metric_of(method)
+        self.points = account_points(usage, metric, method.endswith("_overseas")) if self.known else None
         self.has_usage = self.points is not None and not self.points.empty
         self._lacking: dict[str, pd.DatetimeIndex] = {}
 
@@ -289,12 +234,12 @@ class _Context:
         """Points ``region`` lacks in ``[start, end)`` per Beijing day; the month's found once per region."""
         if region not in self._lacking:
             assert self.points is not None
-            self._lacking[region] = _lacking_points(self.points, region, self.lower, self.upper)
+            self._lacking[region] = lacking_points(self.points, region, self.lower, self.upper)
         lacking = self._lacking[region]
         first, last = lacking.searchsorted(start), lacking.searchsorted(min(end, self.upper))
-        return _per_day(lacking[first:last])
+        return per_day(lacking[first:last])
 
-    def region_points(self, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    def regionaccount_points(self, region: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         assert self.points is not None
         rows = self.points[self.points["region"] == region]
         return rows[(rows["start"] >= start) & (rows["start"] < end)]
@@ -318,18 +263,16 @@ def _verdict(
         )
         return _row(key, computed, math.nan, "unsupported", text, ctx.tolerance)
     if not ctx.has_usage:
-        text = (
-            f"the usage holds no {_metric(ctx.method)} point of this account in {ctx.lower + _BEIJING:%Y-%m}"
-        )
+        text = f"the usage holds no {metric_of(ctx.method)} point of this account in {ctx.lower + _BEIJING:%Y-%m}"
         return _row(key, math.nan, billed, "no_usage", text, ctx.tolerance)
-    missing = ctx.missing(key["region"] or _NO_REGION, start, end)
+    missing = ctx.missing(key["region"] or NO_REGION, start, end)
     if not missing.empty:
         return _row(
             key,
             computed,
             billed,
             "incomplete_usage",
-            _lacking_text(missing, start, min(end, ctx.upper)),
+            lacking_text(missing, start, min(end, ctx.upper)),
             ctx.tolerance,
         )
     if math.isnan(billed):
@@ -340,7 +283,7 @@ def _verdict(
     _, relative, agree = _compare(computed, billed, ctx.tolerance)
     text, at = "", [None, None]
     if cycle_of(ctx.method) == "month":
-        region_points = ctx.region_points(key["region"] or _NO_REGION, start, end)
+        region_points = ctx.regionaccount_points(key["region"] or NO_REGION, start, end)
         text, *at = _point_text(region_points, ctx.method, ctx.rounding, ctx.idle, billed, unit)
     if agree:
         return _row(
@@ -368,7 +311,7 @@ def _billed_side(history: pd.DataFrame) -> pd.DataFrame:
             columns=["region", "period_start", "period", "period_end", "unit", "billed", "charge_types"]
         )
     frame = history.assign(
-        region=history["region"].astype(object).where(history["region"].notna(), _NO_REGION)
+        region=history["region"].astype(object).where(history["region"].notna(), NO_REGION)
     )
     grouped = frame.groupby(["region", "period_start"], sort=True, observed=True)
     return grouped.agg(
@@ -388,7 +331,7 @@ def _computed_side(usage: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
     )
     frame = pd.DataFrame(
         {
-            "region": quantities["region"].astype(object).where(quantities["region"].notna(), _NO_REGION),
+            "region": quantities["region"].astype(object).where(quantities["region"].notna(), NO_REGION),
             "period_start": quantities["period_start"],
             "period": quantities["period"].astype(object),
             "period_end": quantities["period_end"],
@@ -410,7 +353,7 @@ def _check_method(
         label = side if side is not None else mine
         key = {
             "account": account,
-            "region": region if region != _NO_REGION else None,
+            "region": region if region != NO_REGION else None,
             "method": method,
             "period": label["period"],
             "period_start": start,
@@ -556,7 +499,7 @@ def check_bill(
 def _prediction_row(
     usage: pd.DataFrame, row: pd.Series, tolerance: float, rounding: str, idle: bool
 ) -> dict[str, Any]:
-    method, region = str(row["method"]), (str(row["region"]) if pd.notna(row["region"]) else _NO_REGION)
+    method, region = str(row["method"]), (str(row["region"]) if pd.notna(row["region"]) else NO_REGION)
     start, end = row["start"], row["end"]
     if method.removesuffix("_overseas") in ("month_avg_day_bandwidth", "month_avg_day_95"):
         end = (end + _BEIJING).floor("D") - _BEIJING  # the current day is left out of a mean
@@ -574,21 +517,21 @@ def _prediction_row(
         return _prediction_result(key, math.nan, predicted, "unsupported", text, (None, row["at"]))
     starts = pd.to_datetime(usage["start"], utc=True)
     window = usage[(usage["account"].astype(str) == key["account"]) & (starts >= start) & (starts < end)]
-    points = _points(window, "bandwidth", method.endswith("_overseas"))
+    points = account_points(window, "bandwidth", method.endswith("_overseas"))
     if points.empty:
         return _prediction_result(
             key, math.nan, predicted, "no_usage", "the usage holds no point of this window", (None, row["at"])
         )
     mine = billing_quantities(window, method, percentile_rounding=rounding, count_idle_days=idle)
-    mine = mine[mine["region"].astype(object).where(mine["region"].notna(), _NO_REGION) == region]
+    mine = mine[mine["region"].astype(object).where(mine["region"].notna(), NO_REGION) == region]
     computed = float(mine["quantity"].iloc[0]) if len(mine) else 0.0
     region_points = points[points["region"] == region]
     chosen = billed_point(region_points, method, rounding, idle)
     at = (chosen.at if chosen is not None else None, row["at"])
-    missing = _missing(points, region, start, end)
+    missing = missing_per_day(points, region, start, end)
     if not missing.empty:
         return _prediction_result(
-            key, computed, predicted, "incomplete_usage", _lacking_text(missing, start, end), at
+            key, computed, predicted, "incomplete_usage", lacking_text(missing, start, end), at
         )
     _, relative, agree = _compare(computed, predicted, tolerance)
     if agree:
