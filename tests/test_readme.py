@@ -26,12 +26,7 @@ PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, re.S | re.M)
 #: the README's commands that write files its Python blocks read, as the README writes them
 #: blocks that do not run as written yet, by their first line, and why (each must still fail: fix the README,
 #: then take it off this list)
-KNOWN_BROKEN = {
-    'split = usagekit.allocate_cost(usage, bill=usagekit.bill_lines(accounts, month="2026-10"))  # or prices=...': (
-        "showback section: `usage` is never defined above (the blocks call it `frame`) and teams.csv is not "
-        "written anywhere"
-    ),
-}
+KNOWN_BROKEN: dict[str, str] = {}
 FILE_COMMANDS = ("usagekit prices --example > prices.csv", "usagekit fetch --format csv --output usage.csv")
 
 
