@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from usagekit.sandbox.faults import FAILED_EXPORTS, Faults, export_fails
-from usagekit.sandbox.world import Task, World, stable_rng
+from usagekit.sandbox.world import Task, World, task_id_of
 
 __all__ = ["FAILURE_RATE", "TaskStore", "three_months_before"]
 
@@ -56,8 +56,10 @@ class TaskStore:
         self._newest_first: dict[tuple[str, str], list[Task]] = {}
         for task in world.tasks:  # world tasks come oldest first
             self._by_account.setdefault((task.account, task.kind), []).append(task)
-        self._ids = stable_rng(world.params.seed, "new-task-ids")
-        self._next_id = max((int(t.task_id) for t in world.tasks), default=20_000_000)
+        #: tasks created here so far: the n-th gets the id of a seeded task created n seconds after the
+        #: start (world.task_id_of), above every seeded id, the same whatever the real clock did meanwhile
+        self._created = 0
+        self._start = int(world.params.now.timestamp())
 
     def get(self, task_id: str) -> Task:
         """The task with ``task_id`` (KeyError when there is none, or it was deleted)."""
@@ -99,8 +101,8 @@ class TaskStore:
     ) -> Task:
         """A new task, ``created`` now, finishing ``task_delay`` seconds of sandbox time later."""
         with self._lock:
-            self._next_id += self._ids.randint(1, 29)
-            task_id = str(self._next_id)
+            self._created += 1
+            task_id = task_id_of(self._start + self._created, self.world.account(account).index, kind)
             outcome = "failed" if export_fails(self.faults, self.world.params.seed, task_id) else "success"
             created = int(now)
             task = Task(
