@@ -4,8 +4,9 @@ A child process runs the sync against the test's sandbox (a real clock, so expor
 child runs). The child script wraps a few seams the sync goes through (the listing, an export created,
 the wait, an export file downloaded, a parsed frame cached, a partition's temporary file about to be renamed
 over ``part-0.parquet``, a partition written); on the chosen point it prints ``REACHED <point>``,
-flushes and blocks on stdin. The test reads the child's stdout up to that line, then kills it (SIGKILL:
-no cleanup code runs). So every try is killed at a known point whatever the machine's speed, and a try
+flushes and blocks, and so does every other thread that comes to a seam after it (nothing moves into
+the cache or the dataset past the point). The test reads the child's stdout up to that line, then
+kills it (SIGKILL: no cleanup code runs). Every try syncs October and November of two accounts. So every try is killed at a known point whatever the machine's speed, and a try
 that never reaches its point fails the test instead of passing unnoticed. After each kill every
 partition on disk must be whole and hold only rows its provenance vouches for; then a last run finishes
 and equals an uninterrupted sync and the sandbox's truth.
@@ -39,21 +40,28 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-endpoint, dataset, cache, first, point, nth = sys.argv[1:7]
+endpoint, dataset, cache, point, nth = sys.argv[1:6]
 nth = int(nth)
 dataset_root, cache_root = Path(dataset).resolve(), Path(cache).resolve()
 parsed_root = cache_root / "parsed"
 seen = Counter()
 guard = threading.Lock()
+stopped = threading.Event()  # set at the chosen point: from then on every seam holds its thread
 
 
 def reach(name, detail=""):
     with guard:
+        hit = not stopped.is_set() and name == point and seen[name] + 1 == nth
         seen[name] += 1
-        hit = name == point and seen[name] == nth
-    if hit:
-        print(f"REACHED {name} {detail}".rstrip(), flush=True)
-        sys.stdin.read()  # blocks until the test kills this process
+        if hit:
+            stopped.set()
+            print(f"REACHED {name} {detail}".rstrip(), flush=True)
+    hold()
+
+
+def hold():
+    if stopped.is_set():  # the thread at the point, and any other that comes to a seam after it,
+        threading.Event().wait()  # waits here until the test kills this process
 
 
 def after(module, name, point_name):
@@ -86,6 +94,8 @@ real_replace = os.replace
 
 def replace(src, dst, *args, **kwargs):
     target = Path(os.fsdecode(dst))
+    if inside(target, dataset_root) or inside(target, cache_root):
+        hold()  # no file moves into the dataset or the cache once the chosen point is reached
     if inside(target, dataset_root) and target.suffix == ".parquet":
         reach("partition-temp", os.fsdecode(src))
         real_replace(src, dst, *args, **kwargs)
@@ -112,12 +122,14 @@ from usagekit.sandbox.core import demo_accounts
 from usagekit.syncing import sync
 
 accounts = demo_accounts(7, endpoint=endpoint, accounts=2)
-report = sync(accounts, first, "2026-11", dataset, now="2026-11-04T08:00:00Z", cache_dir=cache, poll=0.2)
+report = sync(accounts, "2026-10", "2026-11", dataset, now="2026-11-04T08:00:00Z", cache_dir=cache, poll=0.2)
 print(report, flush=True)
 sys.exit(report.exit_code)
 """
-#: where each try is killed, in order, and at which occurrence of that point; each try starts two days
-#: earlier than the one before, so it always has exports to create, fetch, read and write
+#: where each try is killed, in order, and at which occurrence of that point. The points come in the
+#: order a sync meets them, and each try is stopped before anything the next one needs is done (after
+#: the point no file moves into the cache or the dataset), so every try reaches its point: the second
+#: creates one export, the third the others and waits, ... the last writes one of the four partitions
 KILLS = [
     ("listed", 1),
     ("created", 1),
@@ -188,10 +200,8 @@ def test_syncs_killed_at_named_points_then_one_more_equal_an_uninterrupted_sync(
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     root, cache = tmp_path / "usage", tmp_path / "cache"
-    first = pd.Timestamp("2026-10-30")
+    command = [sys.executable, str(script), box.endpoint, str(root), str(cache)]
     for point, nth in KILLS:
-        first -= pd.Timedelta(days=2)
-        command = [sys.executable, str(script), box.endpoint, str(root), str(cache), f"{first:%Y-%m-%d}"]
         detail = kill_at(command, point, nth, tmp_path / "child.err")
         if point in LEAVES_FILE:  # the kill came between writing the file and whatever follows
             assert Path(detail).is_file(), f"{point}: {detail} is gone"
@@ -204,7 +214,7 @@ def test_syncs_killed_at_named_points_then_one_more_equal_an_uninterrupted_sync(
     calm = fresh_sandbox(**WORLD, task_delay=1)
     reference = sync(
         calm.accounts,
-        f"{first:%Y-%m-%d}",
+        "2026-10",
         "2026-11",
         tmp_path / "reference",
         now=lambda: calm.now,
@@ -214,6 +224,6 @@ def test_syncs_killed_at_named_points_then_one_more_equal_an_uninterrupted_sync(
     assert reference.complete
     pd.testing.assert_frame_equal(data(root), data(tmp_path / "reference"))
     until = pd.Timestamp("2026-11-03T16:00:00Z")
-    since = (first - pd.Timedelta(hours=8)).tz_localize("UTC")  # Beijing midnight of the first day
+    since = pd.Timestamp("2026-09-30T16:00:00Z")  # Beijing midnight of 1 October
     truth = [calm.truth.usage_over(a.name, since, until) for a in calm.accounts]
     assert data(root)["value"].sum() == sum(f["value"].sum() for f in truth)
