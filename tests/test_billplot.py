@@ -41,10 +41,10 @@ def _check() -> pd.DataFrame:
 
 def test_days_as_bars_billed_as_ticks_differing_day_shaded() -> None:
     ax = plot_bill_check(_check(), "shop")
-    bars = [p for p in ax.patches if p.get_gid() == "computed"]
-    assert [round(b.get_height(), 6) for b in bars] == [5.0, 7.0, 6.0, 4.0]  # Mbit/s
-    ticks = [c for c in ax.collections if c.get_gid() == "billed"]
-    heights = [round(float(c.get_segments()[0][0][1]), 6) for c in ticks]
+    (bars,) = [c for c in ax.collections if c.get_gid() == "computed"]
+    assert [round(p.vertices[:, 1].max(), 6) for p in bars.get_paths()] == [5.0, 7.0, 6.0, 4.0]  # Mbit/s
+    (ticks,) = [c for c in ax.collections if c.get_gid() == "billed"]
+    heights = [round(float(segment[0][1]), 6) for segment in ticks.get_segments()]
     assert heights == [5.0, 7.35, 6.0]
     shaded = [p for p in ax.patches if p.get_gid() == "finding"]
     assert len(shaded) == 1
