@@ -251,3 +251,30 @@ def test_points_only_exports_of_some_domains_hold_are_incomplete() -> None:
     assert check["verdict"].tolist() == ["match", "incomplete_usage"]
     assert "2026-10-02 (288 of 288 points missing)" in check["explanation"].iloc[1]
     assert "only exports of some domains" in check["explanation"].iloc[1]
+
+
+def test_month_4th_day_bandwidth_names_the_peak_days_times() -> None:
+    # five Beijing days, 288 points each at 1 bit/s, one peak a day written out: 10, 50, 30, 40, 20 bit/s
+    peaks = {0: (10.0, 7), 1: (50.0, 100), 2: (30.0, 200), 3: (40.0, 3), 4: (20.0, 250)}
+    values = np.ones(288 * 5)
+    for day, (peak, at) in peaks.items():
+        values[288 * day + at] = peak
+    usage = series(OCT.isoformat(), values)
+    # the 4th highest daily peak is 20 bit/s, Oct 5 (Beijing) at point 250: 20:50
+    history = billed("month_4th_day_bandwidth", [("2026-10", OCT, NOV, 20.0)])
+    row = compare_bill(usage, methods("month_4th_day_bandwidth"), history, month="2026-10", now=AFTER).iloc[0]
+    assert row["verdict"] == "incomplete_usage"  # October has 31 days, the usage five
+    full = np.ones(288 * 31)
+    full[: len(values)] = values
+    usage = series(OCT.isoformat(), full)
+    row = compare_bill(usage, methods("month_4th_day_bandwidth"), history, month="2026-10", now=AFTER).iloc[0]
+    assert row["verdict"] == "match" and row["computed"] == 20.0
+    assert row["computed_at"] == OCT + pd.Timedelta(days=4, minutes=5 * 250)
+    history = billed(
+        "month_4th_day_bandwidth", [("2026-10", OCT, NOV, 40.0)]
+    )  # the 2nd highest: Oct 4, 00:15
+    row = compare_bill(usage, methods("month_4th_day_bandwidth"), history, month="2026-10", now=AFTER).iloc[0]
+    assert row["verdict"] == "differs" and row["relative"] == pytest.approx(1.0)
+    assert (
+        "2026-10-05 20:50 Beijing" in row["explanation"] and "2026-10-04 00:15 Beijing" in row["explanation"]
+    )
