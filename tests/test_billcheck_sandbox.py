@@ -172,3 +172,22 @@ def test_prediction_matches_the_month_to_date(box: Sandbox) -> None:
     assert check["predicted"].iloc[0] == predicted["quantity"]
     assert check["predicted_at"].iloc[0] == predicted["at"]
     assert check["computed_at"].iloc[0] == predicted["at"]
+
+
+@pytest.mark.parametrize(
+    "pinned",
+    [
+        {"demo-shop": "hour_count", "demo-media": "month_4th_day_bandwidth", "demo-games": "month_95_night_half_overseas"},
+        {"demo-shop": "month_avg_day_bandwidth", "demo-media": "month_95_night_half", "demo-games": "month_avg_day_95_overseas"},
+    ],
+)  # fmt: skip
+def test_every_other_method_matches_on_a_closed_month(pinned: dict[str, str]) -> None:
+    with Sandbox(seed=SEED, now=NOW, clock="frozen", bill_types=pinned) as sandbox:
+        usage = concat_frames([sandbox.truth.usage_over(name, *OCTOBER) for name in pinned])
+        check = check_bill(usage, sandbox.accounts, month="2026-10")
+    assert set(check["verdict"].astype(str)) == {"match"}
+    methods = check.groupby("account", observed=True)["method"].agg(lambda m: set(m.astype(str)))
+    assert methods.to_dict() == {name: {method} for name, method in pinned.items()}
+    if "demo-games" in pinned and pinned["demo-games"].endswith("_overseas"):
+        games = check[check["account"] == "demo-games"]
+        assert sorted(games["region"].astype(str)) == ["CN", "OVERSEAS"]
