@@ -408,12 +408,12 @@ def test_the_report_says_which_input_is_missing(tmp_path: Path) -> None:
 def test_a_world_with_nothing_to_bill_writes_no_report_and_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a tiny world (seed 0, one account, two tasks of each kind) whose one successful export holds requests
+    # a tiny world (seed 10, one account, two tasks of each kind) whose one successful export holds requests
     monkeypatch.setenv("USAGEKIT_SANDBOX_ACCOUNTS", "1")
     monkeypatch.setenv("USAGEKIT_SANDBOX_TASKS", "2")
     monkeypatch.setenv("USAGEKIT_CACHE_DIR", str(tmp_path / "cache"))
     output = tmp_path / "demo"
-    assert main(["demo", "--output", str(output), "--now", NOW]) == 0
+    assert main(["demo", "--output", str(output), "--now", NOW, "--seed", "10"]) == 0
     text = capsys.readouterr().out
     assert set(read_dataset(output / "usage")["metric"].astype(str)) == {"requests"}  # the world, as assumed
     assert (output / "billing.csv").read_text().count("\n") == 1  # the header alone
