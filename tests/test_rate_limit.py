@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from usagekit import memory, pool
+from usagekit import session as session_module
 from usagekit.accounts import Account
 from usagekit.billtypes import bill_types
 from usagekit.client import CdnClient, RetryPolicy
@@ -21,6 +21,7 @@ from usagekit.lifecycle import create_export, delete_export, wait
 from usagekit.listing import iter_tasks, list_tasks, refresh
 from usagekit.paging import RateLimiter
 from usagekit.sandbox import Faults, Sandbox
+from usagekit.session import Session, default_session
 
 #: retries that hardly wait (the sandbox's retry-after is bounded by the cap), so throttling costs no time
 FAST = functools.partial(CdnClient, retry=RetryPolicy(max_attempts=30, base=0.001, cap=0.005, deadline=60))
@@ -43,32 +44,33 @@ class CountingLimiter(RateLimiter):
 
 
 @pytest.fixture(autouse=True)
-def empty_memory() -> Iterator[None]:
-    memory._MEMORY.clear()
+def new_default_session() -> Iterator[None]:
+    default_session().close()  # the next call makes a new default: nothing pooled, listed or counted
     yield
-    memory._MEMORY.clear()
+    default_session().close()
 
 
 @pytest.fixture
 def buckets(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[Account]], dict[str, CountingLimiter]]:
-    """Put a counting bucket in place of each account's shared one (keyed as the pool keys them)."""
+    """Make a counting bucket each account's shared one in the default session (keyed as the pool keys them)."""
 
     def install(accounts: list[Account]) -> dict[str, CountingLimiter]:
         made = {account.name: CountingLimiter() for account in accounts}
         for account in accounts:
-            monkeypatch.setitem(pool._LIMITERS, account.cache_key, made[account.name])
+            bucket = default_session().limiters.get(account.cache_key, lambda a=account: made[a.name])
+            assert bucket is made[account.name]
         return made
 
     return install
 
 
 @pytest.fixture
-def fast_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[pool.ClientPool]:
-    """The shared pool, making clients that retry without waiting (and nothing else different)."""
-    shared = pool.ClientPool(make=FAST)
-    monkeypatch.setattr(pool, "_POOL", shared)
-    yield shared
-    shared.close()
+def fast_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """The default session, its pooled clients retrying without waiting (and nothing else different)."""
+    fast = Session(client_factory=FAST)
+    monkeypatch.setattr(session_module, "_default", fast)
+    yield fast
+    fast.close()
 
 
 def attempts(box: Sandbox, account: Account) -> list[dict[str, object]]:
@@ -83,7 +85,7 @@ def assert_every_attempt_took_a_token(box: Sandbox, taken: dict[str, CountingLim
 
 
 def test_listing_retries_take_tokens_from_the_shared_clients_bucket(
-    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: pool.ClientPool
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: Session
 ) -> None:
     box = fresh_sandbox(accounts=2, tasks=120, faults=HEAVY)  # 3 pages of each kind per account
     taken = buckets(box.accounts)
@@ -103,7 +105,7 @@ def test_a_client_factorys_clients_take_tokens_too(
 
 
 def test_iter_tasks_and_refresh_take_a_token_per_attempt(
-    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: pool.ClientPool
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: Session
 ) -> None:
     box = fresh_sandbox(accounts=1, tasks=120, faults=HEAVY)
     account = box.accounts[0]
@@ -116,7 +118,7 @@ def test_iter_tasks_and_refresh_take_a_token_per_attempt(
 
 
 def test_create_wait_and_delete_take_a_token_per_attempt(
-    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: pool.ClientPool
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: Session
 ) -> None:
     box = fresh_sandbox(accounts=1, tasks=60, task_delay=30, faults=HEAVY)
     account = box.accounts[0]
@@ -153,23 +155,22 @@ def test_a_factorys_own_hook_is_kept(fresh_sandbox: Callable[..., Sandbox], buck
 
 
 def test_one_bucket_per_account_shared_by_both_kinds(
-    fresh_sandbox: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable
 ) -> None:
     box = fresh_sandbox(
         accounts=2, tasks=260, faults=Faults(insert_task_after_page=1)
     )  # 6 pages, walked twice
-    made: dict[str, CountingLimiter] = {}
-    monkeypatch.setattr(pool, "limiter", lambda a: made.setdefault(a.cache_key, CountingLimiter()))
+    made = buckets(box.accounts)
     frame = list_tasks(box.accounts, progress=False)
     assert len(frame) == 2 * 2 * 261
-    assert len(made) == 2  # one bucket per account, shared by both kinds' threads
+    assert len(default_session().limiters) == 2  # one bucket per account, shared by both kinds' threads
     for account in box.accounts:
         calls = [r for r in attempts(box, account) if str(r["action"]).startswith("Describe")]
-        assert made[account.cache_key].taken == len(calls) == 2 * (6 + 6)
+        assert made[account.name].taken == len(calls) == 2 * (6 + 6)
 
 
 def test_bill_types_take_a_token_per_attempt(
-    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: pool.ClientPool
+    fresh_sandbox: Callable[..., Sandbox], buckets: Callable, fast_pool: Session
 ) -> None:
     box = fresh_sandbox(accounts=2, tasks=5, faults=HEAVY)
     taken = buckets(box.accounts)

@@ -17,7 +17,6 @@ import pytest
 
 import usagekit
 from usagekit import listing
-from usagekit import memory as memory_module
 from usagekit import tasks as tasks_module
 from usagekit import windows as windows_module
 from usagekit.accounts import Account
@@ -35,7 +34,8 @@ from usagekit.errors import (
 from usagekit.frames import parse_task_tag, task_frame
 from usagekit.lifecycle import create_export, delete_export, wait
 from usagekit.listing import list_tasks, refresh
-from usagekit.memory import Remembered, remembered, resolve_account
+from usagekit.memory import Remembered, UrlMemory, remembered, resolve_account
+from usagekit.session import default_session
 from usagekit.tasks import ExportTask, parse_page
 
 SECRET_QUERY = "Expires=1&OSSAccessKeyId=AK&Signature=TOPSECRET"
@@ -43,9 +43,9 @@ SECRET_QUERY = "Expires=1&OSSAccessKeyId=AK&Signature=TOPSECRET"
 
 @pytest.fixture(autouse=True)
 def empty_memory() -> Iterator[None]:
-    memory_module._MEMORY.clear()
+    default_session().urls.clear()
     yield
-    memory_module._MEMORY.clear()
+    default_session().urls.clear()
 
 
 def item(task_id: str, status: str = "success", **extra: Any) -> dict[str, Any]:
@@ -290,8 +290,8 @@ def test_listing_remembers_full_urls_and_the_very_account_object() -> None:
 
 
 def test_memory_is_bounded() -> None:
-    memory = memory_module._Memory(max_listings=2)
-    listed = tasks_module._Listed(ExportTask("a", "summary", "1"), "https://u?q", datetime.now(UTC))
+    memory = UrlMemory(max_listings=2)
+    listed = tasks_module.ListedTask(ExportTask("a", "summary", "1"), "https://u?q", datetime.now(UTC))
     for name in ("a", "b", "c"):
         memory.store(account(name), "summary", [listed], complete=True)
     assert memory.get("a", "summary", "1") is None and memory.get("c", "summary", "1") is not None

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import requests
 
-from usagekit import listing, memory, pool
+from usagekit import listing
 from usagekit.accounts import Account
 from usagekit.client import CdnClient, RetryPolicy
 from usagekit.errors import (
@@ -26,6 +26,7 @@ from usagekit.lifecycle import create_export, delete_export, wait
 from usagekit.listing import iter_tasks, list_tasks, refresh
 from usagekit.memory import remembered, resolve_account
 from usagekit.sandbox import Faults, Sandbox
+from usagekit.session import Session, default_session
 from usagekit.windows import coverage
 
 FAST = functools.partial(CdnClient, retry=RetryPolicy(max_attempts=12, base=0.001, cap=0.01, deadline=30))
@@ -43,9 +44,9 @@ COMPARED = [
 
 @pytest.fixture(autouse=True)
 def empty_memory() -> Iterator[None]:
-    memory._MEMORY.clear()
+    default_session().urls.clear()
     yield
-    memory._MEMORY.clear()
+    default_session().urls.clear()
 
 
 def by_id(frame: pd.DataFrame, columns: list[str] = COMPARED) -> pd.DataFrame:
@@ -328,7 +329,7 @@ def test_summary_create_whose_reply_was_lost_is_told_from_an_older_one(
     box = fresh_sandbox(accounts=1, tasks=3)
     account = box.accounts[0]
     older = create_export(account, "summary", "2026-11-10T16:00:00Z", "2026-11-11T16:00:00Z")
-    memory._MEMORY.clear()  # a new process: nothing listed yet
+    default_session().urls.clear()  # a new process: nothing listed yet
     session = LosingSession()
     task = create_export(
         account,
@@ -357,7 +358,7 @@ def test_concurrent_pages_reuse_connections_without_overflowing_the_pool(
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
-def test_listings_reuse_one_client_per_account(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listings_reuse_one_client_per_account(sandbox: Sandbox) -> None:
     """Without a client factory, repeated listings (and wait's polls) reuse each account's connections."""
 
     made: list[str] = []
@@ -366,12 +367,8 @@ def test_listings_reuse_one_client_per_account(sandbox: Sandbox, monkeypatch: py
         made.append(account.name)
         return CdnClient(account, **options)
 
-    shared = pool.ClientPool(make=counting)
-    monkeypatch.setattr(pool, "_POOL", shared)
-    try:
-        first = listing.list_tasks(sandbox.accounts, progress=False)
-        second = listing.list_tasks(sandbox.accounts, progress=False)
-    finally:
-        shared.close()
+    with Session(client_factory=counting) as shared:
+        first = listing.list_tasks(sandbox.accounts, progress=False, session=shared)
+        second = listing.list_tasks(sandbox.accounts, progress=False, session=shared)
     assert sorted(made) == sorted(account.name for account in sandbox.accounts)
     assert first.equals(second)

@@ -56,6 +56,7 @@ _LAZY = {
     "CdnClient": "usagekit.client",
     "RetryPolicy": "usagekit.client",
     "Sandbox": "usagekit.sandbox",
+    "Session": "usagekit.session",
     "Faults": "usagekit.sandbox",
     "DownloadPolicy": "usagekit.transfer",
     "ExportTask": "usagekit.tasks",
@@ -125,6 +126,7 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServiceUnavailableError",
+    "Session",
     "SkippedTasksWarning",
     "StatusFilterWarning",
     "SyncReport",
@@ -216,6 +218,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from usagekit.readers import read_summary, read_usage
     from usagekit.resolve import resolve_accounts
     from usagekit.sandbox import Faults, Sandbox
+    from usagekit.session import Session
     from usagekit.showback import allocate_cost
     from usagekit.syncing import SyncReport, sync
     from usagekit.tasks import ExportTask

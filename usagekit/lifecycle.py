@@ -33,21 +33,22 @@ from usagekit.errors import (
     WaitTimeoutError,
 )
 from usagekit.frames import DETAIL_TYPES, TaskTag, format_task_tag, parse_task_tag, task_frame
-from usagekit.listing import _list_one, _one_kind, _run
-from usagekit.memory import _MEMORY, resolve_account
+from usagekit.listing import list_one, one_kind, run_listings
+from usagekit.memory import resolve_account
 from usagekit.paging import PagingPolicy
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, WaitBar, progress_enabled
 from usagekit.resolve import one_account, resolve_accounts
+from usagekit.session import Session, chosen_session
 from usagekit.tasks import (
     CREATE_ACTIONS,
     DELETE_ACTIONS,
     FINAL_STATUSES,
     ExportTask,
-    _exclusive,
-    _identifier,
-    _instant,
     frame_of,
+    reply_instant,
+    reply_window_end,
+    task_identifier,
     tasks_of,
 )
 from usagekit.times import api_time, current, moment
@@ -70,6 +71,7 @@ def create_export(
     name: str | None = None,
     client_factory: ClientFactory | None = None,
     now: datetime | pd.Timestamp | str | None = None,
+    session: Session | None = None,
 ) -> ExportTask:
     """Create an export of ``[start, end)`` (end EXCLUSIVE) and return it, status ``created``.
 
@@ -96,12 +98,13 @@ def create_export(
     ('created', 'vas', 'all', '2026-11-19T16:00:00+00:00')
     """
     account = one_account(account)
-    kind = _one_kind(kind)
+    kind = one_kind(kind)
     if name is not None and not isinstance(name, str):
         raise ArgumentError(f"name must be text or None, not {name.__class__.__name__}")
     action = CREATE_ACTIONS[kind]
     lower, upper = moment(start, "start"), moment(end, "end")
     _check_client_factory(client_factory)
+    state = chosen_session(session)
     today = current(now)
     _check_request(account, action, lower, upper, kind, type, language, domains, today)
     params: dict[str, object] = {
@@ -120,20 +123,20 @@ def create_export(
     else:
         task_name = name
     params["TaskName"] = task_name
-    _MEMORY.use_account(account)  # so that wait(create_export(...)) finds the very same account
-    with lease(account, client_factory) as client:
-        known = _MEMORY.ids(account.name, kind)
+    state.urls.use_account(account)  # so that wait(create_export(...)) finds the very same account
+    with lease(account, client_factory, session=state) as client:
+        known = state.urls.ids(account.name, kind)
         if token is None and known is None:
             # A summary export has no tag: after a timeout it is told from older exports of the same
             # window only by what was listed before the create, so list first when nothing was.
             known = frozenset(
                 task.task_id
-                for task in _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
+                for task in list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0), state)
             )
         try:
             reply = client.call(action, **params)
         except MayHaveRunError as unknown:
-            found = _find_created(account, kind, client, token, task_name, lower, upper, known)
+            found = _find_created(account, kind, client, token, task_name, lower, upper, known, state)
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
@@ -218,9 +221,10 @@ def _find_created(
     lower: pd.Timestamp,
     upper: pd.Timestamp,
     known: frozenset[str] | None,
+    session: Session,
 ) -> list[ExportTask]:
     """The tasks a create that may have run could have made: by token (detail) or window and name."""
-    listed = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
+    listed = list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0), session)
     if token is not None:
         return [t for t in listed if (tag := parse_task_tag(t.task_name)) is not None and tag.token == token]
     return [
@@ -242,7 +246,7 @@ def _created(
     upper: pd.Timestamp,
     action: str,
 ) -> ExportTask:
-    task_id = _identifier(reply.get("TaskId")) if isinstance(reply, Mapping) else None
+    task_id = task_identifier(reply.get("TaskId")) if isinstance(reply, Mapping) else None
     if task_id is None:
         raise ResponseError(
             f"{action} for account {account.name!r} answered without a TaskId; list the tasks to find it",
@@ -250,8 +254,8 @@ def _created(
             account=account.name,
         )
     try:
-        start = _instant(reply.get("StartTime"), task_id, "StartTime") or lower.to_pydatetime()
-        end = _exclusive(reply.get("EndTime"), task_id) or upper.to_pydatetime()
+        start = reply_instant(reply.get("StartTime"), task_id, "StartTime") or lower.to_pydatetime()
+        end = reply_window_end(reply.get("EndTime"), task_id) or upper.to_pydatetime()
     except ValueError:
         start, end = lower.to_pydatetime(), upper.to_pydatetime()
     return ExportTask(
@@ -266,7 +270,12 @@ def _created(
 
 
 def delete_export(
-    account: Account | str, kind: str, task_id: str, *, client_factory: ClientFactory | None = None
+    account: Account | str,
+    kind: str,
+    task_id: str,
+    *,
+    client_factory: ClientFactory | None = None,
+    session: Session | None = None,
 ) -> None:
     """Delete export ``task_id`` of ``account``; its remembered URL is forgotten.
 
@@ -282,20 +291,21 @@ def delete_export(
     False
     """
     account = one_account(account)
-    kind = _one_kind(kind)
+    kind = one_kind(kind)
     if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id).strip():
         raise ArgumentError(f"task_id must be a task's id (text), not {task_id!r}")
     task_id = str(task_id)
     action = DELETE_ACTIONS[kind]
     _check_client_factory(client_factory)
-    with lease(account, client_factory) as client:
+    state = chosen_session(session)
+    with lease(account, client_factory, session=state) as client:
         try:
             client.call(action, TaskId=task_id)
         except MayHaveRunError:
-            listed = _list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
+            listed = list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0), state)
             if any(task.task_id == task_id for task in listed):
                 client.call(action, TaskId=task_id)
-    _MEMORY.forget(account.name, kind, task_id)
+    state.urls.forget(account.name, kind, task_id)
 
 
 def wait(
@@ -308,6 +318,7 @@ def wait(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     client_factory: ClientFactory | None = None,
+    session: Session | None = None,
 ) -> pd.DataFrame:
     """Wait until every task in ``tasks`` is ``success`` or ``failed``; return their updated rows.
 
@@ -316,7 +327,8 @@ def wait(
     accounts are the ones the latest listing used (see :func:`resolve_account`; ``accounts=`` to pass
     them). Raises ``WaitTimeoutError`` (a ``TimeoutError``) naming the tasks still running after
     ``timeout`` seconds, ``TaskStateError`` when a task is no longer listed. ``sleep`` and ``clock``
-    are injectable.
+    are injectable. ``session`` (``None``: the default :class:`~usagekit.session.Session`) holds the
+    clients, rate limiters and the memory of which account listed or created a task.
 
     Columns: those of the task frame (see :func:`list_tasks`), one row per task, in the order given.
 
@@ -338,18 +350,23 @@ def wait(
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
     _check_client_factory(client_factory)
+    state = chosen_session(session)
     accounts = None if accounts is None else resolve_accounts(accounts)
     targets = list(dict.fromkeys(task.key for task in tasks_of(tasks)))
     if not targets:
         return task_frame([])
-    resolved = {name: resolve_account(name, accounts) for name in dict.fromkeys(k[0] for k in targets)}
+    resolved = {
+        name: resolve_account(name, accounts, session=state) for name in dict.fromkeys(k[0] for k in targets)
+    }
     jobs = [(resolved[name], kind) for name, kind in dict.fromkeys((k[0], k[1]) for k in targets)]
     bar = WaitBar(progress_enabled(progress), len(targets))
     started = clock()
     delay = poll
     try:
         while True:
-            results, _, service_time = _run(jobs, "raise", False, None, client_factory, len(resolved))
+            results, _, service_time = run_listings(
+                jobs, "raise", False, None, client_factory, len(resolved), state
+            )
             listed = {task.key: task for found in results.values() for task in found}
             missing = [key for key in targets if key not in listed]
             if missing:

@@ -36,12 +36,13 @@ from usagekit.errors import (
     UsagekitError,
 )
 from usagekit.frames import KINDS, STATUSES
-from usagekit.memory import _MEMORY, Remembered
+from usagekit.memory import Remembered, UrlMemory
 from usagekit.paging import Page, PagingPolicy, collect, walk
 from usagekit.pool import ClientFactory, lease
 from usagekit.progress import ListingBars, progress_enabled
 from usagekit.resolve import one_account, resolve_accounts
-from usagekit.tasks import LIST_ACTIONS, ExportTask, _Listed, frame_of, parse_page
+from usagekit.session import Session, chosen_session
+from usagekit.tasks import LIST_ACTIONS, ExportTask, ListedTask, frame_of, parse_page
 from usagekit.times import current, moment
 
 __all__ = ["DuplicateAccountWarning", "StatusFilterWarning", "iter_tasks", "list_tasks", "refresh"]
@@ -57,15 +58,16 @@ def _walk_one(
     client: CdnClient,
     policy: PagingPolicy,
     bars: ListingBars,
-) -> Generator[Page[_Listed], None, Any]:
-    """The page walk of one account and kind, remembering the answer when it completes.
+    memory: UrlMemory,
+) -> Generator[Page[ListedTask], None, Any]:
+    """The page walk of one account and kind, remembering the answer in ``memory`` when it completes.
 
     Each attempt of each page takes its token from the account's bucket inside the client (see
     :func:`usagekit.pool.limited`), retries included.
     """
     action = LIST_ACTIONS[kind]
 
-    def fetch(number: int, size: int) -> Page[_Listed]:
+    def fetch(number: int, size: int) -> Page[ListedTask]:
         reply = client.call(action, PageSize=size, PageNumber=number)
         bars.page()
         return parse_page(reply, account=account.name, kind=kind, asked=size, action=action)
@@ -81,8 +83,8 @@ def _walk_one(
         on_plan=bars.plan,
     )
     listed = list(listing.items.values())
-    _MEMORY.store(account, kind, listed, complete=True)
-    _MEMORY.store_ids(account, kind, listing.items)
+    memory.store(account, kind, listed, complete=True)
+    memory.store_ids(account, kind, listing.items)
     return listing
 
 
@@ -92,9 +94,11 @@ def list_one(
     client: CdnClient,
     policy: PagingPolicy,
     bars: ListingBars,
+    session: Session | None = None,
 ) -> list[ExportTask]:
-    """Every task of ``account``'s ``kind`` listing, newest first, its URLs remembered (used by lifecycle)."""
-    listing = collect(_walk_one(account, kind, client, policy, bars))
+    """Every task of ``account``'s ``kind`` listing, newest first, its URLs remembered in ``session``."""
+    memory = chosen_session(session).urls
+    listing = collect(_walk_one(account, kind, client, policy, bars, memory))
     return _ordered(item.task for item in listing.items.values())
 
 
@@ -105,7 +109,11 @@ def _ordered(tasks: Iterable[ExportTask]) -> list[ExportTask]:
 
 
 def iter_tasks(
-    account: Account | str, kind: str = "all", *, client_factory: ClientFactory | None = None
+    account: Account | str,
+    kind: str = "all",
+    *,
+    client_factory: ClientFactory | None = None,
+    session: Session | None = None,
 ) -> Iterator[ExportTask]:
     """Yield ``account``'s export tasks of ``kind`` (``summary``, ``detail`` or ``all``) page by page.
 
@@ -113,7 +121,8 @@ def iter_tasks(
     when the listing had to be walked again (it changed meanwhile), tasks it gained are yielded then,
     and a task removed during the walk may already have been yielded. When the listing cannot be
     completed, ``IncompleteListingError`` is raised after what was yielded: never a silently short
-    listing. Use :func:`list_tasks` for the consistent frame.
+    listing. Use :func:`list_tasks` for the consistent frame. ``session`` holds the client, rate limiter
+    and URL memory used (``None``: the default :class:`~usagekit.session.Session`).
 
     >>> import usagekit
     >>> with usagekit.Sandbox(seed=1, now="2026-11-20T08:00:00Z", accounts=1, tasks=3) as sandbox:
@@ -127,16 +136,16 @@ def iter_tasks(
         raise ArgumentError(
             f"client_factory must be a callable Account -> CdnClient, not {type(client_factory).__name__}"
         )
-    return _iter_tasks(account, kinds, client_factory)
+    return _iter_tasks(account, kinds, client_factory, chosen_session(session))
 
 
 def _iter_tasks(
-    account: Account, kinds: tuple[str, ...], client_factory: ClientFactory | None
+    account: Account, kinds: tuple[str, ...], client_factory: ClientFactory | None, session: Session
 ) -> Iterator[ExportTask]:
-    with lease(account, client_factory) as client:
+    with lease(account, client_factory, session=session) as client:
         for one in kinds:
             yielded: set[str] = set()
-            walking = _walk_one(account, one, client, PagingPolicy(), ListingBars(False, 0))
+            walking = _walk_one(account, one, client, PagingPolicy(), ListingBars(False, 0), session.urls)
             with contextlib.closing(walking) as pages:  # an abandoned iteration stops the page threads
                 for page in pages:
                     for item in page.items:
@@ -158,6 +167,7 @@ def list_tasks(
     client_factory: ClientFactory | None = None,
     now: datetime | pd.Timestamp | str | None = None,
     max_workers: int | None = None,
+    session: Session | None = None,
 ) -> pd.DataFrame:
     """List export tasks of one account, several, or all discovered ones into a task frame.
 
@@ -177,7 +187,8 @@ def list_tasks(
     or not), or ``now`` when given (ISO 8601 UTC text): a task not final was still running then. ``progress``
     shows tqdm bars (default: when interactive; ``TQDM_DISABLE=1`` silences them). ``client_factory`` makes the client
     of each account (default :class:`~usagekit.client.CdnClient`; e.g.
-    ``functools.partial(CdnClient, retry=RetryPolicy(...))``).
+    ``functools.partial(CdnClient, retry=RetryPolicy(...))``). ``session`` holds the pooled clients, rate
+    limiters and URL memory the listing uses (``None``: the default :class:`~usagekit.session.Session`).
 
     Columns (see :mod:`usagekit.frames`): ``account`` (category), ``kind`` (category), ``task_id``
     (string), ``task_name`` (string), ``status`` (category), ``created``, ``updated``, ``window_start``,
@@ -215,6 +226,7 @@ def list_tasks(
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
     statuses = _statuses(status)
+    chosen_state = chosen_session(session)
     since_utc = moment(since, "since") if since is not None else None
     until_utc = moment(until, "until") if until is not None else None
     if since_utc is not None and until_utc is not None and not since_utc < until_utc:
@@ -225,7 +237,7 @@ def list_tasks(
     chosen = _once_per_key(resolve_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
     results, failures, service_time = run_listings(
-        jobs, errors, progress, executor or max_workers, client_factory, len(chosen)
+        jobs, errors, progress, executor or max_workers, client_factory, len(chosen), chosen_state
     )
     listed_at = listed_at if listed_at is not None else service_time or current()
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
@@ -259,6 +271,7 @@ def run_listings(
     workers: Executor | int | None,
     client_factory: ClientFactory | None,
     n_accounts: int,
+    session: Session | None = None,
 ) -> tuple[dict[int, list[ExportTask]], list[tuple[tuple[Account, str], BaseException]], datetime | None]:
     """Run the listings of ``jobs`` concurrently: tasks by job index, failures in job order, and the
     service's time by the latest reply (``None`` when no client says it)."""
@@ -266,6 +279,7 @@ def run_listings(
     failed: dict[int, BaseException] = {}
     if not jobs:
         return results, [], None
+    state = chosen_session(session)
     clients: dict[str, CdnClient] = {}
     leases = contextlib.ExitStack()
     bars = ListingBars(progress_enabled(progress), n_accounts, len(jobs))
@@ -283,7 +297,9 @@ def run_listings(
         for account, _ in jobs:
             if account.name not in clients and account.name not in unusable:
                 try:
-                    clients[account.name] = leases.enter_context(lease(account, client_factory))
+                    clients[account.name] = leases.enter_context(
+                        lease(account, client_factory, session=state)
+                    )
                 except UsagekitError as error:  # e.g. http:// to a remote host: this account's failure
                     unusable[account.name] = _named(error, account)
         for index, (account, _) in enumerate(jobs):
@@ -295,7 +311,7 @@ def run_listings(
         if failed and errors == "raise":
             raise failed[min(failed)]
         running: dict[Future[list[ExportTask]], int] = {
-            pool.submit(list_one, account, one, clients[account.name], PagingPolicy(), bars): index
+            pool.submit(list_one, account, one, clients[account.name], PagingPolicy(), bars, state): index
             for index, (account, one) in enumerate(jobs)
             if account.name in clients
         }
@@ -416,9 +432,14 @@ def _positional_since(legacy: tuple[Any, ...], since: Any) -> Any:
 
 
 def refresh(
-    account: Account, kind: str, task_id: str, *, client_factory: ClientFactory | None = None
+    account: Account,
+    kind: str,
+    task_id: str,
+    *,
+    client_factory: ClientFactory | None = None,
+    session: Session | None = None,
 ) -> Remembered:
-    """List ``account``'s ``kind`` tasks again, remember them, and return ``task_id``'s fresh entry.
+    """List ``account``'s ``kind`` tasks again, remember them (in ``session``), return ``task_id``'s fresh entry.
 
     Raises ``TaskStateError`` when the task is not listed any more or is not ``success``.
 
@@ -432,8 +453,9 @@ def refresh(
     """
     kind = one_kind(kind)
     task_id = str(task_id)
-    with lease(account, client_factory) as client:
-        found = list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0))
+    state = chosen_session(session)
+    with lease(account, client_factory, session=state) as client:
+        found = list_one(account, kind, client, PagingPolicy(), ListingBars(False, 0), state)
     task = next((item for item in found if item.task_id == task_id), None)
     if task is None:
         raise TaskStateError(
@@ -445,14 +467,10 @@ def refresh(
             f"{kind} task {task_id} of account {account.name!r} is {task.status!r}, not 'success': "
             "wait for it (usagekit.wait) before fetching its file"
         )
-    entry = _MEMORY.get(account.name, kind, task_id)
+    entry = state.urls.get(account.name, kind, task_id)
     if entry is None:
         raise TaskStateError(
             f"{kind} task {task_id} of account {account.name!r} is 'success' but the listing gave no "
             "download URL; list it again later"
         )
     return entry
-
-
-# lifecycle.py imports these by their old names until its own edit lands (issue 24: named seams)
-_list_one, _one_kind, _run = list_one, one_kind, run_listings

@@ -23,9 +23,10 @@ from usagekit.accounts import Account
 from usagekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from usagekit.tasks import _Listed
+    from usagekit.session import Session
+    from usagekit.tasks import ListedTask
 
-__all__ = ["Remembered", "remembered", "resolve_account"]
+__all__ = ["Remembered", "UrlMemory", "remembered", "resolve_account"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,12 @@ class Remembered:
     listed_at: datetime
 
 
-class _Memory:
-    """A thread-safe, bounded store: the latest listing's URLs per account name and kind."""
+class UrlMemory:
+    """A thread-safe, bounded store: the latest listing's URLs per account name and kind.
+
+    Each :class:`~usagekit.session.Session` holds one (``session.urls``); module functions use the
+    default session's.
+    """
 
     def __init__(self, max_listings: int = 512) -> None:
         self._lock = threading.Lock()
@@ -56,7 +61,7 @@ class _Memory:
         self._ids: dict[tuple[str, str], frozenset[str]] = {}
         self._accounts: OrderedDict[str, Account] = OrderedDict()
 
-    def store(self, account: Account, kind: str, listed: Iterable[_Listed], *, complete: bool) -> None:
+    def store(self, account: Account, kind: str, listed: Iterable[ListedTask], *, complete: bool) -> None:
         """Keep a listing: a complete one replaces what was known for the account and kind."""
         entries = {
             item.task.task_id: Remembered(account, item.url, item.listed_at) for item in listed if item.url
@@ -112,21 +117,30 @@ class _Memory:
             self._accounts.clear()
 
 
-_MEMORY = _Memory()
+def _default_urls() -> UrlMemory:
+    from usagekit.session import default_session
+
+    return default_session().urls
 
 
-def remembered(account_name: str, kind: str, task_id: str) -> Remembered | None:
+def remembered(
+    account_name: str, kind: str, task_id: str, *, session: Session | None = None
+) -> Remembered | None:
     """The full download URL the latest listing of ``account_name`` and ``kind`` gave ``task_id``.
 
-    ``None`` when no listing in this process returned one (not listed yet, or not ``success``).
+    ``None`` when no listing in ``session`` (``None``: the default one) returned one (not listed yet, or not
+    ``success``).
 
     >>> remembered("nobody", "detail", "1") is None
     True
     """
-    return _MEMORY.get(account_name, kind, str(task_id))
+    memory = _default_urls() if session is None else session.urls
+    return memory.get(account_name, kind, str(task_id))
 
 
-def resolve_account(name: str, accounts: Sequence[Account] | None = None) -> Account:
+def resolve_account(
+    name: str, accounts: Sequence[Account] | None = None, *, session: Session | None = None
+) -> Account:
     """The :class:`Account` called ``name``: the very object the latest listing (or create) used.
 
     Given ``accounts=``, or discovering (``usagekit.discover_accounts``) when no listing used that name,
@@ -137,7 +151,7 @@ def resolve_account(name: str, accounts: Sequence[Account] | None = None) -> Acc
     True
     """
     if accounts is None:
-        known = _MEMORY.account(name)
+        known = (_default_urls() if session is None else session.urls).account(name)
         if known is not None:
             return known
         from usagekit.discovery import discover_accounts

@@ -1,4 +1,4 @@
-"""One client and one rate limiter per account, shared by every thread of the process.
+"""One client and one rate limiter per account, shared by every thread of a :class:`~usagekit.session.Session`.
 
 Listings, :func:`~usagekit.lifecycle.wait`'s polls and creates of the same account reuse one
 :class:`~usagekit.client.CdnClient` (its connections: a TLS handshake saved per call against the real
@@ -11,7 +11,9 @@ own ``before_attempt``. Both stores are bounded:
 - clients are *leased*: the pool keeps the latest :data:`MAX_CLIENTS` accounts' clients, and a client
   pushed out while another thread still holds it is closed when that thread gives it back, never under it;
 - rate limiters are kept while they matter: a bucket untouched for a second is full again, the same as a
-  new one, so idle buckets beyond :data:`MAX_LIMITERS` are dropped.
+  new one, so idle buckets beyond :data:`~usagekit.session.MAX_LIMITERS` are dropped.
+
+Both live in a session (``session.clients``, ``session.limiters``); ``session=None`` is the default one.
 
 A caller's own ``client_factory`` makes clients that are the caller's: made for the lease, closed after.
 
@@ -26,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import threading
@@ -36,6 +37,7 @@ from collections.abc import Callable, Iterator
 from usagekit.accounts import Account
 from usagekit.client import CdnClient
 from usagekit.paging import RateLimiter
+from usagekit.session import MAX_LIMITERS, RateLimiters, Session, chosen_session, default_session
 
 __all__ = ["MAX_CLIENTS", "MAX_LIMITERS", "ClientFactory", "ClientPool", "lease", "limited", "limiter"]
 
@@ -43,7 +45,6 @@ __all__ = ["MAX_CLIENTS", "MAX_LIMITERS", "ClientFactory", "ClientPool", "lease"
 ClientFactory = Callable[[Account], CdnClient]
 
 MAX_CLIENTS = 32
-MAX_LIMITERS = 256
 
 
 class _Entry:
@@ -58,9 +59,12 @@ class _Entry:
 class ClientPool:
     """The latest ``size`` accounts' clients, leased to threads and closed only when nobody holds them."""
 
-    def __init__(self, size: int = MAX_CLIENTS, make: ClientFactory = CdnClient) -> None:
+    def __init__(
+        self, size: int = MAX_CLIENTS, make: ClientFactory = CdnClient, limiters: RateLimiters | None = None
+    ) -> None:
         self._size = size
         self._make = make
+        self._limiters = limiters
         self._lock = threading.Lock()
         self._entries: OrderedDict[Account, _Entry] = OrderedDict()
 
@@ -70,7 +74,7 @@ class ClientPool:
         with self._lock:
             entry = self._entries.get(account)
             if entry is None:
-                entry = self._entries[account] = _Entry(limited(self._make(account), account))
+                entry = self._entries[account] = _Entry(limited(self._make(account), account, self._limiters))
             self._entries.move_to_end(account)
             entry.leases += 1
             retiring = self._evict()
@@ -107,30 +111,30 @@ class ClientPool:
                 entry.client.close()
 
 
-_POOL = ClientPool()
-atexit.register(lambda: _POOL.close())
-
-
 @contextlib.contextmanager
-def lease(account: Account, factory: ClientFactory | None = None) -> Iterator[CdnClient]:
-    """A client for ``account``: the shared one, or (given ``factory``) a new one closed after."""
+def lease(
+    account: Account, factory: ClientFactory | None = None, *, session: Session | None = None
+) -> Iterator[CdnClient]:
+    """A client for ``account``: ``session``'s pooled one, or (given ``factory``) a new one closed after."""
+    chosen = chosen_session(session)
     if factory is None:
-        with _POOL.lease(account) as client:
+        with chosen.clients.lease(account) as client:
             yield client
         return
-    client = limited(factory(account), account)
+    client = limited(factory(account), account, chosen.limiters)
     try:
         yield client
     finally:
         client.close()
 
 
-def limited(client: CdnClient, account: Account) -> CdnClient:
-    """``client``, taking a token from ``account``'s shared bucket before every attempt, retries included.
+def limited(client: CdnClient, account: Account, limiters: RateLimiters | None = None) -> CdnClient:
+    """``client``, taking a token from ``account``'s bucket in ``limiters`` before every attempt, retries included.
 
-    A client that already has a ``before_attempt`` (the caller's own choice) is left as it is, and so is
-    anything that is not a :class:`CdnClient` (a test's fake service). The bucket is looked up on each
-    attempt, so a client outliving an idle bucket that was dropped takes from the account's current one.
+    ``limiters`` ``None`` is the default session's. A client that already has a ``before_attempt`` (the
+    caller's own choice) is left as it is, and so is anything that is not a :class:`CdnClient` (a test's
+    fake service). The bucket is looked up on each attempt, so a client outliving an idle bucket that was
+    dropped takes from the account's current one.
 
     >>> from usagekit.accounts import Account
     >>> account = Account("prod", "LTAIexample-0000KlMn", "s", endpoint="http://127.0.0.1:9")
@@ -140,32 +144,15 @@ def limited(client: CdnClient, account: Account) -> CdnClient:
     >>> client.close()
     """
     if isinstance(client, CdnClient) and client.before_attempt is None:
-        client.before_attempt = functools.partial(_take_token, account)
+        client.before_attempt = functools.partial(_take_token, account, limiters)
     return client
 
 
-def _take_token(account: Account) -> None:
-    limiter(account).acquire()
+def _take_token(account: Account, limiters: RateLimiters | None) -> None:
+    buckets = limiters if limiters is not None else default_session().limiters
+    buckets.get(account.cache_key).acquire()
 
 
-_LIMITERS: OrderedDict[str, RateLimiter] = OrderedDict()
-_LIMITERS_LOCK = threading.Lock()
-
-
-def limiter(account: Account) -> RateLimiter:
-    """The token bucket every thread calling ``account`` shares (keyed by key id and endpoint)."""
-    with _LIMITERS_LOCK:
-        found = _LIMITERS.get(account.cache_key)
-        if found is None:
-            found = _LIMITERS[account.cache_key] = RateLimiter()
-        _LIMITERS.move_to_end(account.cache_key)
-        if len(_LIMITERS) > MAX_LIMITERS:
-            _drop_idle_limiters()
-        return found
-
-
-def _drop_idle_limiters() -> None:
-    """Drop the oldest buckets that are full again (idle for a second): a new one would be the same."""
-    for key in list(_LIMITERS)[: len(_LIMITERS) - MAX_LIMITERS]:
-        if _LIMITERS[key].full():
-            del _LIMITERS[key]
+def limiter(account: Account, *, session: Session | None = None) -> RateLimiter:
+    """The token bucket every thread calling ``account`` in ``session`` shares (keyed by key id and endpoint)."""
+    return chosen_session(session).limiters.get(account.cache_key)

@@ -43,6 +43,7 @@ __all__ = [
     "FINAL_STATUSES",
     "LIST_ACTIONS",
     "ExportTask",
+    "ListedTask",
     "TimeRangeWarning",
     "frame_of",
     "parse_page",
@@ -170,7 +171,7 @@ def frame_of(tasks: Iterable[ExportTask]) -> pd.DataFrame:
 # --- reading the service's replies -------------------------------------------------------------------
 
 
-class _Listed(NamedTuple):
+class ListedTask(NamedTuple):
     """A task as one listing returned it, with the full URL that must stay in memory."""
 
     task: ExportTask
@@ -178,12 +179,12 @@ class _Listed(NamedTuple):
     listed_at: datetime
 
     def __repr__(self) -> str:  # the full URL is a credential: shown without its query
-        return f"_Listed(task={self.task!r}, url={strip_query(self.url)!r}, listed_at={self.listed_at!r})"
+        return f"ListedTask(task={self.task!r}, url={strip_query(self.url)!r}, listed_at={self.listed_at!r})"
 
 
 def parse_page(
     reply: Mapping[str, Any], *, account: str, kind: str, asked: int = 50, action: str | None = None
-) -> Page[_Listed]:
+) -> Page[ListedTask]:
     """Read one listing reply into a :class:`~usagekit.paging.Page` of tasks, whatever its quirks.
 
     Accepted quirks: ``DataItem`` as one object instead of a list, ``TaskId`` as a number,
@@ -243,7 +244,7 @@ def parse_page(
 
 def _plain(
     item: dict[str, Any], account: str, kind: str, detail: bool, listed_at: datetime
-) -> _Listed | None:
+) -> ListedTask | None:
     """:func:`_listed` of a task in the shape the service sends, in one go; ``None`` for any other shape.
 
     Text fields as text, four ISO 8601 UTC times pandas can hold, ``TaskConfig`` an object: thousands of
@@ -302,11 +303,11 @@ def _plain(
             "download_url": strip_query(url) if url else None,
         }
     )
-    return _Listed(task, url, listed_at)
+    return ListedTask(task, url, listed_at)
 
 
-def _listed(item: Mapping[str, Any], account: str, kind: str, listed_at: datetime) -> _Listed:
-    task_id = _identifier(item.get("TaskId"))
+def _listed(item: Mapping[str, Any], account: str, kind: str, listed_at: datetime) -> ListedTask:
+    task_id = task_identifier(item.get("TaskId"))
     if task_id is None:
         raise ValueError("a task without TaskId")
     name = _text(item.get("TaskName"))
@@ -326,15 +327,15 @@ def _listed(item: Mapping[str, Any], account: str, kind: str, listed_at: datetim
         task_id,
         name,
         _text(item.get("Status")),
-        _instant(item.get("CreateTime"), task_id, "CreateTime"),
-        _instant(item.get("UpdateTime"), task_id, "UpdateTime"),
-        _instant(config.get("StartTime"), task_id, "StartTime"),
-        _exclusive(config.get("EndTime"), task_id),
+        reply_instant(item.get("CreateTime"), task_id, "CreateTime"),
+        reply_instant(item.get("UpdateTime"), task_id, "UpdateTime"),
+        reply_instant(config.get("StartTime"), task_id, "StartTime"),
+        reply_window_end(config.get("EndTime"), task_id),
         tag.type if tag else None,
         tag.domains if tag else None,
         strip_query(url),
     )
-    return _Listed(task, url, listed_at)
+    return ListedTask(task, url, listed_at)
 
 
 def _trusted_task(*values: Any) -> ExportTask:
@@ -366,7 +367,8 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def _identifier(value: Any) -> str | None:
+def task_identifier(value: Any) -> str | None:
+    """A reply's ``TaskId`` as text (a whole float without its ``.0``); ``None`` when it is not one."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -382,7 +384,9 @@ def _text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def _instant(value: Any, task_id: str, name: str) -> datetime | None:
+def reply_instant(value: Any, task_id: str, name: str) -> datetime | None:
+    """A reply's time field ``name`` as an aware UTC datetime: ``None`` when empty or (warning) out of
+    pandas' range; text that is no time raises ``ValueError``."""
     if type(value) is str:  # the common case, ISO 8601 UTC text pandas can hold, without the general path
         try:
             moment = _fromisoformat(value)
@@ -439,8 +443,9 @@ def _exclusive_text(text: str) -> datetime:
     return end.to_pydatetime()
 
 
-def _exclusive(value: Any, task_id: str) -> datetime | None:
-    if type(value) is str:  # the common case, as in _instant; exclusive as in frames.exclusive_end
+def reply_window_end(value: Any, task_id: str) -> datetime | None:
+    """A reply's ``EndTime`` as the window's exclusive end (see ``frames.exclusive_end``), or ``None``."""
+    if type(value) is str:  # the common case, as in reply_instant; exclusive as in frames.exclusive_end
         try:
             moment = _fromisoformat(value)
         except ValueError:

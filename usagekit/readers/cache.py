@@ -316,9 +316,8 @@ def sweep(directory: str | os.PathLike[str], *, grace: float = TEMP_GRACE) -> li
     return swept
 
 
-_MEMORY = ParsedCache()
-
-
 def memory_cache() -> ParsedCache:
-    """The process-wide in-memory cache ``read_usage`` uses (it names the disk folder at each call)."""
-    return _MEMORY
+    """The default session's in-memory cache ``read_usage`` uses (it names the disk folder at each call)."""
+    from usagekit.session import default_session
+
+    return default_session().frames
