@@ -75,6 +75,8 @@ def test_less_history_than_the_lookback_says_so_instead_of_alarming() -> None:
 
 def test_bad_arguments_are_argument_errors() -> None:
     usage = _hourly(np.ones(10))
+    with pytest.raises(ArgumentError, match="not list"):
+        usagekit.anomalies([1, 2])  # type: ignore[arg-type]
     for kwargs in (
         {"metric": "bytes"},
         {"freq": "7min"},

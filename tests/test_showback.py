@@ -241,6 +241,8 @@ def test_every_method_conserves_each_period_to_the_cent(case: tuple[pd.DataFrame
 def test_bad_arguments_are_refused_before_anything_is_done() -> None:
     usage = _usage(series(DAY1, [1.0]))
     prices = _prices("day_bandwidth", "1")
+    with pytest.raises(ArgumentError, match="lacks"):
+        usagekit.allocate_cost(pd.DataFrame({"x": [1]}), method="day_bandwidth", prices=prices)
     with pytest.raises(ArgumentError, match="exactly one source"):
         usagekit.allocate_cost(usage, method="day_bandwidth")
     with pytest.raises(ArgumentError, match="rule"):

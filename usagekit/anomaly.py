@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.errors import ArgumentError, UsagekitWarning
-from usagekit.frames import METRICS
+from usagekit.frames import METRICS, checked_tidy
 
 __all__ = [
     "ANOMALY_COLUMNS",
@@ -91,7 +91,12 @@ def check_settings(
     if span % _WEEK:
         raise ArgumentError(f"lookback {lookback!r} must be a whole number of weeks (7D, 28D, 56D, ...)")
     for name, value in (("threshold", threshold), ("min_spread", min_spread)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ArgumentError(f"{name} must be a number >= 0, not {value!r}")
     return step, span // _WEEK
 
@@ -204,6 +209,7 @@ def anomalies(
     =========  ===================  ==========================================================
     """
     step, weeks = check_settings(metric, freq, lookback, threshold, min_spread)
+    checked_tidy(usage, "anomalies")
     if accounts is not None:
         names = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
         usage = usage[usage["account"].isin(names)]

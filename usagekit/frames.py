@@ -44,6 +44,7 @@ from typing import Any
 
 import pandas as pd
 
+from usagekit.errors import ArgumentError
 from usagekit.redact import strip_query
 from usagekit.times import BEIJING
 
@@ -57,6 +58,7 @@ __all__ = [
     "TIDY_COLUMNS",
     "UNITS",
     "TaskTag",
+    "checked_tidy",
     "concat_frames",
     "exclusive_end",
     "format_task_tag",
@@ -224,6 +226,26 @@ def tidy_frame(data: Mapping[str, Any] | pd.DataFrame, *, with_source: bool = Tr
         TIDY_COLUMNS if with_source else {k: v for k, v in TIDY_COLUMNS.items() if k not in _SOURCE_COLUMNS}
     )
     return _coerce(frame, columns)
+
+
+def checked_tidy(usage: object, who: str) -> pd.DataFrame:
+    """``usage`` checked as a tidy usage frame (:func:`usagekit.usage`), or an ArgumentError naming what lacks.
+
+    >>> checked_tidy(pd.DataFrame({"x": [1]}), "anomalies")
+    Traceback (most recent call last):
+    ...
+    usagekit.errors.ArgumentError: anomalies needs a tidy usage frame (usagekit.usage()) as usage; this one lacks ['account', 'domain', 'metric', 'region', 'start', 'value']
+    """
+    if not isinstance(usage, pd.DataFrame):
+        raise ArgumentError(
+            f"{who} needs a tidy usage frame (usagekit.usage()) as usage, not {type(usage).__name__}"
+        )
+    lacking = sorted({"account", "domain", "region", "metric", "start", "value"} - set(usage.columns))
+    if lacking:
+        raise ArgumentError(
+            f"{who} needs a tidy usage frame (usagekit.usage()) as usage; this one lacks {lacking}"
+        )
+    return usage
 
 
 def sort_tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -46,6 +46,7 @@ import pandas as pd
 
 from usagekit.accounts import Account
 from usagekit.errors import ArgumentError, UsagekitWarning
+from usagekit.frames import checked_tidy
 from usagekit.shares import PERCENTILE_RULES, RULES, method_rule, period_shares
 
 __all__ = [
@@ -375,6 +376,7 @@ def allocate_cost(
     if by == "team" and mapping is None:
         raise ArgumentError('by="team" needs mapping= (a frame or CSV of domain, team)')
     teams = read_mapping(mapping) if mapping is not None else None
+    checked_tidy(usage, "allocate_cost")
     if method is not None:
         _base(method)
     names = sorted(set(usage["account"].astype(str)))
