@@ -37,7 +37,7 @@ from usagekit.client import CdnClient
 from usagekit.errors import ArgumentError, IncompleteListingError, ResponseError
 from usagekit.paging import RateLimiter
 from usagekit.pool import ClientPool
-from usagekit.prices import money_array
+from usagekit.prices import money, money_array
 from usagekit.progress import progress_enabled
 from usagekit.resolve import resolve_accounts
 from usagekit.times import BEIJING, current, month_bounds
@@ -281,6 +281,10 @@ def _row(account: Account, head: Mapping[str, Any], item: Mapping[str, Any], fin
     for column in ("gross", "net", "usage", "list_price", *DEDUCTIONS.values()):
         if isinstance(row[column], float):  # never: the client reads numbers as decimals
             raise _refuse(account, f"{column} came as a binary float")
+        try:
+            money(row[column])
+        except ValueError as error:
+            raise _refuse(account, f"{column}: {error}") from None
     return row
 
 
@@ -355,34 +359,54 @@ def bill_lines(
         raise ArgumentError(f"granularity must be 'daily' or 'monthly', not {granularity!r}")
     if not isinstance(product, str) or not product.strip():
         raise ArgumentError(f"product must be a ProductCode such as 'cdn', not {product!r}")
-    moment = current(now)
     chosen = resolve_accounts(accounts)
-    final = is_final(cycle, moment)
-    calls: list[dict[str, str]] = []
-    if granularity == "monthly":
-        calls.append({"Granularity": "MONTHLY"})
-    else:
-        calls.extend({"Granularity": "DAILY", "BillingDate": day} for day in _days(cycle, moment))
+    given = current(now) if now is not None else None
+    if given is not None:
+        _begun(cycle, given, "now")
+    base = {"BillingCycle": cycle, "ProductCode": product.strip(), "IsBillingItem": "true"}
+    first = (
+        {"Granularity": "MONTHLY"}
+        if granularity == "monthly"
+        else {"Granularity": "DAILY", "BillingDate": f"{cycle}-01"}
+    )
     rows: list[dict[str, Any]] = []
-    bar = _bar(len(chosen) * len(calls))
+    bar = _bar(len(chosen) * (1 if granularity == "monthly" else len(_days(cycle, given or current(None)))))
     try:
         for account in chosen:
             with bss_lease(account) as client:
-                for call in calls:
-                    params = {
-                        "BillingCycle": cycle,
-                        "ProductCode": product.strip(),
-                        "IsBillingItem": "true",
-                        **call,
-                    }
-                    head, items = _listing(client, account, params)
-                    rows.extend(_row(account, head, item, final) for item in items)
-                    if bar is not None:
-                        bar.update(1)
+                head, items = _listing(client, account, {**base, **first})
+                listed = [(head, items)]
+                # now=None: the service's time, the Date of the reply just had (a sandbox's own, frozen or not)
+                moment = given if given is not None else _service_time(client)
+                _begun(cycle, moment, "the service's time")
+                if granularity == "daily":
+                    for day in _days(cycle, moment)[1:]:
+                        listed.append(
+                            _listing(client, account, {**base, "Granularity": "DAILY", "BillingDate": day})
+                        )
+                        if bar is not None:
+                            bar.update(1)
+                final = is_final(cycle, moment)
+                rows.extend(_row(account, h, item, final) for h, page in listed for item in page)
+                if bar is not None:
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
     return _frame(rows)
+
+
+def _service_time(client: CdnClient) -> pd.Timestamp:
+    stamp = client.service_time
+    return pd.Timestamp(stamp).tz_convert("UTC") if stamp is not None else current(None)
+
+
+def _begun(month: str, moment: pd.Timestamp, what: str) -> None:
+    if month_bounds(month)[0] > moment:
+        raise ArgumentError(
+            f"month {month!r} has not begun by {what} ({moment.isoformat()}): it has no bill lines yet; "
+            "ask for a month that has begun"
+        )
 
 
 def _bar(total: int) -> Any:

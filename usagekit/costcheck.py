@@ -14,7 +14,8 @@ puts side by side
   rate where the period crosses tiers).
 
 Verdicts: ``provisional`` (the month's bill is not final yet: after 12:00 Beijing on the 3rd of the next
-month), ``quantity_differs`` (the billed quantity is not the usage's, as :func:`usagekit.check_bill` finds:
+month), ``incomplete_usage`` (the usage lacks points of the period, as :func:`usagekit.check_bill` says:
+its quantity cannot tell whether the bill differs), ``quantity_differs`` (the billed quantity is not the usage's, as :func:`usagekit.check_bill` finds:
 beyond a relative 1e-6), ``match`` (the same quantity and the gross within one cent of the table's cost),
 ``price_differs`` (the same quantity at another price: the table is out of date, or a contract price
 applies). ``explanation`` says which, with the numbers.
@@ -40,7 +41,7 @@ from usagekit.times import month_bounds
 
 __all__ = ["COST_CHECK_COLUMNS", "VERDICTS", "check_cost"]
 
-VERDICTS = ("match", "quantity_differs", "price_differs", "provisional")
+VERDICTS = ("match", "quantity_differs", "price_differs", "provisional", "incomplete_usage")
 COST_CHECK_COLUMNS = (
     "account",
     "method",
@@ -89,8 +90,12 @@ def _usage_side(usage: pd.DataFrame, account: str, method: str, table: pd.DataFr
     priced = price_periods(quantities, table)
     for row in priced.itertuples(index=False):
         key = (_period(method, str(row.period)), _region(row.region))
-        entry = result.setdefault(key, {"quantity": Decimal(0), "cost": Decimal(0), "priced": True})
+        entry = result.setdefault(
+            key, {"quantity": Decimal(0), "cost": Decimal(0), "priced": True, "points": 0, "missing": 0}
+        )
         entry["quantity"] += pricing_quantity(row.quantity, str(row.unit))
+        entry["points"] += int(row.points) + int(row.missing_points)
+        entry["missing"] += int(row.missing_points)
         if row.cost is pd.NA or row.cost is None:
             entry["priced"] = False
         else:
@@ -145,6 +150,10 @@ def _bill_side(lines: pd.DataFrame, account: str, method: str, month: str) -> di
     return result
 
 
+def _number(amount: Decimal | None) -> str:
+    return "none" if amount is None else f"{amount:.6f}"
+
+
 def _money(amount: Decimal | None) -> str:
     return "none" if amount is None else f"{amount:.2f}"
 
@@ -157,9 +166,21 @@ def _verdict(row: dict[str, Any]) -> tuple[str, str]:
             f"the bill of {row['period'][:7]} is not final until 12:00 Beijing on the 3rd of the next month; "
             f"so far gross {_money(row['gross'])} against {_money(row['expected'])} from the usage"
         )
+    if usage_q is None and billed_q is not None:
+        return "incomplete_usage", (
+            "the usage has no point of this billed period: export it by account and read it to check it"
+        )
+    if row["missing"]:
+        return "incomplete_usage", (
+            f"the usage lacks {row['missing']:,} of this period's {row['points']:,} 5-minute points, so its "
+            f"quantity ({usage_q:.6f} {unit}, billed {_number(billed_q)}) says nothing about the bill: export "
+            "the missing days by account and read them (check_bill names them)"
+        )
     if usage_q is None or billed_q is None:
-        side = "the usage" if usage_q is None else "the bill history"
-        return "quantity_differs", f"{side} has no quantity for this period: the quantities cannot agree"
+        return (
+            "quantity_differs",
+            "the bill history has no quantity for this period: the quantities cannot agree",
+        )
     scale = max(abs(usage_q), abs(billed_q), Decimal("1e-12"))
     if abs(billed_q - usage_q) / scale > Decimal(str(_RELATIVE)):
         relative = (billed_q - usage_q) / usage_q if usage_q else None
@@ -215,7 +236,8 @@ def check_cost(
     table_unit_price    MONEY      ``expected / usage_quantity``
     currency            string     the bill's currency
     final               boolean    the month's bill is final
-    verdict             category   ``match``, ``quantity_differs``, ``price_differs``, ``provisional``
+    verdict             category   ``match``, ``quantity_differs``, ``price_differs``, ``provisional``,
+                                   ``incomplete_usage``
     explanation         string     which, with the numbers
     ==================  =========  ==============================================================
 
@@ -285,8 +307,11 @@ def _month_rows(
             "table_unit_price": expected / usage_q if expected is not None and usage_q else None,
             "currency": money.get("currency"),
             "final": final and money.get("final", True),
+            "missing": side["missing"] if side else 0,
+            "points": side["points"] if side else 0,
         }
         row["verdict"], row["explanation"] = _verdict(row)
+        del row["missing"], row["points"]
         rows.append(row)
     return rows
 

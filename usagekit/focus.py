@@ -5,7 +5,7 @@
 * ``to_focus(usage)``: the tidy frame as FOCUS *usage* columns only, one row per 5-minute point. It is NOT
   a FOCUS cost-and-usage dataset (it has no cost, billing account or billing period columns).
 * ``to_focus(usage, bill=lines)``: one FOCUS 1.2 cost-and-usage row per bill line of
-  :func:`usagekit.bill_lines`, its costs from the bill, that day's usage as ``ConsumedQuantity``.
+  :func:`usagekit.bill_lines`, its costs from the bill, that day's usage (a monthly line's: that month's) as ``ConsumedQuantity``.
 * ``to_focus(usage, prices=table)``: an *estimate*: one row per account, billing region and billed
   period, priced by :func:`usagekit.price_periods` under each account's method (``methods=``), marked
   ``x_Estimate`` true.
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import ArgumentError
+from usagekit.errors import ArgumentError, PriceTableError
 from usagekit.frames import tidy_frame
 from usagekit.prices import money_array, price_periods, read_prices
 
@@ -115,7 +115,7 @@ def to_focus(
     ``bill`` (:func:`usagekit.bill_lines`' frame) gives one row per bill line with the columns of
     :data:`FOCUS_COST_COLUMNS`: costs (:func:`usagekit.prices.money_dtype` decimals) from the bill,
     ``PricingQuantity``/``PricingUnit`` the line's usage, ``BillingAccountId`` the UID, ``ConsumedQuantity``
-    that Beijing day's traffic of the account and region in ``usage`` (GB, shared over the day's lines),
+    that Beijing day's (a monthly line: that month's) traffic of the account and region in ``usage`` (GB, shared over the day's lines),
     ``x_Provisional`` true until the bill is final. ``prices`` (with no ``bill``) gives an estimate: one
     row per account, billing region and billed period of the account's method (``methods``: a mapping
     account -> ``BillType``, or one for all; ``None`` when the table prices a single method), priced by
@@ -176,7 +176,7 @@ def _month_bounds(months: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _daily_traffic(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
-    """GB of traffic per account, billing region (``OVERSEAS`` too) and Beijing day, from tidy usage."""
+    """GB of traffic per account, billing region (``OVERSEAS`` too) and Beijing day or month, from tidy usage."""
     rows = frame[frame["metric"] == "traffic"]
     if rows.empty:
         return {}
@@ -185,10 +185,10 @@ def _daily_traffic(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
     result: dict[tuple[str, str, str], Decimal] = {}
     for (account, region, label), value in sums.items():
         amount = Decimal(repr(float(value))) / Decimal(1024**3)
-        result[(account, region, label)] = amount
-        if region != "CN":
-            key = (account, "OVERSEAS", label)
-            result[key] = result.get(key, Decimal(0)) + amount
+        for period in (label, label[:7]):  # the Beijing day, and its month (a monthly line's period)
+            for where in (region, "OVERSEAS") if region != "CN" else (region,):
+                key = (account, where, period)
+                result[key] = result.get(key, Decimal(0)) + amount
     return result
 
 
@@ -223,7 +223,11 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
     billed = money_array(net)
     listed = money_array([g if usage_rows[i] else net[i] for i, g in enumerate(gross)])
     traffic = _daily_traffic(frame)
-    keys = list(zip(lines["account"].astype(str), lines["region"].astype(str), days.astype(str), strict=True))
+    periods = [  # a daily line's Beijing day, a monthly line's month
+        str(cycle) if day is None or day is pd.NA else str(day)
+        for day, cycle in zip(days, lines["billing_cycle"].astype(object), strict=True)
+    ]
+    keys = list(zip(lines["account"].astype(str), lines["region"].astype(str), periods, strict=True))
     sharing: dict[tuple[str, str, str], int] = {}
     for key, is_usage in zip(keys, usage_rows, strict=True):
         if is_usage:
@@ -327,7 +331,18 @@ def _estimate(
     if not parts:
         return _cost_frame({name: [] for name in FOCUS_COST_COLUMNS}, 0)
     priced = pd.concat(parts, ignore_index=True)
-    priced = priced[priced["cost"].notna()].reset_index(drop=True)
+    unpriced = priced[priced["cost"].isna()]
+    if len(unpriced):  # never a silently short estimate
+        pairs = sorted(
+            {
+                f"{m} in {r}"
+                for m, r in zip(unpriced["method"].astype(str), unpriced["region"].astype(str), strict=True)
+            }
+        )
+        raise PriceTableError(
+            f"the price table does not price {', '.join(pairs)} ({len(unpriced)} billed periods): add tiers "
+            "for that method (region or *), or name the method each account is billed by with methods="
+        )
     n = len(priced)
     month_start, month_end = _month_bounds(priced["period"].astype(str).str.slice(0, 7))
     cost = money_array([c.quantize(Decimal("0.01")) for c in priced["cost"]])

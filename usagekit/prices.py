@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import PriceTableError
+from usagekit.errors import ArgumentError, PriceTableError
 from usagekit.optional import require
 
 __all__ = [
@@ -67,6 +67,7 @@ EXAMPLE_PRICES_NOTE = (
 SCALE = 8
 PRECISION = 18
 _QUANTUM = Decimal(1).scaleb(-SCALE)
+_LIMIT = Decimal(10) ** (PRECISION - SCALE)  # decimal128(18, 8) holds magnitudes below 10**10
 #: exact decimal arithmetic with room for any tier product (28 digits, the default, could round)
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 #: the pricing unit of each kind of billed quantity: its name and how many of billing_quantities' units
@@ -125,6 +126,10 @@ def money(value: Any) -> Decimal | None:
             raise ValueError(f"{value!r} is not an amount of money") from None
     if not number.is_finite():
         raise ValueError(f"{value!r} is not a finite amount of money")
+    if abs(number) >= _LIMIT:
+        raise ValueError(
+            f"{value!r} is beyond what a money column holds (less than 10**{PRECISION - SCALE} in magnitude)"
+        )
     return number.quantize(_QUANTUM, context=_CONTEXT)
 
 
@@ -173,7 +178,9 @@ def read_prices(prices: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         where = os.fspath(prices)
         prices = _read_csv(where)
     if not isinstance(prices, pd.DataFrame):
-        raise TypeError(f"prices must be a DataFrame or a CSV path, not {type(prices).__name__}")
+        raise ArgumentError(
+            f"prices must be a price table: a DataFrame or a CSV path, not {type(prices).__name__}"
+        )
     name = f"price table {where}" if where else "price table"
     lacking = [c for c in PRICE_COLUMNS if c not in prices.columns]
     if lacking:
@@ -199,7 +206,8 @@ def read_prices(prices: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         table[column] = numbers.astype(np.float64)
     table["unit_price"] = _prices(table["unit_price"], name)
     table["tier_to"] = table["tier_to"].fillna(np.inf)
-    if table["region"].isna().any() or table["currency"].isna().any() or (table["currency"] == "").any():
+    empty = table[["region", "currency"]].isna() | (table[["region", "currency"]] == "")
+    if empty.to_numpy().any():
         raise PriceTableError(f"the {name}: every row needs a region (or *) and a currency")
     table = table.sort_values(["method", "region", "tier_from"], ignore_index=True)
     for (method, region), tiers in table.groupby(["method", "region"], sort=False):

@@ -1,0 +1,157 @@
+"""The money tried from outside, as a FinOps analyst would: bill lines, price tables, check_cost, to_focus.
+
+Expected values come from outside the code: numbers written here, DuckDB reading the frames, and the
+sandbox's own bill (its reply items) as its truth.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from usagekit.bss import bill_lines
+from usagekit.costcheck import check_cost
+from usagekit.errors import ArgumentError, PriceTableError, UsagekitError
+from usagekit.focus import to_focus
+from usagekit.frames import concat_frames
+from usagekit.prices import example_prices, read_prices
+from usagekit.sandbox import Sandbox
+
+NOW = "2026-11-20T08:00:00Z"  # Friday Nov 20th, 16:00 Beijing: October final, November provisional
+OCTOBER = ("2026-09-30T16:00:00Z", "2026-10-31T16:00:00Z")  # the Beijing month, in UTC
+
+
+@pytest.fixture(scope="module")
+def box() -> Sandbox:
+    with Sandbox(
+        seed=3,
+        now=NOW,
+        clock="frozen",
+        accounts=2,
+        tasks=2,
+        bill_types={"demo-shop": "month_95", "demo-media": "day_bandwidth"},
+    ) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def october(box: Sandbox) -> pd.DataFrame:
+    return concat_frames([box.truth.usage_over(a.name, *OCTOBER) for a in box.accounts])
+
+
+def test_bill_lines_of_a_frozen_sandbox_month_take_its_time_not_the_real_clock(box: Sandbox) -> None:
+    # the sandbox stands at Nov 20th: November's bill is provisional (final after 12:00 Beijing on Dec 3rd)
+    # and lines appear a day after their day, so none is dated after Nov 19th
+    lines = bill_lines(box.accounts[1], month="2026-11")
+    assert len(lines) > 0
+    assert not lines["final"].any()
+    assert lines["billing_date"].max() <= "2026-11-19"
+
+
+def test_bill_lines_of_a_month_not_begun_is_refused_not_an_empty_frame(box: Sandbox) -> None:
+    with pytest.raises(ArgumentError, match=r"2027-01.*(begun|not started)"):
+        bill_lines(box.accounts, month="2027-01")
+
+
+def test_focus_of_a_monthly_line_carries_the_months_traffic(box: Sandbox, october: pd.DataFrame) -> None:
+    shop = box.accounts[0]
+    lines = bill_lines(shop, month="2026-10", granularity="monthly")
+    focus = to_focus(october, bill=lines)
+    usage_rows = focus[focus["ChargeCategory"] == "Usage"]
+    assert len(usage_rows) > 0
+    traffic = october[(october["account"] == shop.name) & (october["metric"] == "traffic")]
+    traffic = traffic.assign(region=traffic["region"].astype(str), value=traffic["value"].astype(float))
+    gb = duckdb.sql(  # DuckDB sums the month's bytes per region, the independent reader
+        "select region, sum(cast(value as hugeint)) as bytes from traffic group by region"
+    ).fetchall()
+    by_region = {region: Decimal(int(total)) / Decimal(1024**3) for region, total in gb}
+    by_region["OVERSEAS"] = sum((v for r, v in by_region.items() if r != "CN"), Decimal(0))
+    for row in usage_rows.itertuples(index=False):
+        shares = (usage_rows["RegionId"] == row.RegionId).sum()
+        expected = (by_region[row.RegionId] / shares).quantize(Decimal("0.00000001"))
+        assert row.ConsumedQuantity > 0
+        assert abs(row.ConsumedQuantity - expected) <= Decimal("0.00000001")
+
+
+def test_focus_costs_are_the_sandboxs_bill_to_the_cent_read_back_by_duckdb(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    media = box.accounts[1]
+    lines = bill_lines(media, month="2026-10")
+    focus = to_focus(_empty_usage(), bill=lines)
+    path = tmp_path / "focus.parquet"
+    focus.to_parquet(path, index=False)
+    billed, listed, types = duckdb.execute(
+        "select sum(BilledCost), sum(ListCost), typeof(sum(BilledCost)) from read_parquet(?)", [str(path)]
+    ).fetchall()[0]
+    assert types.startswith("DECIMAL")
+    truth = box.instance_bills.lines(media.name, "2026-10")  # the sandbox's own reply items
+    net = sum((Decimal(repr(i["PretaxAmount"])) for i in truth), Decimal(0))
+    gross = sum(
+        (
+            Decimal(repr(i["PretaxGrossAmount"] if i["Item"] == "PayAsYouGoBill" else i["PretaxAmount"]))
+            for i in truth
+        ),
+        Decimal(0),
+    )
+    assert len(focus) == len(truth) > 0
+    assert billed == net and listed == gross
+    assert lines["net"].sum() == net  # exact decimal sums, no float on the way
+
+
+def _empty_usage() -> pd.DataFrame:
+    from usagekit.frames import tidy_frame
+
+    return tidy_frame({})
+
+
+def test_check_cost_of_usage_lacking_a_day_says_incomplete_usage_not_that_the_bill_differs(
+    box: Sandbox, october: pd.DataFrame
+) -> None:
+    shop = box.accounts[0]  # month_95: the month's one quantity moves when a day is missing
+    lines = bill_lines(shop, month="2026-10", granularity="monthly")
+    beijing = october["start"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d")
+    lacking = october[beijing != "2026-10-12"]
+    check = check_cost(lacking, lines, prices=example_prices(), accounts=shop)
+    assert len(check) > 0
+    assert (check["verdict"] == "incomplete_usage").all(), check[["verdict", "explanation"]]
+    assert check["explanation"].str.contains("288").all()  # one Beijing day of 5-minute points
+    full = check_cost(october, lines, prices=example_prices(), accounts=shop)
+    assert (full["verdict"] == "match").all(), full[["verdict", "explanation"]]
+
+
+def test_a_price_beyond_what_money_columns_hold_is_a_price_table_error() -> None:
+    table = pd.DataFrame(
+        {"method": ["month_95"], "region": ["*"], "tier_from": [0], "tier_to": [None],
+         "unit_price": ["12345678901.5"], "currency": ["CNY"]}
+    )  # fmt: skip
+    with pytest.raises(PriceTableError, match="unit_price"):
+        read_prices(table)
+
+
+def test_a_price_table_row_with_an_empty_region_or_not_a_table_is_refused() -> None:
+    table = pd.DataFrame(
+        {"method": ["month_95"], "region": [""], "tier_from": [0], "tier_to": [None],
+         "unit_price": ["24"], "currency": ["CNY"]}
+    )  # fmt: skip
+    with pytest.raises(PriceTableError, match="region"):
+        read_prices(table)
+    with pytest.raises(ArgumentError, match="prices"):
+        read_prices(42)  # type: ignore[arg-type]
+
+
+def test_a_focus_estimate_under_a_method_the_table_does_not_price_is_refused_not_empty(
+    october: pd.DataFrame,
+) -> None:
+    table = pd.DataFrame(
+        {"method": ["month_95"], "region": ["*"], "tier_from": [0], "tier_to": [None],
+         "unit_price": ["24"], "currency": ["CNY"]}
+    )  # fmt: skip
+    with pytest.raises(UsagekitError, match="day_bandwidth"):
+        to_focus(october, prices=table, methods="day_bandwidth")
+    estimate = to_focus(october, prices=table, methods="month_95")
+    assert len(estimate) == 2  # two accounts, one region each (CN) in the seeded world, October
