@@ -155,3 +155,25 @@ def test_a_focus_estimate_under_a_method_the_table_does_not_price_is_refused_not
         to_focus(october, prices=table, methods="day_bandwidth")
     estimate = to_focus(october, prices=table, methods="month_95")
     assert len(estimate) == 2  # two accounts, one region each (CN) in the seeded world, October
+
+
+def test_the_demos_cost_check_csv_writes_money_as_plain_decimals(
+    box: Sandbox, october: pd.DataFrame, tmp_path: Path
+) -> None:
+    import csv
+
+    from usagekit.cli.demo_money import write_money_files
+
+    list(write_money_files(box, october, tmp_path))  # the month before the sandbox's now: October
+    with open(tmp_path / "cost_check.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        for column in ("gross", "deductions", "net", "adjustments", "expected"):
+            assert "E" not in row[column].upper(), (column, row[column])  # '0E-8' is no amount a sheet shows
+    truth = sum(
+        (Decimal(repr(i["PretaxGrossAmount"])) for a in box.accounts
+         for i in box.instance_bills.lines(a.name, "2026-10") if i["Item"] == "PayAsYouGoBill"),
+        Decimal(0),
+    )  # fmt: skip
+    assert sum(Decimal(r["gross"]) for r in rows) == truth

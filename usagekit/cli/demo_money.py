@@ -50,9 +50,18 @@ def write_money_files(box: Any, frame: pd.DataFrame, output: Path) -> Iterator[s
     to_focus(frame, bill=lines).to_parquet(output / "focus.parquet", index=False)
     yield f"  {output / 'focus.parquet'}  FinOps FOCUS 1.2 cost and usage, one row per bill line of {month}"
     check = check_cost(frame, lines, prices=example_prices(), accounts=accounts, now=now)
-    check.to_csv(output / "cost_check.csv", index=False)
+    _plain_money(check).to_csv(output / "cost_check.csv", index=False)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in check["verdict"].value_counts().items() if n)
     yield (
         f"  {output / 'cost_check.csv'}  the bill's money for {month} beside the EXAMPLE prices "
         f"({counts or 'no rows'})"
     )
+
+
+def _plain_money(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its decimal columns as plain text (``0.00000000``, never ``0E-8``), for a CSV file."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.ArrowDtype) and "decimal" in str(out[column].dtype):
+            out[column] = [None if v is None or v is pd.NA else f"{v:f}" for v in out[column]]
+    return out
