@@ -115,6 +115,160 @@ def _series_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     return values.where(values.notna(), missing).astype(str)
 
 
+def _check_usage_arguments(usage: pd.DataFrame, metric: str, by: str, top: int | None) -> None:
+    """Refuse a bad argument of :func:`plot_usage` before anything is drawn."""
+    if metric not in METRICS:
+        raise ArgumentError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if by not in _BY:
+        raise ArgumentError(f"by must be one of {', '.join(_BY)}, not {by!r}")
+    if not isinstance(usage, pd.DataFrame):
+        raise ArgumentError(f"plot_usage needs a tidy usage frame, not {type(usage).__name__}")
+    needed = {"metric", "start", "end", "value", by}
+    if not needed <= set(usage.columns):
+        missing = ", ".join(sorted(needed - set(usage.columns)))
+        raise ArgumentError(f"plot_usage needs the tidy frame's columns; missing: {missing}")
+    if top is not None and (not isinstance(top, int) or top < 0):
+        raise ArgumentError(f"top must be a whole number >= 0 or None, not {top!r}")
+
+
+def _draw_nothing(ax: Axes, text: str, title: str) -> Axes:
+    """Say in the middle of an empty plot why nothing is drawn."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title, fontsize="medium")
+    ax.set_yticks([])
+    ax.set_xticks([])
+    return ax
+
+
+def _usage_offset(rows: pd.DataFrame, freq: str | None) -> tuple[pd.Timedelta, Any]:
+    """The data's interval and the period to draw (``freq``, or the interval itself), refusing a finer one."""
+    step = pd.Timedelta((rows["end"] - rows["start"]).mode().iloc[0])
+    native = _offset(f"{int(step.total_seconds())}s")
+    offset = _offset(freq) if freq is not None else native
+    fixed = _fixed(offset)
+    if fixed is not None and fixed < step:
+        raise ArgumentError(f"freq {freq!r} is finer than the data's {_period_words(native)} intervals")
+    return step, offset
+
+
+def _ranked_series(
+    rows: pd.DataFrame, metric: str, by: str, top: int | None
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The series to draw, one column each, indexed by point start; with the kept and all ranked names.
+
+    The ``top`` largest named series (bandwidth ranked by peak, the rest by total) keep their name, the
+    others are summed as ``other``; the rows without a domain, region or account stay series of their own.
+    """
+    pivot = (
+        rows.assign(_series=_series_labels(rows, by).to_numpy())
+        .groupby(["start", "_series"], observed=True)["value"]
+        .sum()
+        .unstack("_series")
+    )
+    specials = [c for c in (REST_LABEL, NO_REGION_LABEL, "(no account)") if c in pivot.columns]
+    named = [c for c in pivot.columns if c not in specials]
+    score = pivot[named].max() if metric == "bandwidth" else pivot[named].sum()
+    ranked = sorted(named, key=lambda c: (-float(score[c]), c))
+    keep = ranked if top is None else ranked[:top]
+    folded = ranked[len(keep) :]
+    series: dict[str, pd.Series] = {c: pivot[c] for c in keep}
+    series.update({c: pivot[c] for c in specials})
+    if folded:
+        series[OTHER_LABEL] = pivot[folded].sum(axis=1, min_count=1)
+    return pd.DataFrame(series), keep, ranked
+
+
+def _resample_series(
+    table: pd.DataFrame, metric: str, tz: str, offset: Any
+) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Resample the series into ``offset`` periods in ``tz`` (bandwidth its peak, the rest summed).
+
+    Returns the table and every period's edges (one more than the periods); an empty period stays NaN.
+    """
+    table = table.copy()
+    table.index = pd.DatetimeIndex(table.index).tz_convert(tz)
+    resampled = table.resample(offset, label="left", closed="left")
+    table = resampled.max() if metric == "bandwidth" else resampled.sum(min_count=1)
+    return table, table.index.append(table.index[-1:] + offset)
+
+
+def _usage_magnitude(table: pd.DataFrame, metric: str) -> float:
+    """The largest value the plot shows: bandwidth's highest line, or the highest stack of the others."""
+    if metric == "bandwidth":
+        return float(np.nanmax(table.to_numpy())) if table.notna().any().any() else 0.0
+    return float(table.sum(axis=1, min_count=1).max(skipna=True) or 0.0)
+
+
+def _draw_series(ax: Axes, scaled: pd.DataFrame, edges: np.ndarray, metric: str) -> None:
+    """Draw bandwidth as lines, the other metrics as stacked areas (an empty period left blank)."""
+    colors = series_colors(list(scaled.columns))
+    if metric == "bandwidth":
+        for column in scaled.columns:
+            ax.stairs(
+                scaled[column].to_numpy(),
+                edges,
+                baseline=None,
+                color=colors[column],
+                linewidth=1.3,
+                label=column,
+                gid=f"series:{column}",
+            )
+        return
+    empty = scaled.isna().all(axis=1).to_numpy()
+    bottom = np.zeros(len(scaled))
+    for column in scaled.columns:
+        top_edge = bottom + scaled[column].fillna(0.0).to_numpy()
+        ax.stairs(
+            np.where(empty, np.nan, top_edge),
+            edges,
+            baseline=np.where(empty, np.nan, bottom),
+            fill=True,
+            color=colors[column],
+            linewidth=0,
+            label=column,
+            gid=f"series:{column}",
+        )
+        bottom = top_edge
+
+
+def _usage_ylabel(metric: str, period: str, native: bool, unit: str) -> str:
+    """The y label: what one drawn value is (per period, or a period's peak) and its unit."""
+    if metric == "bandwidth":
+        quantity = "Bandwidth" if native else f"Peak bandwidth per {period}"
+    else:
+        quantity = f"{metric.capitalize()} per {period}"
+    return quantity + ("" if unit == "requests" else f" ({unit})")
+
+
+def _usage_title(metric: str, by: str, kept: int, ranked: int, accounts: list[str]) -> str:
+    """The title: the metric, how many series of how many are named, and whose usage it is."""
+    name = metric.capitalize()
+    folded = kept < ranked
+    shown = f"top {kept} of {ranked}" if folded else f"{ranked}"
+    plural = {"domain": "domains", "region": "regions", "account": "accounts"}[by]
+    if ranked:
+        title = f"{name} by {by}: {shown} {plural if ranked != 1 or folded else by}"
+    else:  # only rows without a domain (region): exports made by account
+        title = f"{name}: account totals, no {by} listed"
+    whose = _whose(accounts)
+    if whose and by != "account":
+        title += f" · {whose}"
+    return title
+
+
+def _usage_legend(ax: Axes, metric: str, partial_drawn: bool) -> None:
+    """The legend outside the plot, shortened names, in the stack's order, with the partial-period key."""
+    handles, names = ax.get_legend_handles_labels()
+    if metric != "bandwidth":  # the legend reads top to bottom like the stack
+        handles, names = handles[::-1], names[::-1]
+    for handle, text in zip(handles, names, strict=True):
+        handle.set_label(_short(text))
+    if partial_drawn:
+        patches = require_matplotlib("matplotlib.patches")
+        handles.append(patches.Patch(**_PARTIAL_STYLE, label="partial period: points missing"))
+    _legend(ax, list(handles))
+
+
 def plot_usage(
     usage: pd.DataFrame,
     *,
@@ -148,139 +302,35 @@ def plot_usage(
     >>> ax.get_ylabel(), [text.get_text() for text in ax.get_legend().get_texts()]
     ('Traffic per 5 minutes (GB)', ['rest of account', 'a.example'])
     """
-    if metric not in METRICS:
-        raise ArgumentError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
-    if by not in _BY:
-        raise ArgumentError(f"by must be one of {', '.join(_BY)}, not {by!r}")
-    if not isinstance(usage, pd.DataFrame):
-        raise ArgumentError(f"plot_usage needs a tidy usage frame, not {type(usage).__name__}")
-    needed = {"metric", "start", "end", "value", by}
-    if not needed <= set(usage.columns):
-        missing = ", ".join(sorted(needed - set(usage.columns)))
-        raise ArgumentError(f"plot_usage needs the tidy frame's columns; missing: {missing}")
-    if top is not None and (not isinstance(top, int) or top < 0):
-        raise ArgumentError(f"top must be a whole number >= 0 or None, not {top!r}")
+    _check_usage_arguments(usage, metric, by, top)
     tz = _zone(tz)
-
     rows = usage[usage["metric"].astype("object") == metric]
     ax = _new_axes(ax, 10.0, 4.2)
-    name = metric.capitalize()
     accounts = list(dict.fromkeys(str(a) for a in rows["account"].dropna())) if "account" in rows else []
     if rows.empty:
-        ax.text(0.5, 0.5, f"no {metric} rows in this frame", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(f"{name} by {by}", fontsize="medium")
-        ax.set_yticks([])
-        ax.set_xticks([])
-        return ax
+        return _draw_nothing(ax, f"no {metric} rows in this frame", f"{metric.capitalize()} by {by}")
 
-    step = pd.Timedelta((rows["end"] - rows["start"]).mode().iloc[0])
-    offset = _offset(freq) if freq is not None else _offset(f"{int(step.total_seconds())}s")
-    fixed = _fixed(offset)
-    if fixed is not None and fixed < step:
-        raise ArgumentError(
-            f"freq {freq!r} is finer than the data's {_period_words(_offset(f'{int(step.total_seconds())}s'))} intervals"
-        )
-
-    labels = _series_labels(rows, by)
-    pivot = (
-        rows.assign(_series=labels.to_numpy())
-        .groupby(["start", "_series"], observed=True)["value"]
-        .sum()
-        .unstack("_series")
-    )
-    specials = [c for c in (REST_LABEL, NO_REGION_LABEL, "(no account)") if c in pivot.columns]
-    named = [c for c in pivot.columns if c not in specials]
-    score = pivot[named].max() if metric == "bandwidth" else pivot[named].sum()
-    ranked = sorted(named, key=lambda c: (-float(score[c]), c))
-    keep = ranked if top is None else ranked[:top]
-    folded = ranked[len(keep) :]
-    series: dict[str, pd.Series] = {c: pivot[c] for c in keep}
-    series.update({c: pivot[c] for c in specials})
-    if folded:
-        series[OTHER_LABEL] = pivot[folded].sum(axis=1, min_count=1)
-
-    table = pd.DataFrame(series)
-    table.index = pd.DatetimeIndex(table.index).tz_convert(tz)
-    resampled = table.resample(offset, label="left", closed="left")
-    table = resampled.max() if metric == "bandwidth" else resampled.sum(min_count=1)
-    edges_index = table.index.append(table.index[-1:] + offset)
+    step, offset = _usage_offset(rows, freq)
+    table, keep, ranked = _ranked_series(rows, metric, by, top)
+    table, edges_index = _resample_series(table, metric, tz, offset)
     edges = _days(edges_index.tz_convert("UTC"))
+    scale = scale_for(metric, _usage_magnitude(table, metric))
+    _draw_series(ax, table / scale.factor, edges, metric)
 
-    colors = series_colors(list(table.columns))
-    if metric == "bandwidth":
-        magnitude = float(np.nanmax(table.to_numpy())) if table.notna().any().any() else 0.0
-    else:
-        magnitude = float(table.sum(axis=1, min_count=1).max(skipna=True) or 0.0)
-    scale = scale_for(metric, magnitude)
-    scaled = table / scale.factor
-
-    if metric == "bandwidth":
-        for column in scaled.columns:
-            ax.stairs(
-                scaled[column].to_numpy(),
-                edges,
-                baseline=None,
-                color=colors[column],
-                linewidth=1.3,
-                label=column,
-                gid=f"series:{column}",
-            )
-    else:
-        empty = scaled.isna().all(axis=1).to_numpy()
-        bottom = np.zeros(len(scaled))
-        for column in scaled.columns:
-            values = scaled[column].fillna(0.0).to_numpy()
-            top_edge = bottom + values
-            ax.stairs(
-                np.where(empty, np.nan, top_edge),
-                edges,
-                baseline=np.where(empty, np.nan, bottom),
-                fill=True,
-                color=colors[column],
-                linewidth=0,
-                label=column,
-                gid=f"series:{column}",
-            )
-            bottom = top_edge
-
+    fixed = _fixed(offset)
     native = freq is None or (fixed is not None and fixed == step)
     partial_drawn = (
         False if native else _mark_partial_periods(ax, rows, table.index, edges_index, offset, step)
     )
-    period = _period_words(offset)
-    if metric == "bandwidth":
-        quantity = "Bandwidth" if native else f"Peak bandwidth per {period}"
-    else:
-        quantity = f"{name} per {period}"
-    unit = "" if scale.unit == "requests" else f" ({scale.unit})"
-    ax.set_ylabel(f"{quantity}{unit}")
+    ax.set_ylabel(_usage_ylabel(metric, _period_words(offset), native, scale.unit))
     ax.set_xlabel(f"Time ({_zone_label(tz)})")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(bottom=0)
     _date_axis(ax, tz)
     ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
     ax.set_axisbelow(True)
-
-    shown = f"top {len(keep)} of {len(ranked)}" if folded else f"{len(ranked)}"
-    plural = {"domain": "domains", "region": "regions", "account": "accounts"}[by]
-    if ranked:
-        title = f"{name} by {by}: {shown} {plural if len(ranked) != 1 or folded else by}"
-    else:  # only rows without a domain (region): exports made by account
-        title = f"{name}: account totals, no {by} listed"
-    whose = _whose(accounts)
-    if whose and by != "account":
-        title += f" · {whose}"
-    ax.set_title(title, fontsize="medium")
-
-    handles, names = ax.get_legend_handles_labels()
-    if metric != "bandwidth":  # the legend reads top to bottom like the stack
-        handles, names = handles[::-1], names[::-1]
-    for handle, text in zip(handles, names, strict=True):
-        handle.set_label(_short(text))
-    if partial_drawn:
-        patches = require_matplotlib("matplotlib.patches")
-        handles.append(patches.Patch(**_PARTIAL_STYLE, label="partial period: points missing"))
-    _legend(ax, list(handles))
+    ax.set_title(_usage_title(metric, by, len(keep), len(ranked), accounts), fontsize="medium")
+    _usage_legend(ax, metric, partial_drawn)
     return ax
 
 
@@ -410,6 +460,111 @@ def _label_line_ends(ax: Axes, lines: list[tuple[float, str, str]]) -> None:
         )
 
 
+def _percentile_rows(
+    usage: pd.DataFrame, account: str, month: str, region: str | None
+) -> tuple[pd.DataFrame, str]:
+    """The account's bandwidth rows of ``region`` in the Beijing ``month``, and the region chosen.
+
+    Refuses a bad argument, an account without bandwidth, or a region it is not billed in.
+    """
+    from usagekit.billing import OVERSEAS
+
+    if not isinstance(usage, pd.DataFrame):
+        raise ArgumentError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
+    missing = {"account", "region", "metric", "start", "value"} - set(usage.columns)
+    if missing:
+        raise ArgumentError(
+            f"plot_percentile needs the tidy frame's columns; missing: {', '.join(sorted(missing))}"
+        )
+    if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
+        raise ArgumentError(f"month must be a Beijing month such as '2026-10', not {month!r}")
+    rows = usage[
+        (usage["metric"].astype("object") == "bandwidth") & (usage["account"].astype("object") == account)
+    ]
+    regions = sorted({str(r) for r in rows["region"].dropna()})
+    if not regions:
+        raise ArgumentError(f"no bandwidth rows of account {account!r} in this frame")
+    if region is None:
+        region = regions[0] if len(regions) == 1 else "CN" if "CN" in regions else None
+        if region is None:
+            raise ArgumentError(
+                f"account {account!r} is billed in {regions}: pass region= one of them or 'OVERSEAS'"
+            )
+    if region == OVERSEAS:
+        chosen = rows[rows["region"].notna() & (rows["region"].astype("object") != "CN")]
+    elif region in regions:
+        chosen = rows[rows["region"].astype("object") == region]
+    else:
+        raise ArgumentError(f"account {account!r} has no bandwidth in region {region!r}; it has {regions}")
+    chosen = chosen[chosen["start"].dt.tz_convert(BEIJING).dt.strftime("%Y-%m") == month]
+    if chosen.empty:
+        raise ArgumentError(f"no bandwidth of account {account!r} in {region} in the Beijing month {month}")
+    return chosen, region
+
+
+def _draw_points_and_peaks(ax: Axes, chosen: pd.DataFrame, factor: float) -> np.ndarray:
+    """Draw the points highest first, the discarded top 5 % and each Beijing day's peak; return the points."""
+    points = chosen.groupby("start")["value"].sum()
+    values = np.sort(points.to_numpy())[::-1]
+    peaks = points.groupby(points.index.tz_convert(BEIJING).floor("D")).max().to_numpy()
+    ranks = np.arange(1, len(values) + 1)
+    ax.plot(
+        ranks,
+        values / factor,
+        color="#444444",
+        linewidth=1.2,
+        label="5-minute points, highest first",
+        gid="points",
+    )
+    discard = len(values) * 5 // 100
+    ax.axvspan(
+        0.5,
+        discard + 0.5,
+        color=_CUT_COLOR,
+        alpha=0.12,
+        linewidth=0,
+        label=f"top 5 % discarded ({discard} points)",
+        gid="discarded",
+    )
+    peak_ranks = len(values) - np.searchsorted(values[::-1], peaks, side="right") + 1
+    ax.scatter(
+        peak_ranks,
+        peaks / factor,
+        s=18,
+        color=_PEAK_COLOR,
+        zorder=3,
+        label=f"daily peaks ({len(peaks)} days)",
+        gid="daily-peaks",
+    )
+    return values
+
+
+def _draw_method_lines(
+    ax: Axes, chosen: pd.DataFrame, month: str, region: str, scale: Any
+) -> list[tuple[float, str, str]]:
+    """Draw what each monthly method bills as a horizontal line; return each line's value, method and colour."""
+    from usagekit.billing import OVERSEAS, billing_quantities
+
+    suffix = "_overseas" if region == OVERSEAS else ""
+    lines = []
+    for method, style, color in _PERCENTILE_METHODS:
+        frame = billing_quantities(chosen, method + suffix)
+        frame = frame[(frame["period"] == month) & (frame["region"].astype("object") == region)]
+        if not len(frame):
+            continue
+        value = float(frame["quantity"].iloc[0])
+        ax.axhline(
+            value / scale.factor,
+            color=color,
+            linestyle=style,
+            linewidth=1.3,
+            label=f"{method}: {value / scale.factor:,.2f} {scale.unit}",
+            gid=f"method:{method}",
+        )
+        lines.append((value / scale.factor, method, color))
+    return lines
+
+
 def plot_percentile(
     usage: pd.DataFrame, account: str, month: str, *, region: str | None = None, ax: Axes | None = None
 ) -> Axes:
@@ -433,102 +588,20 @@ def plot_percentile(
     >>> ax.get_ylabel()
     'Bandwidth (Mbit/s)'
     """
-    from usagekit.billing import OVERSEAS, billing_quantities
+    from usagekit.billing import OVERSEAS
 
-    if not isinstance(usage, pd.DataFrame):
-        raise ArgumentError(f"plot_percentile needs a tidy usage frame, not {type(usage).__name__}")
-    missing = {"account", "region", "metric", "start", "value"} - set(usage.columns)
-    if missing:
-        raise ArgumentError(
-            f"plot_percentile needs the tidy frame's columns; missing: {', '.join(sorted(missing))}"
-        )
-    if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
-        raise ArgumentError(f"month must be a Beijing month such as '2026-10', not {month!r}")
-    rows = usage[
-        (usage["metric"].astype("object") == "bandwidth") & (usage["account"].astype("object") == account)
-    ]
-    regions = sorted({str(r) for r in rows["region"].dropna()})
-    if not regions:
-        raise ArgumentError(f"no bandwidth rows of account {account!r} in this frame")
-    if region is None:
-        region = regions[0] if len(regions) == 1 else "CN" if "CN" in regions else None
-        if region is None:
-            raise ArgumentError(
-                f"account {account!r} is billed in {regions}: pass region= one of them or 'OVERSEAS'"
-            )
-    overseas = region == OVERSEAS
-    if overseas:
-        chosen = rows[rows["region"].notna() & (rows["region"].astype("object") != "CN")]
-    elif region in regions:
-        chosen = rows[rows["region"].astype("object") == region]
-    else:
-        raise ArgumentError(f"account {account!r} has no bandwidth in region {region!r}; it has {regions}")
-    chosen = chosen[chosen["start"].dt.tz_convert(BEIJING).dt.strftime("%Y-%m") == month]
-    if chosen.empty:
-        raise ArgumentError(f"no bandwidth of account {account!r} in {region} in the Beijing month {month}")
-    points = chosen.groupby("start")["value"].sum()
-    values = np.sort(points.to_numpy())[::-1]
-    day = points.index.tz_convert(BEIJING).floor("D")
-    peaks = points.groupby(day).max().to_numpy()
-
-    def billed(method: str) -> float | None:
-        frame = billing_quantities(chosen, method + ("_overseas" if overseas else ""))
-        frame = frame[(frame["period"] == month) & (frame["region"].astype("object") == region)]
-        return float(frame["quantity"].iloc[0]) if len(frame) else None
-
-    scale = scale_for("bandwidth", float(values[0]))
+    chosen, region = _percentile_rows(usage, account, month, region)
+    scale = scale_for("bandwidth", float(chosen.groupby("start")["value"].sum().max()))
     ax = _new_axes(ax, 9.0, 4.2)
-    ranks = np.arange(1, len(values) + 1)
-    ax.plot(
-        ranks,
-        values / scale.factor,
-        color="#444444",
-        linewidth=1.2,
-        label="5-minute points, highest first",
-        gid="points",
-    )
-    discard = len(values) * 5 // 100
-    cut = billed("month_95")
-    ax.axvspan(
-        0.5,
-        discard + 0.5,
-        color=_CUT_COLOR,
-        alpha=0.12,
-        linewidth=0,
-        label=f"top 5 % discarded ({discard} points)",
-        gid="discarded",
-    )
-    peak_ranks = len(values) - np.searchsorted(values[::-1], peaks, side="right") + 1
-    ax.scatter(
-        peak_ranks,
-        peaks / scale.factor,
-        s=18,
-        color=_PEAK_COLOR,
-        zorder=3,
-        label=f"daily peaks ({len(peaks)} days)",
-        gid="daily-peaks",
-    )
-    lines = []
-    for method, style, color in _PERCENTILE_METHODS:
-        value = cut if method == "month_95" else billed(method)
-        if value is None:
-            continue
-        ax.axhline(
-            value / scale.factor,
-            color=color,
-            linestyle=style,
-            linewidth=1.3,
-            label=f"{method}: {value / scale.factor:,.2f} {scale.unit}",
-            gid=f"method:{method}",
-        )
-        lines.append((value / scale.factor, method, color))
+    values = _draw_points_and_peaks(ax, chosen, scale.factor)
+    lines = _draw_method_lines(ax, chosen, month, region, scale)
     ax.set_xscale("log")
     ax.set_xlim(0.8, len(values) * 1.05)
     ax.set_ylim(bottom=0)
     _label_line_ends(ax, lines)
     ax.set_xlabel(f"5-minute points ranked, highest first (log scale; {len(values):,} points)")
     ax.set_ylabel(f"Bandwidth ({scale.unit})")
-    where = "outside the mainland" if overseas else region
+    where = "outside the mainland" if region == OVERSEAS else region
     ax.set_title(
         f"{account} · {where} · {month} (Beijing): bandwidth points and what each method bills",
         fontsize="medium",
