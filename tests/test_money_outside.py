@@ -177,3 +177,14 @@ def test_the_demos_cost_check_csv_writes_money_as_plain_decimals(
         Decimal(0),
     )  # fmt: skip
     assert sum(Decimal(r["gross"]) for r in rows) == truth
+
+
+def test_check_cost_with_a_table_in_another_currency_is_refused_not_a_match(
+    box: Sandbox, october: pd.DataFrame
+) -> None:
+    media = box.accounts[1]
+    lines = bill_lines(media, month="2026-10")
+    assert set(lines["currency"]) == {"CNY"}  # the sandbox bills with the example table, in CNY
+    in_dollars = example_prices().assign(currency="USD")  # the same numbers, another currency
+    with pytest.raises(PriceTableError, match=r"CNY.*USD|USD.*CNY"):
+        check_cost(october, lines, prices=in_dollars, accounts=media)

@@ -34,7 +34,7 @@ import pandas as pd
 from usagekit.accounts import Account
 from usagekit.billing import billing_quantities
 from usagekit.bss import DEDUCTIONS, is_final, service_now
-from usagekit.errors import ArgumentError
+from usagekit.errors import ArgumentError, PriceTableError
 from usagekit.prices import money_array, price_periods, pricing_quantity, read_prices
 from usagekit.resolve import resolve_accounts
 from usagekit.times import month_bounds
@@ -250,6 +250,7 @@ def check_cost(
     if not isinstance(usage, pd.DataFrame) or "metric" not in usage.columns:
         raise ArgumentError("usage must be a tidy usage frame (usagekit.usage())")
     table = read_prices(prices)
+    _same_currency(lines, table)
     chosen = resolve_accounts(accounts)
     moment = service_now(chosen, now)
     names = set(lines["account"].astype(str))
@@ -266,6 +267,18 @@ def check_cost(
                 _month_rows(usage, lines, table, account.name, method, month, billed, is_final(month, moment))
             )
     return _frame(rows)
+
+
+def _same_currency(lines: pd.DataFrame, table: pd.DataFrame) -> None:
+    """Refuse a table none of whose rows is in the bill's currency: amounts in two currencies never compare."""
+    billed = sorted(set(lines["currency"].dropna().astype(str)))
+    priced = set(table["currency"].astype(str))
+    foreign = [c for c in billed if c not in priced]
+    if foreign:
+        raise PriceTableError(
+            f"the bill lines are in {', '.join(billed)} and the price table in {', '.join(sorted(priced))}: "
+            "amounts in different currencies cannot be compared; give the table in the bill's currency"
+        )
 
 
 def _month_rows(
