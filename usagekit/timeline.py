@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,198 @@ def _tracks(lefts: np.ndarray, rights: np.ndarray) -> tuple[np.ndarray, int]:
     return rows, max(len(ends), 1)
 
 
+def _timeline_frame(tasks: pd.DataFrame) -> pd.DataFrame:
+    """The task frame to draw (its ``attrs`` kept), refusing what is not a task frame."""
+    if not isinstance(tasks, pd.DataFrame) or not {"account", "kind", "task_id"} <= set(tasks.columns):
+        raise ArgumentError(
+            f"tasks must be a task frame (list_tasks()), not {type(tasks).__name__} {tasks!r:.40}"
+        )
+    frame = task_frame(tasks)
+    frame.attrs = dict(getattr(tasks, "attrs", {}) or {})
+    return frame
+
+
+def _bar_ends(frame: pd.DataFrame, view: str) -> tuple[pd.Series, pd.Series]:
+    """Each task's bar from left to right: its window, or its run (an unfinished one up to the listing)."""
+    if view == "windows":
+        return frame["window_start"], frame["window_end"]
+    lefts = frame["created"]
+    listed = listed_moment(frame)
+    finished = frame["status"].astype("object").isin(_FINISHED)
+    rights = frame["updated"].where(finished, listed if listed is not None else frame["updated"])
+    rights = rights.where(rights.isna() | lefts.isna() | (rights >= lefts), lefts)
+    return lefts, rights
+
+
+@dataclass
+class _Lanes:
+    """Where each lane lies (top and height, in lane units) and each task's row within its lane."""
+
+    order: list[tuple[str, str, str]]
+    row_of: dict[int, int]
+    tracks_of: dict[tuple[str, str, str], int]
+    heights: dict[tuple[str, str, str], float]
+    tops: dict[tuple[str, str, str], float]
+    total: float
+
+
+def _lay_out_lanes(
+    keys: pd.Series, by: str, drawable: np.ndarray, left_days: np.ndarray, right_days: np.ndarray
+) -> _Lanes:
+    """Order the lanes, stack each lane's overlapping bars in rows, and make a lane taller the more rows it has."""
+    lanes = _lane_order(list(keys), by)
+    row_of: dict[int, int] = {}
+    tracks_of: dict[tuple[str, str, str], int] = {}
+    for lane in lanes:
+        members = np.flatnonzero(keys.map(lambda k, lane=lane: k == lane).to_numpy() & drawable)
+        rows, count = _tracks(left_days[members], right_days[members])
+        tracks_of[lane] = count
+        row_of.update(zip(members.tolist(), rows.tolist(), strict=True))
+    heights = {lane: min(max(math.sqrt(tracks_of[lane]), 1.0), 4.0) for lane in lanes}
+    tops: dict[tuple[str, str, str], float] = {}
+    y = 0.0
+    for lane in lanes:
+        tops[lane] = y
+        y += heights[lane]
+    return _Lanes(lanes, row_of, tracks_of, heights, tops, max(y, 1.0))
+
+
+def _time_span(
+    start: datetime | str | None,
+    end: datetime | str | None,
+    lefts: pd.Series,
+    rights: pd.Series,
+    drawable: np.ndarray,
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The time axis's span: ``start`` and ``end`` where given, else the span of the bars drawn."""
+    lower = moment(start, "start") if start is not None else None
+    upper = moment(end, "end") if end is not None else None
+    if drawable.any():
+        lower = lower if lower is not None else pd.Timestamp(lefts[drawable].min())
+        upper = upper if upper is not None else pd.Timestamp(rights[drawable].max())
+    return lower, upper
+
+
+def _draw_gaps(
+    ax: Axes, frame: pd.DataFrame, lower: pd.Timestamp, upper: pd.Timestamp, lanes: _Lanes
+) -> bool:
+    """Shade, in its lane, each gap :func:`usagekit.coverage` finds in ``[lower, upper)``; say whether any was."""
+    patches = require_matplotlib("matplotlib.patches")
+    parts = coverage(frame, lower, upper)
+    gaps = parts[parts["part"] == "gap"]
+    starts, ends = to_days(gaps["start"]), to_days(gaps["end"])
+    drawn = False
+    for part, x0, x1 in zip(gaps.itertuples(), starts, ends, strict=True):
+        kind_type = "" if pd.isna(part.type) else str(part.type)
+        lane = (str(part.account), str(part.kind), kind_type)
+        if lane not in lanes.tops:
+            continue
+        ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
+            patches.Rectangle(
+                (x0, lanes.tops[lane]),
+                x1 - x0,
+                lanes.heights[lane],
+                facecolor=GAP_COLOR,
+                alpha=0.28,
+                edgecolor=GAP_COLOR,
+                hatch="///",
+                linewidth=0.0,
+                zorder=0.5,
+                gid=f"gap:{_lane_label(lane)}@{part.start.isoformat()}",
+            )
+        )
+        drawn = True
+    return drawn
+
+
+def _draw_bars(
+    ax: Axes,
+    frame: pd.DataFrame,
+    keys: pd.Series,
+    drawable: np.ndarray,
+    days: tuple[np.ndarray, np.ndarray],
+    lanes: _Lanes,
+    shortest: float,
+) -> None:
+    """Draw each drawable task as a bar in its lane's row, coloured by status, at least ``shortest`` days wide."""
+    patches = require_matplotlib("matplotlib.patches")
+    left_days, right_days = days
+    statuses = frame["status"].astype("object")
+    for i in np.flatnonzero(drawable):
+        lane = keys.iloc[i]
+        band = lanes.heights[lane] * 0.84 / lanes.tracks_of[lane]
+        bottom = lanes.tops[lane] + lanes.heights[lane] * 0.08 + lanes.row_of[i] * band
+        color = status_color(str(statuses.iloc[i]))
+        ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
+            patches.Rectangle(
+                (left_days[i], bottom),
+                max(right_days[i] - left_days[i], shortest),  # a one-day export is a bar, not a hairline
+                band * 0.9,
+                facecolor=color,
+                edgecolor=color,
+                linewidth=0.6,
+                zorder=2,
+                gid=f"task:{frame['account'].iloc[i]}/{frame['task_id'].iloc[i]}",
+            )
+        )
+
+
+def _timeline_axes(
+    ax: Axes, lower: pd.Timestamp | None, upper: pd.Timestamp | None, tz: str, lanes: _Lanes
+) -> None:
+    """Limits, the date axis, one labelled tick per lane and a line between lanes."""
+    if lower is not None and upper is not None and lower < upper:
+        pad = (to_day(upper) - to_day(lower)) * 0.01
+        ax.set_xlim(to_day(lower) - pad, to_day(upper) + pad)
+    ax.set_ylim(lanes.total, 0.0)
+    date_axis(ax, tz)
+    centers = [lanes.tops[lane] + lanes.heights[lane] / 2 for lane in lanes.order]
+    ax.set_yticks(centers, [_lane_label(lane) for lane in lanes.order])
+    ax.tick_params(axis="y", length=0)
+    for boundary in list(lanes.tops.values())[1:]:
+        ax.axhline(boundary, color="#dddddd", linewidth=0.6, zorder=0.2)
+    _fit_lane_labels(ax, lanes.order, lanes.heights, lanes.total)
+
+
+def _timeline_title(frame: pd.DataFrame, shown: int, view: str) -> str:
+    """Whose export windows (runs) are drawn, how many tasks, and how many were left out for lack of times."""
+    accounts = list(dict.fromkeys(str(a) for a in frame["account"].dropna()))
+    what = "windows" if view == "windows" else "runs"
+    title = f"Export {what} of {whose(accounts)}: {shown} task{'s' if shown != 1 else ''}"
+    if not accounts:
+        title = f"Export {what}: no tasks"
+    left_out = len(frame) - shown
+    if left_out:
+        title += f" ({left_out} without {'a window' if view == 'windows' else 'times'} left out)"
+    return title
+
+
+def _timeline_legend(ax: Axes, statuses: pd.Series, gaps_drawn: bool, lanes: _Lanes) -> None:
+    """The status legend beside the plot: each status met, the gap shading, and what 'type unknown' means."""
+    patches = require_matplotlib("matplotlib.patches")
+    met = [s for s in STATUSES if (statuses == s).any()]
+    met += sorted({str(s) for s in statuses.dropna()} - set(STATUSES))
+    handles = [
+        patches.Patch(facecolor=status_color(s), edgecolor=status_color(s), label=STATUS_LABELS.get(s, s))
+        for s in met
+    ]
+    if gaps_drawn:
+        handles.append(
+            patches.Patch(
+                facecolor=GAP_COLOR,
+                alpha=0.28,
+                edgecolor=GAP_COLOR,
+                hatch="///",
+                label="gap: no successful export",
+            )
+        )
+    if any(kind == "detail" and kind_type == UNKNOWN_TYPE for _, kind, kind_type in lanes.order):
+        handles.append(
+            patches.Patch(facecolor="none", edgecolor="none", label=f"type unknown: {UNKNOWN_TYPE_NOTE}")
+        )
+    legend_outside(ax, handles, title="status")
+
+
 def plot_timeline(
     tasks: pd.DataFrame,
     *,
@@ -156,145 +349,25 @@ def plot_timeline(
     if by not in _LANE_ORDERS:
         raise ArgumentError(f"by must be 'account' or 'kind', not {by!r}")
     tz = check_zone(tz)
-    if not isinstance(tasks, pd.DataFrame) or not {"account", "kind", "task_id"} <= set(tasks.columns):
-        raise ArgumentError(
-            f"tasks must be a task frame (list_tasks()), not {type(tasks).__name__} {tasks!r:.40}"
-        )
-    frame = task_frame(tasks)
-    attrs = dict(getattr(tasks, "attrs", {}) or {})
-    frame.attrs = attrs
-
-    if view == "windows":
-        lefts, rights = frame["window_start"], frame["window_end"]
-    else:
-        lefts = frame["created"]
-        listed = listed_moment(frame)
-        finished = frame["status"].astype("object").isin(_FINISHED)
-        rights = frame["updated"].where(finished, listed if listed is not None else frame["updated"])
-        rights = rights.where(rights.isna() | lefts.isna() | (rights >= lefts), lefts)
+    frame = _timeline_frame(tasks)
+    lefts, rights = _bar_ends(frame, view)
     drawable = (lefts.notna() & rights.notna()).to_numpy()
-    left_days, right_days = to_days(lefts), to_days(rights)
-
+    days = (to_days(lefts), to_days(rights))
     keys = _lane_keys(frame)
-    lanes = _lane_order(list(keys), by)
-    row_of: dict[int, int] = {}
-    tracks_of: dict[tuple[str, str, str], int] = {}
-    for lane in lanes:
-        members = np.flatnonzero(keys.map(lambda k, lane=lane: k == lane).to_numpy() & drawable)
-        rows, count = _tracks(left_days[members], right_days[members])
-        tracks_of[lane] = count
-        row_of.update(zip(members.tolist(), rows.tolist(), strict=True))
-    heights = {lane: min(max(math.sqrt(tracks_of[lane]), 1.0), 4.0) for lane in lanes}
-    tops: dict[tuple[str, str, str], float] = {}
-    y = 0.0
-    for lane in lanes:
-        tops[lane] = y
-        y += heights[lane]
-    total = max(y, 1.0)
-
-    ax = new_axes(ax, 10.0, min(max(0.32 * total + 1.7, 2.6), 60.0))
-    patches = require_matplotlib("matplotlib.patches")
-
-    lower = moment(start, "start") if start is not None else None
-    upper = moment(end, "end") if end is not None else None
-    if drawable.any():
-        lower = lower if lower is not None else pd.Timestamp(lefts[drawable].min())
-        upper = upper if upper is not None else pd.Timestamp(rights[drawable].max())
+    lanes = _lay_out_lanes(keys, by, drawable, *days)
+    ax = new_axes(ax, 10.0, min(max(0.32 * lanes.total + 1.7, 2.6), 60.0))
+    lower, upper = _time_span(start, end, lefts, rights, drawable)
 
     gaps_drawn = False
     if view == "windows" and lower is not None and upper is not None and lower < upper and len(frame):
-        parts = coverage(frame, lower, upper)
-        gaps = parts[parts["part"] == "gap"]
-        starts, ends = to_days(gaps["start"]), to_days(gaps["end"])
-        for part, x0, x1 in zip(gaps.itertuples(), starts, ends, strict=True):
-            kind_type = "" if pd.isna(part.type) else str(part.type)
-            lane = (str(part.account), str(part.kind), kind_type)
-            if lane not in tops:
-                continue
-            ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
-                patches.Rectangle(
-                    (x0, tops[lane]),
-                    x1 - x0,
-                    heights[lane],
-                    facecolor=GAP_COLOR,
-                    alpha=0.28,
-                    edgecolor=GAP_COLOR,
-                    hatch="///",
-                    linewidth=0.0,
-                    zorder=0.5,
-                    gid=f"gap:{_lane_label(lane)}@{part.start.isoformat()}",
-                )
-            )
-            gaps_drawn = True
-
-    statuses = frame["status"].astype("object")
+        gaps_drawn = _draw_gaps(ax, frame, lower, upper, lanes)
     shortest = visible_width(lower, upper) if view == "windows" else 0.0  # runs keep their true length
-    for i in np.flatnonzero(drawable):
-        lane = keys.iloc[i]
-        count = tracks_of[lane]
-        band = heights[lane] * 0.84 / count
-        bottom = tops[lane] + heights[lane] * 0.08 + row_of[i] * band
-        color = status_color(str(statuses.iloc[i]))
-        ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
-            patches.Rectangle(
-                (left_days[i], bottom),
-                max(right_days[i] - left_days[i], shortest),  # a one-day export is a bar, not a hairline
-                band * 0.9,
-                facecolor=color,
-                edgecolor=color,
-                linewidth=0.6,
-                zorder=2,
-                gid=f"task:{frame['account'].iloc[i]}/{frame['task_id'].iloc[i]}",
-            )
-        )
-
-    # axes, ticks, labels
-    if lower is not None and upper is not None and lower < upper:
-        pad = (to_day(upper) - to_day(lower)) * 0.01
-        ax.set_xlim(to_day(lower) - pad, to_day(upper) + pad)
-    ax.set_ylim(total, 0.0)
-    date_axis(ax, tz)
-    centers = [tops[lane] + heights[lane] / 2 for lane in lanes]
-    ax.set_yticks(centers, [_lane_label(lane) for lane in lanes])
-    ax.tick_params(axis="y", length=0)
-    for boundary in list(tops.values())[1:]:
-        ax.axhline(boundary, color="#dddddd", linewidth=0.6, zorder=0.2)
-    _fit_lane_labels(ax, lanes, heights, total)
-
-    accounts = list(dict.fromkeys(str(a) for a in frame["account"].dropna()))
-    shown = int(drawable.sum())
-    what = "windows" if view == "windows" else "runs"
-    title = f"Export {what} of {whose(accounts)}: {shown} task{'s' if shown != 1 else ''}"
-    if not accounts:
-        title = f"Export {what}: no tasks"
-    left_out = len(frame) - shown
-    if left_out:
-        title += f" ({left_out} without {'a window' if view == 'windows' else 'times'} left out)"
-    ax.set_title(title, fontsize="medium")
+    _draw_bars(ax, frame, keys, drawable, days, lanes, shortest)
+    _timeline_axes(ax, lower, upper, tz, lanes)
+    ax.set_title(_timeline_title(frame, int(drawable.sum()), view), fontsize="medium")
     axis = "Period exported" if view == "windows" else "Created to updated"
     ax.set_xlabel(f"{axis} ({zone_label(tz)})")
-
-    met = [s for s in STATUSES if (statuses == s).any()]
-    met += sorted({str(s) for s in statuses.dropna()} - set(STATUSES))
-    handles = [
-        patches.Patch(facecolor=status_color(s), edgecolor=status_color(s), label=STATUS_LABELS.get(s, s))
-        for s in met
-    ]
-    if gaps_drawn:
-        handles.append(
-            patches.Patch(
-                facecolor=GAP_COLOR,
-                alpha=0.28,
-                edgecolor=GAP_COLOR,
-                hatch="///",
-                label="gap: no successful export",
-            )
-        )
-    if any(kind == "detail" and kind_type == UNKNOWN_TYPE for _, kind, kind_type in lanes):
-        handles.append(
-            patches.Patch(facecolor="none", edgecolor="none", label=f"type unknown: {UNKNOWN_TYPE_NOTE}")
-        )
-    legend_outside(ax, handles, title="status")
+    _timeline_legend(ax, frame["status"].astype("object"), gaps_drawn, lanes)
     return ax
 
 
