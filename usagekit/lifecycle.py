@@ -344,9 +344,9 @@ def wait(
             raise ArgumentError(f"{label} must be a number of seconds, not {value!r}")
     if timeout < 0 or poll <= 0:
         raise ArgumentError("wait needs timeout >= 0 and poll > 0")
-    for label, value in (("sleep", sleep), ("clock", clock)):
-        if not callable(value):
-            raise ArgumentError(f"{label} must be callable, not {type(value).__name__}")
+    for label, function in (("sleep", sleep), ("clock", clock)):
+        if not callable(function):
+            raise ArgumentError(f"{label} must be callable, not {type(function).__name__}")
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
     _check_client_factory(client_factory)

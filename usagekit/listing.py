@@ -84,7 +84,7 @@ def _walk_one(
     )
     listed = list(listing.items.values())
     memory.store(account, kind, listed, complete=True)
-    memory.store_ids(account, kind, listing.items)
+    memory.store_ids(account, kind, (str(task_id) for task_id in listing.items))
     return listing
 
 
@@ -233,13 +233,13 @@ def list_tasks(
         raise ArgumentError(
             f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"
         )
-    listed_at = moment(now, "now") if now is not None else None
+    given_now = moment(now, "now") if now is not None else None
     chosen = _once_per_key(resolve_accounts(accounts))
     jobs = [(account, one) for account in chosen for one in kinds]
     results, failures, service_time = run_listings(
         jobs, errors, progress, executor or max_workers, client_factory, len(chosen), chosen_state
     )
-    listed_at = listed_at if listed_at is not None else service_time or current()
+    listed_at = given_now if given_now is not None else service_time or current()
     tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
     frame = frame_of(tasks)
     if statuses is not None:

@@ -203,7 +203,8 @@ def collect(pages: Generator[Page[T], None, Listing[T]]) -> Listing[T]:
         try:
             next(pages)
         except StopIteration as stop:
-            return stop.value
+            listing: Listing[T] = stop.value
+            return listing
 
 
 def walk(

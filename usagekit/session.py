@@ -99,8 +99,10 @@ class Session:
             if self._clients is None:
                 from usagekit.pool import ClientPool
 
-                make = self._client_factory
-                self._clients = ClientPool(limiters=self.limiters, **({"make": make} if make else {}))
+                if self._client_factory is None:
+                    self._clients = ClientPool(limiters=self.limiters)
+                else:
+                    self._clients = ClientPool(make=self._client_factory, limiters=self.limiters)
             return self._clients
 
     def close(self) -> None:

@@ -106,7 +106,7 @@ def _bounded(make: Callable[[], pd.Timestamp], name: str, value: object) -> pd.T
         stamp = make().as_unit("ns")
     except (ValueError, OverflowError):  # a month 13, a day 31 of a short month, out of pandas' range
         raise TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}") from None
-    if stamp is pd.NaT:
+    if pd.isna(stamp):
         raise TimeValueError(f"{name} {value!r} is not a moment; accepted: {MOMENT_FORMS}")
     return stamp
 

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import requests
+import requests.certs
 import urllib3
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
@@ -95,7 +96,7 @@ class Transport:
         self.session = session
         self._timeout = timeout
         # Environment proxies must not capture traffic meant for a local sandbox.
-        self._proxies: dict[str, str | None] | None = {"http": None, "https": None} if loopback else None
+        self._proxies: dict[str, Any] | None = {"http": None, "https": None} if loopback else None
         self._own: _OwnPool | None = (
             None if session is not None else _OwnPool(endpoint_url, loopback, timeout)
         )
@@ -136,7 +137,7 @@ class _OwnPool:
         settings.trust_env = not loopback
         with settings:
             merged = settings.merge_environment_settings(endpoint_url + "/", {}, True, None, None)
-        verify = merged["verify"]
+        verify = True if merged["verify"] is None else merged["verify"]
         proxy = requests.utils.select_proxy(endpoint_url + "/", merged["proxies"]) if not loopback else None
         self._manager = _manager(verify, proxy)
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -210,7 +211,8 @@ def _manager(verify: bool | str, proxy: str | None) -> urllib3.PoolManager:
         options["cert_reqs"] = "CERT_NONE"
     else:
         options["cert_reqs"] = "CERT_REQUIRED"
-        options["ssl_context"] = _tls_context(requests.certs.where() if verify is True else verify)
+        bundle = requests.certs.where()  # type: ignore[attr-defined]  # public; types-requests lacks it
+        options["ssl_context"] = _tls_context(bundle if verify is True else verify)
     if proxy is None:
         return urllib3.PoolManager(**options)
     if proxy.lower().startswith("socks"):

@@ -75,7 +75,8 @@ def content_digest(source: Source) -> str:
     if isinstance(source, bytes | bytearray):
         return hashlib.sha256(source).hexdigest()
     with opened(source) as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        # opened() gives a BytesIO or a file opened "rb": both have the readinto IO[bytes] does not promise
+        return hashlib.file_digest(handle, "sha256").hexdigest()  # type: ignore[arg-type]
 
 
 class ParsedCache:
@@ -162,7 +163,7 @@ class ParsedCache:
         except ImportError:
             return None
         try:
-            frame = pq.read_table(pa.BufferReader(data)).to_pandas()  # the bytes just checked, no re-read
+            frame: pd.DataFrame = pq.read_table(pa.BufferReader(data)).to_pandas()  # the bytes just checked
             if conform is not None:
                 frame = conform(frame)
         except (OSError, ValueError, pa.ArrowException) as error:  # recorded, yet not ours to read
