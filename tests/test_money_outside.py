@@ -188,3 +188,23 @@ def test_check_cost_with_a_table_in_another_currency_is_refused_not_a_match(
     in_dollars = example_prices().assign(currency="USD")  # the same numbers, another currency
     with pytest.raises(PriceTableError, match=r"CNY.*USD|USD.*CNY"):
         check_cost(october, lines, prices=in_dollars, accounts=media)
+
+
+def test_price_periods_of_usage_instead_of_billed_quantities_is_an_argument_error(
+    october: pd.DataFrame,
+) -> None:
+    with pytest.raises(ArgumentError, match="billing_quantities"):
+        from usagekit.prices import price_periods
+
+        price_periods(october, example_prices())
+
+
+def test_check_cost_of_no_bill_line_for_the_accounts_is_refused_not_an_empty_check(
+    box: Sandbox, october: pd.DataFrame
+) -> None:
+    shop, media = box.accounts
+    lines = bill_lines(media, month="2026-10")
+    with pytest.raises(ArgumentError, match="no bill line"):
+        check_cost(october, lines.iloc[0:0], prices=example_prices(), accounts=media)
+    with pytest.raises(ArgumentError, match="demo-shop"):
+        check_cost(october, lines, prices=example_prices(), accounts=shop)

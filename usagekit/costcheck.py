@@ -254,6 +254,15 @@ def check_cost(
     chosen = resolve_accounts(accounts)
     moment = service_now(chosen, now)
     names = set(lines["account"].astype(str))
+    if not names:
+        raise ArgumentError(
+            "lines hold no bill line: nothing to check (usagekit.bill_lines of a month that has some)"
+        )
+    if accounts is not None and any(a.name not in names for a in chosen):
+        raise ArgumentError(
+            f"lines hold no bill line of {sorted(a.name for a in chosen if a.name not in names)}: read their "
+            "lines with usagekit.bill_lines, or leave them out of accounts="
+        )
     chosen = [a for a in chosen if a.name in names]
     rows: list[dict[str, Any]] = []
     for month in sorted(set(lines["billing_cycle"].dropna().astype(str))):

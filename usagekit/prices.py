@@ -352,6 +352,19 @@ def price_periods(quantities: pd.DataFrame, prices: pd.DataFrame | str | os.Path
     >>> [str(c) for c in price_periods(billing_quantities(usage, "hour_flow"), table)["cost"]]
     ['8.00000000', '3.00000000']
     """
+    lacking = (
+        ["a frame"]
+        if not isinstance(quantities, pd.DataFrame)
+        else [
+            c
+            for c in ("account", "region", "method", "period", "period_start", "quantity", "unit")
+            if c not in quantities.columns
+        ]
+    )
+    if lacking:
+        raise ArgumentError(
+            f"quantities must be the rows of usagekit.billing_quantities(usage, method); this lacks {lacking}"
+        )
     table = read_prices(prices)
     frame = quantities.reset_index(drop=True).copy()
     costs: list[Decimal | None] = [None] * len(frame)
