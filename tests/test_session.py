@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from usagekit.accounts import Account
+from usagekit.bss import bss_limiter
 from usagekit.client import CdnClient
 from usagekit.errors import ArgumentError
 from usagekit.listing import list_tasks
@@ -80,6 +81,8 @@ def test_two_sessions_share_no_client_limiter_or_memory(fresh_sandbox: Callable[
             and limiter(account, session=second) is second_bucket
         )
         assert limiter(account) is not first_bucket and limiter(account) is not second_bucket
+        assert bss_limiter(account, session=first) is not bss_limiter(account, session=second)
+        assert first.pool("bss", CdnClient) is not second.pool("bss", CdnClient)
         assert first.frames is not second.frames and first.frames is not default_session().frames
         first.close()  # ends the first alone
         assert first_clients.closed == first_clients.made and second_clients.closed == []

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -36,10 +34,10 @@ from usagekit.accounts import Account
 from usagekit.client import CdnClient
 from usagekit.errors import ArgumentError, IncompleteListingError, ResponseError
 from usagekit.paging import RateLimiter
-from usagekit.pool import ClientPool
 from usagekit.prices import money, money_array
 from usagekit.progress import progress_enabled
 from usagekit.resolve import resolve_accounts
+from usagekit.session import RateLimiters, Session, chosen_session
 from usagekit.times import BEIJING, current, month_bounds
 
 __all__ = [
@@ -125,37 +123,29 @@ class BssClient(CdnClient):
         return SITE_ENDPOINTS[account.site]
 
 
-_LIMITERS: OrderedDict[str, RateLimiter] = OrderedDict()
-_LIMITERS_LOCK = threading.Lock()
+def _bss_bucket() -> RateLimiter:
+    return RateLimiter(BSS_RATE, BSS_BURST)
 
 
-def bss_limiter(account: Account) -> RateLimiter:
-    """The BssOpenApi token bucket every thread calling ``account`` shares (10 calls/s)."""
-    with _LIMITERS_LOCK:
-        found = _LIMITERS.get(account.cache_key)
-        if found is None:
-            found = _LIMITERS[account.cache_key] = RateLimiter(BSS_RATE, BSS_BURST)
-        _LIMITERS.move_to_end(account.cache_key)
-        while len(_LIMITERS) > 256 and next(iter(_LIMITERS.values())).full():
-            _LIMITERS.popitem(last=False)
-        return found
+def bss_limiter(account: Account, *, session: Session | None = None) -> RateLimiter:
+    """The BssOpenApi token bucket every thread calling ``account`` in ``session`` shares (10 calls/s)."""
+    return chosen_session(session).limiters.get("bss:" + account.cache_key, _bss_bucket)
 
 
-def _make_client(account: Account) -> BssClient:
-    return BssClient(account, before_attempt=functools.partial(_take, account))
+def _make_client(account: Account, limiters: RateLimiters) -> BssClient:
+    return BssClient(account, before_attempt=functools.partial(_take, account, limiters))
 
 
-def _take(account: Account) -> None:
-    bss_limiter(account).acquire()
-
-
-_POOL = ClientPool(make=_make_client)  # type: ignore[arg-type]
+def _take(account: Account, limiters: RateLimiters) -> None:
+    limiters.get("bss:" + account.cache_key, _bss_bucket).acquire()
 
 
 @contextlib.contextmanager
-def bss_lease(account: Account) -> Iterator[BssClient]:
-    """``account``'s shared BssOpenApi client (its own pool and its own 10 calls/s bucket)."""
-    with _POOL.lease(account) as client:
+def bss_lease(account: Account, *, session: Session | None = None) -> Iterator[BssClient]:
+    """``account``'s shared BssOpenApi client in ``session`` (its own pool and its own 10 calls/s bucket)."""
+    state = chosen_session(session)
+    pool = state.pool("bss", functools.partial(_make_client, limiters=state.limiters))
+    with pool.lease(account) as client:
         yield client  # type: ignore[misc]
 
 

@@ -19,7 +19,7 @@ import atexit
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from usagekit.errors import ArgumentError
 from usagekit.memory import UrlMemory
@@ -87,6 +87,7 @@ class Session:
         self.urls = UrlMemory()
         self.frames = ParsedCache()
         self._clients: ClientPool | None = None
+        self._named: dict[str, ClientPool] = {}
         self._lock = threading.Lock()
         self.closed = False
 
@@ -105,13 +106,27 @@ class Session:
                     self._clients = ClientPool(make=self._client_factory, limiters=self.limiters)
             return self._clients
 
+    def pool(self, name: str, make: Callable[[Account], Any]) -> ClientPool:
+        """The session's pool ``name`` of another API's clients (BssOpenApi's), made by ``make`` once."""
+        with self._lock:
+            if self.closed:
+                raise ArgumentError("this usagekit.Session is closed: make a new Session() or pass none")
+            found = self._named.get(name)
+            if found is None:
+                from usagekit.pool import ClientPool
+
+                found = self._named[name] = ClientPool(make=make, limiters=self.limiters)
+            return found
+
     def close(self) -> None:
         """Close every pooled client (held ones when given back) and forget what is remembered."""
         with self._lock:
             self.closed = True
-            clients, self._clients = self._clients, None
-        if clients is not None:
-            clients.close()
+            pools = [self._clients, *self._named.values()]
+            self._clients, self._named = None, {}
+        for pool in pools:
+            if pool is not None:
+                pool.close()
         self.urls.clear()
         self.frames.clear()
         self.limiters.clear()
