@@ -208,3 +208,15 @@ def test_check_cost_of_no_bill_line_for_the_accounts_is_refused_not_an_empty_che
         check_cost(october, lines.iloc[0:0], prices=example_prices(), accounts=media)
     with pytest.raises(ArgumentError, match="demo-shop"):
         check_cost(october, lines, prices=example_prices(), accounts=shop)
+
+
+def test_check_cost_whose_accounts_hold_none_of_the_lines_is_refused(
+    box: Sandbox, october: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # accounts=None is every discovered account; here none is discovered, and the lines are the sandbox's
+    import usagekit.costcheck as costcheck
+
+    monkeypatch.setattr(costcheck, "resolve_accounts", lambda accounts: [])
+    lines = bill_lines(box.accounts[1], month="2026-10")
+    with pytest.raises(ArgumentError, match="demo-media"):
+        check_cost(october, lines, prices=example_prices())

@@ -263,6 +263,11 @@ def check_cost(
             f"lines hold no bill line of {sorted(a.name for a in chosen if a.name not in names)}: read their "
             "lines with usagekit.bill_lines, or leave them out of accounts="
         )
+    if not any(a.name in names for a in chosen):
+        raise ArgumentError(
+            f"lines hold bill lines of {sorted(names)}, none of which is among the accounts to check "
+            f"({', '.join(a.name for a in chosen) or 'none discovered'}): pass accounts= the lines were read with"
+        )
     chosen = [a for a in chosen if a.name in names]
     rows: list[dict[str, Any]] = []
     for month in sorted(set(lines["billing_cycle"].dropna().astype(str))):
