@@ -388,6 +388,102 @@ def cases(
             },
         ),
         "resolve_accounts": (usagekit.resolve_accounts, {"accounts": account}, {"accounts": BAD_ACCOUNTS}),
+        "DownloadPolicy": (
+            usagekit.DownloadPolicy,
+            {},
+            {
+                "chunk_size": st.one_of(st.integers(max_value=0), WORDS, CONTAINERS),
+                "attempts": st.one_of(st.integers(max_value=0), WORDS),
+                "timeout": st.one_of(WORDS, st.just((-1, 1)), NUMBERS.filter(lambda n: not n > 0)),
+                "deadline": BAD_SECONDS,
+                "max_size": st.one_of(st.integers(max_value=0), WORDS),
+                "sleep": NOT_CALLABLE,
+                "clock": NOT_CALLABLE,
+            },
+        ),
+        "ExportTask": (
+            usagekit.ExportTask,
+            {"account": "shop", "kind": "detail", "task_id": "1"},
+            {
+                "account": st.one_of(NUMBERS, CONTAINERS, st.just("")),
+                "kind": not_among("summary", "detail"),
+                "task_id": st.one_of(NUMBERS, CONTAINERS, st.just("")),
+                "created": BAD_MOMENT.filter(lambda v: v is not None),
+            },
+        ),
+        "Sandbox": (
+            usagekit.Sandbox,
+            {"seed": 1},
+            {
+                "seed": st.one_of(WORDS, st.floats(), CONTAINERS),
+                "now": BAD_MOMENT.filter(lambda v: v is not None),
+                "clock": not_among("real", "frozen"),
+                "accounts": st.one_of(st.integers(max_value=0), WORDS),
+                "tasks": st.one_of(st.integers(max_value=-1), WORDS),
+                "faults": st.one_of(NUMBERS, WORDS, CONTAINERS),
+            },
+        ),
+        "read_summary": (
+            usagekit.read_summary,
+            {"path": str(w["root"] / "work" / "missing.pdf")},
+            {"path": BAD_PATH},
+        ),
+        "price_periods": (
+            usagekit.price_periods,
+            {"quantities": usage, "prices": usagekit.example_prices()},
+            {
+                "quantities": BAD_FRAME,
+                "prices": st.one_of(NUMBERS, CONTAINERS, _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
+            },
+        ),
+        "to_focus": (
+            usagekit.to_focus,
+            {"usage": usage},
+            {
+                "usage": BAD_FRAME,
+                "bill": st.one_of(NUMBERS, st.text(max_size=3), _OBJECTS),
+                "prices": st.one_of(NUMBERS, CONTAINERS, _OBJECTS),
+                "methods": st.one_of(NUMBERS, CONTAINERS, _OBJECTS),
+            },
+        ),
+        "list_domains": (usagekit.list_domains, {"accounts": account}, {"accounts": BAD_ACCOUNTS}),
+        "bill_history": (
+            usagekit.bill_history,
+            {"accounts": account, "start": start, "end": end},
+            {"accounts": BAD_ACCOUNTS, "start": BAD_MOMENT, "end": BAD_MOMENT},
+        ),
+        "bill_prediction": (
+            usagekit.bill_prediction,
+            {"accounts": account},
+            {"accounts": BAD_ACCOUNTS, "now": BAD_MOMENT.filter(lambda v: v is not None)},
+        ),
+        "bill_lines": (
+            usagekit.bill_lines,
+            {"accounts": account, "month": "2026-10"},
+            {
+                "accounts": BAD_ACCOUNTS,
+                "month": BAD_MOMENT,
+                "granularity": not_among("daily", "monthly", "DAILY", "MONTHLY"),
+                "product": not_among("cdn"),
+                "now": BAD_MOMENT.filter(lambda v: v is not None),
+            },
+        ),
+        "anomalies": (
+            usagekit.anomalies,
+            {"usage": usage},
+            {
+                "usage": BAD_FRAME,
+                "metric": not_among("traffic", "bandwidth", "requests"),
+                "freq": st.one_of(
+                    st.integers(),
+                    WORDS.filter(
+                        lambda t: t.strip() not in ("", "D", "h", "min", "s", "W", "H", "T", "S", "ME", "M")
+                    ),
+                ),
+                "threshold": BAD_SECONDS,
+                "min_spread": BAD_SECONDS,
+            },
+        ),
         "discover_accounts": (
             usagekit.discover_accounts,
             {},
@@ -424,6 +520,13 @@ NAMES = [
     "Account",
     "resolve_accounts",
     "discover_accounts",
+    "DownloadPolicy",
+    "ExportTask",
+    "read_summary",
+    "list_domains",
+    "bill_history",
+    "bill_prediction",
+    "bill_lines",
 ]
 
 
@@ -437,7 +540,7 @@ def _alarm(_signum: int, _frame: Any) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 @settings(
-    max_examples=20,
+    max_examples=15,
     derandomize=True,
     database=None,
     deadline=None,
@@ -469,29 +572,23 @@ def test_each_wrong_argument_is_a_usagekit_error_before_any_request_or_file(
 #: public callables this test does not vary yet, each for a reason (the list can only shrink)
 NOT_YET = {
     "sync",  # its argument checks are issue 22's (first_month/last_month, refused start=/end=)
-    "SyncReport",
-    "ExportTask",
-    "Faults",
-    "Sandbox",
-    "DownloadPolicy",  # value classes, tested where defined
-    "explore",
-    "read_summary",
+    "SyncReport",  # a result, not made by users
+    "Session",  # process state (its own tests), public since this test was written
+    "Faults",  # a value class the Sandbox checks
+    "Sandbox",  # builds its world before some checks (minutes under hypothesis); the sandbox is issue 20's
+    "explore",  # needs ipywidgets (the widgets extra)
     "read_csv",
-    "to_focus",
-    "example_prices",
-    # the bill, showback and anomaly functions (issues 19-21), landed while this test was written
+    "example_prices",  # takes no argument
+    # showback and the bill checks (issues 19-21), landed while this test was written
     "allocate_cost",
-    "anomalies",
-    "bill_history",
-    "bill_lines",
-    "bill_prediction",
     "check_bill",
     "check_cost",
     "check_prediction",
-    "list_domains",
     "plot_anomalies",
     "plot_bill_check",
-    "price_periods",
+    "price_periods",  # these three took a number or text for a frame (TypeError, KeyError) when this
+    "to_focus",  # test was written: their modules (issues 19-21) were being written at the same time
+    "anomalies",
 }
 
 

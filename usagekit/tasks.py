@@ -89,6 +89,17 @@ class ExportTask:
     download_url: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("account", "task_id"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ArgumentError(f"ExportTask.{name} must be non-empty text, not {getattr(self, name)!r}")
+        for name in ("created", "updated", "window_start", "window_end"):
+            value = getattr(self, name)
+            if (
+                value is not None
+                and value is not pd.NaT
+                and (not isinstance(value, datetime) or value.tzinfo is None)
+            ):
+                raise ArgumentError(f"ExportTask.{name} must be an aware datetime or None, not {value!r}")
         if self.kind not in KINDS:
             raise ArgumentError(f"ExportTask.kind must be 'summary' or 'detail', not {self.kind!r}")
         if self.kind == "detail" and self.type is None and self.domains is None:

@@ -81,6 +81,26 @@ class DownloadPolicy:
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("chunk_size", "attempts", "max_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ArgumentError(f"DownloadPolicy.{name} must be a whole number, not {value!r}")
+        for name in ("backoff", "max_backoff", "deadline", "stale_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ArgumentError(f"DownloadPolicy.{name} must be a number of seconds >= 0, not {value!r}")
+        parts = (
+            self.timeout if isinstance(self.timeout, tuple) and len(self.timeout) == 2 else (self.timeout,)
+        )
+        if not all(not isinstance(p, bool) and isinstance(p, int | float) and p > 0 for p in parts):
+            raise ArgumentError(
+                f"DownloadPolicy.timeout must be seconds > 0 or a (connect, read) pair, not {self.timeout!r}"
+            )
+        for name in ("sleep", "clock"):
+            if not callable(getattr(self, name)):
+                raise ArgumentError(
+                    f"DownloadPolicy.{name} must be callable, not {type(getattr(self, name)).__name__}"
+                )
         if isinstance(self.allow_hosts, str):
             object.__setattr__(self, "allow_hosts", (self.allow_hosts,))
         else:

@@ -11,6 +11,7 @@ is skipped. A region written ``-`` is missing (NA).
 from __future__ import annotations
 
 import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.errors import FileFormatError, ReadError, UnsafeFileError
+from usagekit.errors import ArgumentError, FileFormatError, ReadError, UnsafeFileError
 from usagekit.optional import require
 from usagekit.readers.detect import Source, detect_format, opened, snippet, source_name
 
@@ -148,6 +149,10 @@ def read_summary(path: Source) -> pd.DataFrame:
     >>> frame[["item", "region", "period", "unit"]].iloc[0].tolist(), float(frame.loc[0, "value"])
     (['Peak bandwidth', 'Chinese Mainland', '2024-03-01 to 2024-03-31', 'bit/s'], 1500000000.0)
     """
+    if not isinstance(path, str | bytes | os.PathLike) and not hasattr(path, "read"):
+        raise ArgumentError(
+            f"path must be a file path, the file's bytes or an open binary file, not {type(path).__name__}"
+        )
     name = source_name(path)
     try:
         kind = detect_format(path)
