@@ -59,3 +59,14 @@ def test_create_export_judges_the_one_year_rule_by_now() -> None:
         create_export(
             account, "summary", "2025-11-01T00:00Z", "2025-11-02T00:00Z", now=FROZEN, client_factory=no_client
         )
+
+
+def test_plot_timeline_runs_end_at_now_when_given(sandbox: Any) -> None:
+    frame = usagekit.list_tasks(sandbox.accounts[:1], progress=False)
+    running = frame[frame["status"] == "created"]
+    assert len(running) > 0
+    ax = usagekit.plot_timeline(frame, view="runs", now="2026-11-21T00:00:00Z")
+    import matplotlib.dates as mdates
+
+    ends = [p.get_x() + p.get_width() for p in ax.patches if str(p.get_gid() or "").startswith("task:")]
+    assert max(ends) == pytest.approx(mdates.date2num(pd.Timestamp("2026-11-21T00:00:00Z")), abs=1e-6)

@@ -322,6 +322,7 @@ def plot_timeline(
     end: datetime | str | None = None,
     tz: str = "UTC",
     ax: Axes | None = None,
+    now: datetime | str | None = None,
 ) -> Axes:
     """Draw export tasks as bars, one lane per account, kind and (detail exports) type; return the Axes.
 
@@ -329,7 +330,7 @@ def plot_timeline(
     gaps that :func:`usagekit.coverage` finds in ``[start, end)`` shaded in each lane (``start`` and
     ``end`` default to the span of the windows drawn). ``view="runs"``: a bar per task from ``created``
     to ``updated``; a task not finished (any status but ``success``/``failed``) runs up to the moment
-    the frame was listed, ``tasks.attrs["listed_at"]`` (which :func:`usagekit.list_tasks` sets), or the
+    the frame was listed, ``now`` when given, else ``tasks.attrs["listed_at"]`` (which :func:`usagekit.list_tasks` sets), or the
     latest ``updated`` in the frame when that is missing: never the wall clock, so a notebook draws the
     same twice. ``by="account"`` orders lanes by account first, ``by="kind"`` by kind and type first.
     ``tz`` is the zone of the time axis (``"Asia/Shanghai"``: the Beijing days the service bills in).
@@ -350,6 +351,8 @@ def plot_timeline(
         raise ArgumentError(f"by must be 'account' or 'kind', not {by!r}")
     tz = check_zone(tz)
     frame = _timeline_frame(tasks)
+    if now is not None:  # the moment unfinished runs end, instead of the frame's listed_at
+        frame.attrs["listed_at"] = moment(now, "now").isoformat()
     lefts, rights = _bar_ends(frame, view)
     drawable = (lefts.notna() & rights.notna()).to_numpy()
     days = (to_days(lefts), to_days(rights))
