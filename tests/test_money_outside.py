@@ -220,3 +220,18 @@ def test_check_cost_whose_accounts_hold_none_of_the_lines_is_refused(
     lines = bill_lines(box.accounts[1], month="2026-10")
     with pytest.raises(ArgumentError, match="demo-media"):
         check_cost(october, lines, prices=example_prices())
+
+
+def test_an_hour_flow_estimate_totals_the_months_traffic_through_the_tiers_to_the_cent(
+    october: pd.DataFrame,
+) -> None:
+    shop = october[october["account"] == "demo-shop"]
+    traffic = shop[shop["metric"] == "traffic"].assign(value=lambda f: f["value"].astype(float))
+    (total_bytes,) = duckdb.sql("select sum(cast(value as hugeint)) from traffic").fetchall()[0]
+    gb = Decimal(int(total_bytes)) / Decimal(1024**3)
+    assert gb < 10240  # the example's first tier: 0.24 CNY per GB up to 10,240 GB in the month
+    expected = (gb * Decimal("0.24")).quantize(Decimal("0.01"))
+    estimate = to_focus(shop, prices=example_prices(), methods="hour_flow")
+    assert len(estimate) == 31 * 24
+    total = sum(estimate["BilledCost"].tolist(), Decimal(0))
+    assert abs(total - expected) <= Decimal("0.005")  # no cent lost or gained per hour
