@@ -320,12 +320,14 @@ def _json_kind(value: object) -> str:
 def _read_cli_config(path: Path) -> tuple[list[Account], list[_Skipped]]:
     """The AK and StsToken profiles of an aliyun CLI ``config.json``, and the others as skipped."""
     text = _read_text(path)
+    problem: str | None
+    line: int | None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:  # its msg never quotes the document
         problem, line = f"not valid JSON: {error.msg} (column {error.colno})", error.lineno
     else:
-        problem = line = None
+        problem, line = None, None
     if problem is not None:  # raised outside the handler, so no exception holding the text is chained
         raise ConfigurationError(problem, path=str(path), line=line)
     if not isinstance(data, dict):

@@ -152,7 +152,7 @@ def _listed(data: Any, inner: str, what: str, refuse: Any) -> list[Any]:
 def _utc(value: Any, what: str, refuse: Any) -> pd.Timestamp:
     try:
         moment = pd.Timestamp(value)
-        if moment is pd.NaT or moment.tzinfo is None:
+        if pd.isna(moment) or moment.tzinfo is None:
             raise ValueError(value)
     except (TypeError, ValueError):
         raise refuse(f"{what} is not an ISO 8601 UTC time: {value!r}") from None
@@ -307,7 +307,7 @@ def prediction_rows(reply: Mapping[str, Any], account: str) -> list[dict[str, An
             area = OVERSEAS
         stamp = item.get("TimeStp")
         try:
-            value = float(item.get("Value"))
+            value = float(item.get("Value"))  # type: ignore[arg-type]  # None: the TypeError below
         except (TypeError, ValueError):
             raise refuse(f"an item's Value is not a number: {dict(item)!r}") from None
         rows.append(

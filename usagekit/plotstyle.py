@@ -141,7 +141,8 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
     if ax is not None:
         return ax
     figure = _figure_class()(figsize=(width, height), layout="constrained")
-    return figure.add_subplot()
+    axes: Axes = figure.add_subplot()
+    return axes
 
 
 def check_zone(tz: str) -> str:

@@ -10,8 +10,9 @@ contracts of :mod:`usagekit.frames`. ``detect_format`` tells a file's type from 
 from __future__ import annotations
 
 from usagekit.readers.cache import cache_dir
-from usagekit.readers.detail import READER_VERSION, ColumnMapping, read_usage
+from usagekit.readers.detail import READER_VERSION, read_usage
 from usagekit.readers.detect import detect_format
+from usagekit.readers.header import ColumnMapping
 from usagekit.readers.summary import read_summary
 
 __all__ = [

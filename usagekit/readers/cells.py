@@ -156,7 +156,7 @@ def _parse_plain(uniques: Sequence[Any], offset_hours: float, out: np.ndarray) -
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    done = np.zeros(len(uniques), dtype=bool)
+    done: np.ndarray = np.zeros(len(uniques), dtype=bool)
     if not len(uniques):
         return done
     try:

@@ -109,11 +109,11 @@ def load_columns(
     infos = loaded.selected_columns
     columns = {info.absolute_index: batch.column(k) for k, info in enumerate(infos)}
     out = Loaded(columns, batch.num_rows)
-    for error in errors.errors if errors is not None else ():
-        row, column = error.position
+    for cell_error in errors.errors if errors is not None else ():
+        row, column = cell_error.position
         column = infos[column].absolute_index if column < len(infos) and column not in columns else column
-        found = _rust_text(error.detail)
-        out.texts.setdefault(column, {})[row - first_row] = found if found is not None else error.detail
+        found = _rust_text(cell_error.detail)
+        out.texts.setdefault(column, {})[row - first_row] = found if found is not None else cell_error.detail
     return out
 
 

@@ -32,6 +32,7 @@ import html
 import io
 import re
 import struct
+import types
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -116,6 +117,7 @@ _NO_VALUE = "a formula without a saved value (saved by a program that does not c
 def _engines() -> tuple[Any, tuple[Any, ...]]:
     """The inflater and the searches: ISA-L and RE2 (one search) when installed, else ``zlib`` and
     ``re`` (three searches, each from a literal, which ``re`` runs far faster than one alternation)."""
+    inflating: types.ModuleType
     try:
         from isal import isal_zlib as inflating
     except ImportError:

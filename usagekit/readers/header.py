@@ -175,7 +175,7 @@ def real_offset(hours: float) -> bool:
     return -12 <= hours <= 14 and round(hours * 60) % 15 == 0 and hours * 4 == round(hours * 4)
 
 
-def _classify(header: str, options: Options) -> tuple[str, float] | tuple[str, None] | None:
+def _classify(header: str, options: Options) -> tuple[str, float | None] | None:
     """``(role, factor)`` for a recognised header, ``(role, None)`` for a known name with an unknown unit."""
     key = normalise(header)
     if key in options.mapping:

@@ -48,7 +48,7 @@ class Spike:
 
     def __post_init__(self) -> None:
         moment = pd.Timestamp(self.start) if isinstance(self.start, datetime | str) else None
-        if moment is None or moment is pd.NaT or moment.tzinfo is None:
+        if moment is None or pd.isna(moment) or moment.tzinfo is None:
             raise ValueError(
                 f"Spike start must be an aware datetime or ISO 8601 text with an offset "
                 f"(2026-10-14T03:00:00+08:00), not {self.start!r}"
