@@ -135,50 +135,57 @@ def _numbers(column: pa.Array, texts: dict[int, str]) -> tuple[np.ndarray, list[
     return values, bad
 
 
-def _read_sheet(
-    reader: Any, head: list[list[Any]], options: Options, where: Where, scan: SheetScan | None, kind: str
-) -> _Part | None:
-    """The measurements of one sheet, ``None`` for a sheet with neither a header nor data."""
-    found = find_header(head, options, where)
-    if found is None:
-        rows = head if scan is None or scan.head is None else None
-        if rows is None or len(rows) >= HEADER_SCAN_ROWS:  # the first rows alone cannot tell
-            rows = string_rows(reader, where.sheet, where.path, kind)
-        if not has_data(rows):
-            return None
-        headers = seen_headers(rows)
-        example_time = headers[0] if headers else "Zeit"
-        raise where.layout(
-            f"no header row naming a time column and a usage column (traffic, bandwidth or "
-            f"requests) in its first {HEADER_SCAN_ROWS} rows; it shows {' | '.join(headers) or 'no text'}. "
-            f"Name the columns with mapping=, e.g. read_usage(path, mapping={{{example_time!r}: 'time', "
-            f"'Flow (GiB)': ('traffic', 'GiB')}})",
-            headers,
-        )
-    header_at, columns = found
-    metrics = [m for m in METRICS if m in columns]
-    loaded = load_columns(
-        reader,
-        where.sheet,
-        header_at + 1,
-        [c.index for r, c in columns.items() if r not in METRICS],
-        [columns[m].index for m in metrics],
-        where.path,
-        kind,
+#: a problem found in a sheet: (row from the first data row, column, the value, what is wrong with it)
+_Problem = tuple[int, Column, Any, str]
+
+
+def _refuse_headerless(
+    reader: Any, head: list[list[Any]], where: Where, scan: SheetScan | None, kind: str
+) -> None:
+    """Pass over a sheet without a header and without data; refuse one that holds data, naming what it shows."""
+    rows = head if scan is None or scan.head is None else None
+    if rows is None or len(rows) >= HEADER_SCAN_ROWS:  # the first rows alone cannot tell
+        rows = string_rows(reader, where.sheet, where.path, kind)
+    if not has_data(rows):
+        return
+    headers = seen_headers(rows)
+    example_time = headers[0] if headers else "Zeit"
+    raise where.layout(
+        f"no header row naming a time column and a usage column (traffic, bandwidth or "
+        f"requests) in its first {HEADER_SCAN_ROWS} rows; it shows {' | '.join(headers) or 'no text'}. "
+        f"Name the columns with mapping=, e.g. read_usage(path, mapping={{{example_time!r}: 'time', "
+        f"'Flow (GiB)': ('traffic', 'GiB')}})",
+        headers,
     )
-    n = loaded.rows
-    excel_row = header_at + 2  # 1-based row number of the first data row
-    problems: list[tuple[int, Column, Any, str]] = []  # (row, column, value, what): the first is raised
 
-    time_col = columns["time"]
-    encoded = _compute().dictionary_encode(loaded.columns[time_col.index])
-    time_texts = encoded.dictionary.to_pylist()
-    time_codes = encoded.indices.fill_null(len(time_texts)).to_numpy(zero_copy_only=False)
-    stamps = np.append(cells.parse_times(time_texts, time_col.factor), cells.BLANK)
-    start = stamps[time_codes]
-    time_texts.append(None)
 
-    total = start == cells.TOTAL
+@dataclass
+class _Times:
+    """A sheet's time column: each row's start in UTC nanoseconds (or a :mod:`cells` problem code) and its text."""
+
+    start: np.ndarray
+    texts: list[Any]
+    codes: np.ndarray
+
+    def text(self, i: int) -> Any:
+        return self.texts[self.codes[i]]
+
+
+def _read_times(column: pa.Array, factor: float) -> _Times:
+    """Parse each distinct time text once (``factor``: the header's offset from UTC, in hours)."""
+    encoded = _compute().dictionary_encode(column)
+    texts = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False)
+    stamps = np.append(cells.parse_times(texts, factor), cells.BLANK)
+    texts.append(None)
+    return _Times(stamps[codes], texts, codes)
+
+
+def _read_labels(
+    loaded: Any, columns: Mapping[str, Column], n: int
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str | None]]]]:
+    """The domain and region codes and labels (one blank label when a column is absent), and the total rows."""
+    total = np.zeros(n, dtype=bool)
     label_parts: dict[str, tuple[np.ndarray, list[str | None]]] = {}
     for role in ("domain", "region"):
         if role in columns:
@@ -187,40 +194,55 @@ def _read_sheet(
             label_parts[role] = (codes, labels)
         else:
             label_parts[role] = (np.zeros(n, dtype=np.int64), [None])
+    return total, label_parts
 
-    metric_values: dict[str, np.ndarray] = {}
+
+def _read_metrics(
+    loaded: Any, columns: Mapping[str, Column], metrics: list[str], total: np.ndarray
+) -> tuple[dict[str, np.ndarray], list[_Problem]]:
+    """Each metric's values in base units (NaN for blank), and the cells that are no usage, total rows aside."""
+    values_of: dict[str, np.ndarray] = {}
+    problems: list[_Problem] = []
     for metric in metrics:
         column = columns[metric]
         values, bad = _numbers(loaded.columns[column.index], loaded.texts.get(column.index, {}))
         problems += [(i, column, text, what) for i, text, what in bad if not total[i]]
-        metric_values[metric] = values * column.factor if column.factor != 1.0 else values
+        values_of[metric] = values * column.factor if column.factor != 1.0 else values
+    return values_of, problems
 
-    if scan is not None:  # booleans, error cells, formulas without a value: the engine would misread them
-        by_index = {c.index: c for c in columns.values()}
-        for (row, index), what in scan.flagged.items():
-            i = row - header_at - 1
-            if index in by_index and 0 <= i < n and not total[i]:
-                problems.append((i, by_index[index], f"{column_letters(index)}{row + 1}", f"holds {what}:"))
 
-    has_value = np.zeros(n, dtype=bool)
-    for values in metric_values.values():
-        has_value |= ~np.isnan(values)
+def _flagged_problems(
+    scan: SheetScan | None, columns: Mapping[str, Column], header_at: int, n: int, total: np.ndarray
+) -> list[_Problem]:
+    """Booleans, error cells, formulas without a value in the columns read: the engine would misread them."""
+    if scan is None:
+        return []
+    by_index = {c.index: c for c in columns.values()}
+    problems: list[_Problem] = []
+    for (row, index), what in scan.flagged.items():
+        i = row - header_at - 1
+        if index in by_index and 0 <= i < n and not total[i]:
+            problems.append((i, by_index[index], f"{column_letters(index)}{row + 1}", f"holds {what}:"))
+    return problems
+
+
+def _time_problems(
+    times: _Times, time_col: Column, has_value: np.ndarray, total: np.ndarray
+) -> list[_Problem]:
+    """The first row with usage but no readable time, the first off the 5-minute grid, and dates without times."""
+    start = times.start
+    problems: list[_Problem] = []
     keep = (start >= 0) & ~total
     for i in np.flatnonzero(has_value & ~total & (start < 0))[:1].tolist():
         code = int(start[i])
         what = "has usage values but no time" if code == cells.BLANK else "has usage values and"
         if code != cells.BLANK:
             what += f" {cells.TIME_PROBLEMS.get(code, 'an unreadable time')}"
-        problems.append((i, time_col, time_texts[time_codes[i]], f"{what}:"))
+        problems.append((i, time_col, times.text(i), f"{what}:"))
     off_grid = keep & has_value & (start % cells.FIVE_MINUTES_NS != 0)
     for i in np.flatnonzero(off_grid)[:1].tolist():
         problems.append(
-            (
-                i,
-                time_col,
-                time_texts[time_codes[i]],
-                "is not a 5-minute point (:00, :05, ... :55, whole minutes):",
-            )
+            (i, time_col, times.text(i), "is not a 5-minute point (:00, :05, ... :55, whole minutes):")
         )
     measured = keep & has_value
     if measured.any():
@@ -228,18 +250,24 @@ def _read_sheet(
         local_days, remainder = np.divmod(start[measured] + shift, 86_400 * 10**9)
         if not remainder.any() and len(np.unique(local_days)) > 1:  # every row at midnight: dates only
             i = int(np.flatnonzero(measured)[0])
-            problems.append(
-                (i, time_col, time_texts[time_codes[i]], "holds dates without a time of day, e.g.")
-            )
-    if problems:
-        i, column, value, what = min(problems, key=lambda p: p[0])
-        raise where.cell(excel_row + i, column, value, what)
+            problems.append((i, time_col, times.text(i), "holds dates without a time of day, e.g."))
+    return problems
 
+
+def _sheet_part(
+    where: Where,
+    columns: Mapping[str, Column],
+    start: np.ndarray,
+    keep: np.ndarray,
+    label_parts: dict[str, tuple[np.ndarray, list[str | None]]],
+    values_of: dict[str, np.ndarray],
+) -> _Part:
+    """The kept rows' measurements, one per metric value present, and each metric column's count of blanks."""
     domain_codes, domains = label_parts["domain"]
     region_codes, regions = label_parts["region"]
     chunks = []
     blanks: dict[str, int] = {}
-    for metric, values in metric_values.items():
+    for metric, values in values_of.items():
         present = ~np.isnan(values)
         blanks[columns[metric].header] = int((keep & ~present).sum())
         index = np.flatnonzero(keep & present)
@@ -257,6 +285,43 @@ def _read_sheet(
         has_region="region" in columns,
         blanks=blanks,
     )
+
+
+def _read_sheet(
+    reader: Any, head: list[list[Any]], options: Options, where: Where, scan: SheetScan | None, kind: str
+) -> _Part | None:
+    """The measurements of one sheet, ``None`` for a sheet with neither a header nor data."""
+    found = find_header(head, options, where)
+    if found is None:
+        _refuse_headerless(reader, head, where, scan, kind)
+        return None
+    header_at, columns = found
+    metrics = [m for m in METRICS if m in columns]
+    loaded = load_columns(
+        reader,
+        where.sheet,
+        header_at + 1,
+        [c.index for r, c in columns.items() if r not in METRICS],
+        [columns[m].index for m in metrics],
+        where.path,
+        kind,
+    )
+    n = loaded.rows
+    time_col = columns["time"]
+    times = _read_times(loaded.columns[time_col.index], time_col.factor)
+    total, label_parts = _read_labels(loaded, columns, n)
+    total |= times.start == cells.TOTAL
+    values_of, problems = _read_metrics(loaded, columns, metrics, total)
+    problems += _flagged_problems(scan, columns, header_at, n, total)
+    has_value = np.zeros(n, dtype=bool)
+    for values in values_of.values():
+        has_value |= ~np.isnan(values)
+    problems += _time_problems(times, time_col, has_value, total)
+    if problems:
+        i, column, value, what = min(problems, key=lambda p: p[0])
+        raise where.cell(header_at + 2 + i, column, value, what)  # header_at + 2: the first data row, 1-based
+    keep = (times.start >= 0) & ~total
+    return _sheet_part(where, columns, times.start, keep, label_parts, values_of)
 
 
 # --- the workbook ----------------------------------------------------------------------------------------
