@@ -62,7 +62,7 @@ def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
 
 def _day_gaps(
     frame: pd.DataFrame, accounts: Sequence[Account], first: pd.Timestamp, last: pd.Timestamp
-) -> dict:
+) -> dict[str, list[tuple[str, str]]]:
     """Per account, the Beijing days of ``[first, last)`` lacking bandwidth points, joined into spans."""
     days = pd.date_range(first, last, freq="D", inclusive="left")
     rows = frame[frame["metric"] == "bandwidth"] if len(frame) else frame

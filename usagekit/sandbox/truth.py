@@ -179,6 +179,7 @@ class Truth:
         """The account totals (domain NA) a summary export ``task_id`` summarises, as a tidy frame."""
         task = self._task(task_id, "summary")
         end = exclusive_end(pd.Timestamp(task.window_end, unit="s", tz="UTC"))
+        assert end is not None  # a whole number of seconds is never NaT
         stop = min(int(end.timestamp()), task.created)
         return account_totals(
             self._world.params.seed, self._world.account(task.account), task.window_start, stop, task.task_id
