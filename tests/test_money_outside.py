@@ -227,7 +227,9 @@ def test_an_hour_flow_estimate_totals_the_months_traffic_through_the_tiers_to_th
 ) -> None:
     shop = october[october["account"] == "demo-shop"]
     traffic = shop[shop["metric"] == "traffic"].assign(value=lambda f: f["value"].astype(float))
-    (total_bytes,) = duckdb.sql("select sum(cast(value as hugeint)) from traffic").fetchall()[0]
+    con = duckdb.connect()
+    con.register("traffic", traffic)
+    (total_bytes,) = con.sql("select sum(cast(value as hugeint)) from traffic").fetchall()[0]
     gb = Decimal(int(total_bytes)) / Decimal(1024**3)
     assert gb < 10240  # the example's first tier: 0.24 CNY per GB up to 10,240 GB in the month
     expected = (gb * Decimal("0.24")).quantize(Decimal("0.01"))
@@ -235,3 +237,31 @@ def test_an_hour_flow_estimate_totals_the_months_traffic_through_the_tiers_to_th
     assert len(estimate) == 31 * 24
     total = sum(estimate["BilledCost"].tolist(), Decimal(0))
     assert abs(total - expected) <= Decimal("0.005")  # no cent lost or gained per hour
+
+
+def test_a_bill_amount_beyond_what_money_columns_hold_is_a_response_error_naming_it() -> None:
+    from usagekit.errors import ResponseError
+
+    dear = pd.DataFrame(
+        {
+            "method": ["month_95"],
+            "region": ["*"],
+            "tier_from": [0],
+            "tier_to": [None],
+            "unit_price": ["50000000000"],
+            "currency": ["CNY"],
+        }
+    )  # fmt: skip  5e10 CNY per Mbit/s: a month of a few Mbit/s bills beyond 10**10
+    with (
+        Sandbox(
+            seed=3,
+            now=NOW,
+            clock="frozen",
+            accounts=1,
+            tasks=2,
+            bill_types={"demo-shop": "month_95"},
+            prices=dear,
+        ) as sandbox,
+        pytest.raises(ResponseError, match="gross"),
+    ):
+        bill_lines(sandbox.accounts, month="2026-10", granularity="monthly")
