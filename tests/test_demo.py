@@ -338,6 +338,7 @@ def test_report_html_shows_the_accounts_and_the_billing_table_and_leaks_nothing(
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html  # and no warning either
     assert "<title>Alibaba Cloud CDN billing report (usagekit)</title>" in html  # not "Notebook"
     assert "In short" in html and "alternatives, not parts of one bill" in html
+    assert "Who caused the bill" in html and "What changed: anomalies" in html  # showback.csv, anomalies.csv
     for code in ("read_billing(", "pivot_table(", "import usagekit", 'class="highlight hl-ipython3"'):
         assert code not in html, code  # a report for readers: no code cell's input
     assert '<script src="http' not in html  # opens offline: no script from a CDN
