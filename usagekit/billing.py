@@ -434,6 +434,19 @@ def compare_billing(
     >>> compare_billing(tidy_frame({})).columns.tolist()[:6]
     ['account', 'region', 'month', 'method', 'quantity', 'unit']
     """
+    chosen = _chosen_methods(methods)
+    if prices is not None and not isinstance(prices, pd.DataFrame | str | os.PathLike):
+        raise ArgumentError(f"prices must be a price frame, a CSV path or None, not {type(prices).__name__}")
+    table = read_prices(prices) if prices is not None else None
+    prepared = _Prepared(usage, percentile_rounding, count_idle_days)
+    rows: list[dict[str, Any]] = []
+    for method in dict.fromkeys(chosen):
+        rows += _method_rows(prepared, method, table)
+    return _comparison(rows)
+
+
+def _chosen_methods(methods: Sequence[str] | None) -> list[str]:
+    """The methods to compare (every base method and its ``_overseas`` form by default), each one checked."""
     if methods is not None and (isinstance(methods, str) or not isinstance(methods, Sequence) or not methods):
         raise ArgumentError(
             f"methods must be a non-empty sequence of BillType codes or None, not {methods!r:.60}"
@@ -443,56 +456,58 @@ def compare_billing(
     )
     for method in chosen:
         _base(method)
-    if prices is not None and not isinstance(prices, pd.DataFrame | str | os.PathLike):
-        raise ArgumentError(f"prices must be a price frame, a CSV path or None, not {type(prices).__name__}")
-    table = read_prices(prices) if prices is not None else None
-    prepared = _Prepared(usage, percentile_rounding, count_idle_days)
-    rows: list[dict[str, Any]] = []
-    for method in dict.fromkeys(chosen):
-        base, overseas = _base(method)
-        metric = _metric(base)
-        quantities = _quantities(prepared, method)
-        if quantities.empty:
-            continue
-        quantities["month"] = quantities["period"].str.slice(0, 7)
-        costs = price_periods(quantities, table)["cost"] if table is not None else None
-        cover = _coverage(prepared, metric, overseas)
-        for (account, region, month), group in quantities.groupby(
-            ["account", "region", "month"], observed=True, dropna=False, sort=True
-        ):
-            if overseas and region == MAINLAND:
-                continue  # the mainland is billed as by the base method: its row is there
-            values = group["quantity"].to_numpy()
-            if base in ("hour_flow", "hour_count"):
-                scale, unit = (GB, "GB") if base == "hour_flow" else (TEN_THOUSAND, "10k requests")
-                quantity = values.sum() / scale
-            elif base == "day_bandwidth":
-                quantity, unit = values.sum() / MBIT, "Mbit/s-days"
-            else:
-                quantity, unit = values[0] / MBIT, "Mbit/s"
-            cost, currency = None, pd.NA
-            tiers = tiers_for(table, method, region) if table is not None else None
-            if tiers is not None and costs is not None:
-                cost = costs[group.index].sum()  # exact: decimals, each period priced by price_periods
-                currency = tiers["currency"].iloc[0]
-            key = (account, region, month)
-            covered = cover.loc[key] if key in cover.index else None
-            rows.append(
-                {
-                    "account": account,
-                    "region": region,
-                    "month": month,
-                    "method": method,
-                    "quantity": float(quantity),
-                    "unit": unit,
-                    "days": int(covered["days"]) if covered is not None else 0,
-                    "points": int(covered["points"]) if covered is not None else 0,
-                    "missing_points": int(covered["missing_points"]) if covered is not None else 0,
-                    "cost": cost,
-                    "currency": currency,
-                }
-            )
-    return _comparison(rows)
+    return chosen
+
+
+def _month_quantity(base: str, values: np.ndarray) -> tuple[float, str]:
+    """A month's billed quantity and unit from its periods' quantities (summed, or the month's one figure)."""
+    if base in ("hour_flow", "hour_count"):
+        scale, unit = (GB, "GB") if base == "hour_flow" else (TEN_THOUSAND, "10k requests")
+        return float(values.sum() / scale), unit
+    if base == "day_bandwidth":
+        return float(values.sum() / MBIT), "Mbit/s-days"
+    return float(values[0] / MBIT), "Mbit/s"
+
+
+def _method_rows(prepared: _Prepared, method: str, table: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """One comparison row per account, region and Beijing month that ``method`` bills (cost NA unpriced)."""
+    base, overseas = _base(method)
+    quantities = _quantities(prepared, method)
+    if quantities.empty:
+        return []
+    quantities["month"] = quantities["period"].str.slice(0, 7)
+    costs = price_periods(quantities, table)["cost"] if table is not None else None
+    cover = _coverage(prepared, _metric(base), overseas)
+    rows = []
+    for (account, region, month), group in quantities.groupby(
+        ["account", "region", "month"], observed=True, dropna=False, sort=True
+    ):
+        if overseas and region == MAINLAND:
+            continue  # the mainland is billed as by the base method: its row is there
+        quantity, unit = _month_quantity(base, group["quantity"].to_numpy())
+        cost, currency = None, pd.NA
+        tiers = tiers_for(table, method, region) if table is not None else None
+        if tiers is not None and costs is not None:
+            cost = costs[group.index].sum()  # exact: decimals, each period priced by price_periods
+            currency = tiers["currency"].iloc[0]
+        key = (account, region, month)
+        covered = cover.loc[key] if key in cover.index else None
+        rows.append(
+            {
+                "account": account,
+                "region": region,
+                "month": month,
+                "method": method,
+                "quantity": quantity,
+                "unit": unit,
+                "days": int(covered["days"]) if covered is not None else 0,
+                "points": int(covered["points"]) if covered is not None else 0,
+                "missing_points": int(covered["missing_points"]) if covered is not None else 0,
+                "cost": cost,
+                "currency": currency,
+            }
+        )
+    return rows
 
 
 def _comparison(rows: list[dict[str, Any]]) -> pd.DataFrame:
