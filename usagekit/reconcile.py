@@ -34,7 +34,7 @@ one :class:`OverlapWarning`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -214,7 +214,7 @@ def _newer_records(
             "intervals": int(row.intervals),
             "disagreeing": int(row.disagreeing),
         }
-        for (acct, metric, kept, dropped), row in grouped.iterrows()
+        for (acct, metric, kept, dropped), row in _coded_rows(grouped)
     ]
 
 
@@ -288,7 +288,7 @@ def _split_totals(
     accounts, regions = frame["account"].cat.categories, frame["region"].cat.categories
     metrics = frame["metric"].cat.categories
     records = []
-    for (account, region, metric, total_task, is_excess), row in grouped.iterrows():
+    for (account, region, metric, total_task, is_excess), row in _coded_rows(grouped):
         record: dict[str, Any] = {
             "account": str(accounts[account]),
             "region": str(regions[region]) if region >= 0 else None,
@@ -363,3 +363,9 @@ def _describe(records: list[dict[str, Any]], limit: int = 6) -> str:
         "split into the listed domains plus a remainder; see frame.attrs['overlaps']:\n  "
         + "\n  ".join(lines)
     )
+
+
+def _coded_rows(grouped: pd.DataFrame) -> Iterator[tuple[tuple[Any, ...], pd.Series]]:
+    """``grouped``'s rows with their index keys as tuples (of category codes and flags)."""
+    for key, row in grouped.iterrows():
+        yield tuple(key) if isinstance(key, tuple) else (key,), row

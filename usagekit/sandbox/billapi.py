@@ -100,9 +100,11 @@ def prediction_reply(bills: Bills, account: str, params: dict[str, str]) -> dict
             area = wire_region(row.region)
             if areas is not None and area not in areas:
                 continue
-            item: dict[str, Any] = {"Area": area, "Value": float(row.quantity)}
-            if not pd.isna(row.at):
-                item["TimeStp"] = format_time(int(row.at.timestamp()))
+            quantity: Any = row.quantity
+            at: Any = row.at
+            item: dict[str, Any] = {"Area": area, "Value": float(quantity)}
+            if not pd.isna(at):
+                item["TimeStp"] = format_time(int(at.timestamp()))
             items.append(item)
     return {
         "BillType": method,
