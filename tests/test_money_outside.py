@@ -265,3 +265,17 @@ def test_a_bill_amount_beyond_what_money_columns_hold_is_a_response_error_naming
         pytest.raises(ResponseError, match="gross"),
     ):
         bill_lines(sandbox.accounts, month="2026-10", granularity="monthly")
+
+
+def test_an_account_billed_by_hour_count_gets_its_request_lines() -> None:
+    # requests have no billing region: the sandbox must still bill them (it failed with an IndexError)
+    with Sandbox(
+        seed=3, now=NOW, clock="frozen", accounts=1, tasks=2, bill_types={"demo-shop": "hour_count"}
+    ) as sandbox:
+        lines = bill_lines(sandbox.accounts, month="2026-10", granularity="monthly")
+        requests = sandbox.truth.usage_over("demo-shop", *OCTOBER)
+    requests = requests[requests["metric"] == "requests"]
+    total = Decimal(int(requests["value"].sum())) / Decimal(10**4)  # the example prices 10k requests
+    usage_lines = lines[lines["item"] == "PayAsYouGoBill"]
+    assert set(usage_lines["usage_unit"]) == {"10k requests"}
+    assert abs(usage_lines["usage"].sum() - total) <= Decimal("0.000001")

@@ -247,7 +247,8 @@ class InstanceBills:
         charges: list[Charge] = []
         regions = periods["region"].astype(object).where(periods["region"].notna(), None)
         for region in dict.fromkeys(regions):
-            rows = periods[(regions == region).to_numpy()].sort_values("period_start")
+            chosen = regions.isna() if region is None else regions == region  # requests have no region
+            rows = periods[chosen.to_numpy()].sort_values("period_start")
             charges.extend(self._region_charges(account, method, region, rows, end))
         if end + 2 * DAY <= self._now():  # closed and every line listed: it never changes again
             self._settled[(account, month)] = charges
