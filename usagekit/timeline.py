@@ -202,6 +202,7 @@ def _draw_gaps(
     gaps = parts[parts["part"] == "gap"]
     starts, ends = to_days(gaps["start"]), to_days(gaps["end"])
     drawn = False
+    part: Any  # a row of the coverage frame (typed columns pandas-stubs cannot see)
     for part, x0, x1 in zip(gaps.itertuples(), starts, ends, strict=True):
         kind_type = "" if pd.isna(part.type) else str(part.type)
         lane = (str(part.account), str(part.kind), kind_type)
@@ -241,7 +242,7 @@ def _draw_bars(
     for i in np.flatnonzero(drawable):
         lane = keys.iloc[i]
         band = lanes.heights[lane] * 0.84 / lanes.tracks_of[lane]
-        bottom = lanes.tops[lane] + lanes.heights[lane] * 0.08 + lanes.row_of[i] * band
+        bottom = lanes.tops[lane] + lanes.heights[lane] * 0.08 + lanes.row_of[int(i)] * band
         color = status_color(str(statuses.iloc[i]))
         ax.add_artist(  # limits are set below: add_patch's per-patch limit update is slow
             patches.Rectangle(
