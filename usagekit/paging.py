@@ -250,57 +250,20 @@ def walk(
         except TRANSIENT as error:
             raise fail(f"page 1 failed ({type(error).__name__}); try again later", [1], error) from error
         yield first
-        span = _page_span(first, policy.page_size)
-        count = max(1, math.ceil(first.total / span))
-        if count > policy.max_pages:
-            raise fail(
-                f"the service reports {first.total} items, more than {policy.max_pages} pages of {span}",
-                [],
-                None,
-            )
+        count = _page_count(first, policy, fail)
         if on_plan is not None:  # a walk done again fetches its page 1 again too
             on_plan(count - 1 if attempt == 1 else count)
         pages: dict[int, Page[T]] = {1: first}
         order = [first.total]  # totals in the order the pages arrived
         failures: dict[int, BaseException] = {}
-        numbers = list(range(2, count + 1))
-        # the walking thread fetches the last page itself: one thread fewer per walk (none for a walk of
-        # two pages), with as many pages in flight as before (at most ``policy.workers``)
-        helpers = min(policy.workers, len(numbers)) - 1
-        own, pooled = (numbers[-1:], numbers[:-1]) if helpers > 0 else (numbers, [])
-        executor = ThreadPoolExecutor(helpers, thread_name_prefix="usagekit-page") if pooled else None
-        try:
-            running: dict[Future[Page[T]], int] = {}
-            if executor is not None:
-                running = {executor.submit(fetch, number, policy.page_size): number for number in pooled}
-            requests += len(numbers)
-            for number, get in _outcomes(own, running, lambda n: fetch(n, policy.page_size)):
-                try:
-                    page = get()
-                except Exception as error:
-                    failures[number] = error
-                    continue
-                pages[number] = page
-                order.append(page.total)
-                yield page
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        requests += count - 1
+        yield from _fetch_rest(fetch, count, policy, pages, order, failures)
         walked = _merge(pages, key)
         union.update(walked)
         latest_total = order[-1]
         totals_seen.extend(order)
         if failures:
-            refused = [e for e in failures.values() if not isinstance(e, TRANSIENT)]
-            if refused:
-                raise refused[0]
-            cause = failures[min(failures)]
-            raise fail(
-                f"page(s) {', '.join(map(str, sorted(failures)))} of {count} failed "
-                f"({type(cause).__name__}) after the client's retries; try again later",
-                failures,
-                cause,
-            )
+            _raise_failures(failures, count, fail)
         if len(set(order)) == 1 and len(walked) == first.total:
             return Listing(walked, first.total, count, attempt, True, requests, tuple(totals_seen))
     if len(union) == latest_total:
@@ -311,6 +274,73 @@ def walk(
         "the service's listing kept changing: try again",
         [],
         None,
+    )
+
+
+#: makes the error of an incomplete listing: its message, the pages that failed, the cause
+_Fail = Callable[[str, Iterable[int], BaseException | None], IncompleteListingError]
+
+
+def _page_count(first: Page[Any], policy: PagingPolicy, fail: _Fail) -> int:
+    """How many pages the listing has, judged from page 1; refused past ``policy.max_pages``."""
+    span = _page_span(first, policy.page_size)
+    count = max(1, math.ceil(first.total / span))
+    if count > policy.max_pages:
+        raise fail(
+            f"the service reports {first.total} items, more than {policy.max_pages} pages of {span}",
+            [],
+            None,
+        )
+    return count
+
+
+def _fetch_rest(
+    fetch: Callable[[int, int], Page[T]],
+    count: int,
+    policy: PagingPolicy,
+    pages: dict[int, Page[T]],
+    order: list[int],
+    failures: dict[int, BaseException],
+) -> Generator[Page[T], None, None]:
+    """Fetch pages 2 to ``count`` side by side and yield each as it arrives.
+
+    Each page goes into ``pages`` and its total onto ``order``; a page that fails goes into ``failures``.
+    """
+    numbers = list(range(2, count + 1))
+    # the walking thread fetches the last page itself: one thread fewer per walk (none for a walk of
+    # two pages), with as many pages in flight as before (at most ``policy.workers``)
+    helpers = min(policy.workers, len(numbers)) - 1
+    own, pooled = (numbers[-1:], numbers[:-1]) if helpers > 0 else (numbers, [])
+    executor = ThreadPoolExecutor(helpers, thread_name_prefix="usagekit-page") if pooled else None
+    try:
+        running: dict[Future[Page[T]], int] = {}
+        if executor is not None:
+            running = {executor.submit(fetch, number, policy.page_size): number for number in pooled}
+        for number, get in _outcomes(own, running, lambda n: fetch(n, policy.page_size)):
+            try:
+                page = get()
+            except Exception as error:
+                failures[number] = error
+                continue
+            pages[number] = page
+            order.append(page.total)
+            yield page
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _raise_failures(failures: Mapping[int, BaseException], count: int, fail: _Fail) -> None:
+    """Raise a page's refusal as it came, or the listing's incompleteness when pages failed in transit."""
+    refused = [e for e in failures.values() if not isinstance(e, TRANSIENT)]
+    if refused:
+        raise refused[0]
+    cause = failures[min(failures)]
+    raise fail(
+        f"page(s) {', '.join(map(str, sorted(failures)))} of {count} failed "
+        f"({type(cause).__name__}) after the client's retries; try again later",
+        failures,
+        cause,
     )
 
 
