@@ -10,6 +10,7 @@ assumptions are stated in :mod:`usagekit.sandbox.billed`; this module holds the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -178,7 +179,9 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[firsts], firsts
 
 
-def _rows(cycle: str, region: str | None, entries: list[tuple[int, float, float | None]]) -> list[dict]:
+def _rows(
+    cycle: str, region: str | None, entries: list[tuple[int, float, float | None]]
+) -> list[dict[str, Any]]:
     step = {"hour": HOUR, "day": DAY}.get(cycle)
     rows = []
     for start, quantity, at in entries:
@@ -195,7 +198,7 @@ def _rows(cycle: str, region: str | None, entries: list[tuple[int, float, float 
     return rows
 
 
-def hourly_rows(points: Points) -> list[dict]:
+def hourly_rows(points: Points) -> list[dict[str, Any]]:
     """``hour_flow`` / ``hour_count``: each Beijing hour's sum, per region."""
     hours = points.starts + BEIJING_OFFSET
     hours = hours // HOUR * HOUR - BEIJING_OFFSET
@@ -216,7 +219,7 @@ def _daily_figures(points: Points, values: np.ndarray) -> list[tuple[int, slice,
     ]
 
 
-def daily_rows(points: Points) -> list[dict]:
+def daily_rows(points: Points) -> list[dict[str, Any]]:
     """``day_bandwidth``: each counted Beijing day's highest point, per region (idle days bill nothing)."""
     rows = []
     for region, values in points.regions.items():
@@ -268,7 +271,7 @@ def month_figure(
     return float(sum(figures) / len(figures)), None
 
 
-def monthly_rows(points: Points, method: str, month_start: int) -> list[dict]:
+def monthly_rows(points: Points, method: str, month_start: int) -> list[dict[str, Any]]:
     """A monthly method's one row per region for the month starting at ``month_start``."""
     base = method.removesuffix("_overseas")
     rows = []
@@ -278,7 +281,7 @@ def monthly_rows(points: Points, method: str, month_start: int) -> list[dict]:
     return rows
 
 
-def billed_frame(account: str, method: str, rows: list[dict]) -> pd.DataFrame:
+def billed_frame(account: str, method: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The rows of one account and method as a frame of :data:`BILLED_COLUMNS`."""
     cycle = cycle_of(method)
     frame = pd.DataFrame(rows, columns=["region", "period_start", "period_end", "quantity", "at"])
