@@ -279,3 +279,20 @@ def test_an_account_billed_by_hour_count_gets_its_request_lines() -> None:
     usage_lines = lines[lines["item"] == "PayAsYouGoBill"]
     assert set(usage_lines["usage_unit"]) == {"10k requests"}
     assert abs(usage_lines["usage"].sum() - total) <= Decimal("0.000001")
+
+
+def test_focus_of_a_request_line_consumes_the_days_requests_not_gigabytes() -> None:
+    with Sandbox(
+        seed=3, now=NOW, clock="frozen", accounts=1, tasks=2, bill_types={"demo-shop": "hour_count"}
+    ) as sandbox:
+        lines = bill_lines(sandbox.accounts, month="2026-10")
+        usage = sandbox.truth.usage_over("demo-shop", *OCTOBER)
+    focus = to_focus(usage, bill=lines)
+    rows = focus[
+        (focus["ChargeCategory"] == "Usage")
+        & (focus["ChargePeriodStart"] == pd.Timestamp("2026-10-11T16:00Z"))
+    ]
+    assert len(rows) == 1 and rows["ConsumedUnit"].tolist() == ["Requests"]
+    day = usage[(usage["metric"] == "requests") & (usage["start"] >= pd.Timestamp("2026-10-11T16:00Z"))
+                & (usage["start"] < pd.Timestamp("2026-10-12T16:00Z"))]  # fmt: skip
+    assert rows["ConsumedQuantity"].iloc[0] == Decimal(int(day["value"].sum()))  # Beijing Oct 12th's requests

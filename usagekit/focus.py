@@ -115,7 +115,8 @@ def to_focus(
     ``bill`` (:func:`usagekit.bill_lines`' frame) gives one row per bill line with the columns of
     :data:`FOCUS_COST_COLUMNS`: costs (:func:`usagekit.prices.money_dtype` decimals) from the bill,
     ``PricingQuantity``/``PricingUnit`` the line's usage, ``BillingAccountId`` the UID, ``ConsumedQuantity``
-    that Beijing day's (a monthly line: that month's) traffic of the account and region in ``usage`` (GB, shared over the day's lines),
+    that Beijing day's (a monthly line: that month's) traffic of the account and region in ``usage`` (GB;
+    a request line: its requests, ``Requests``; shared over the day's lines),
     ``x_Provisional`` true until the bill is final. ``prices`` (with no ``bill``) gives an estimate: one
     row per account, billing region and billed period of the account's method (``methods``: a mapping
     account -> ``BillType``, or one for all; ``None`` when the table prices a single method), priced by
@@ -175,19 +176,21 @@ def _month_bounds(months: pd.Series) -> tuple[pd.Series, pd.Series]:
     return start.astype("datetime64[ns, UTC]"), end.astype("datetime64[ns, UTC]")
 
 
-def _daily_traffic(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
-    """GB of traffic per account, billing region (``OVERSEAS`` too) and Beijing day or month, from tidy usage."""
-    rows = frame[frame["metric"] == "traffic"]
+def _daily_usage(frame: pd.DataFrame, metric: str, per: int) -> dict[tuple[str, str, str], Decimal]:
+    """``metric``'s sum / ``per`` per account, billing region (``OVERSEAS`` too; ``""`` for requests, which
+    have none) and Beijing day or month, from tidy usage."""
+    rows = frame[frame["metric"] == metric]
     if rows.empty:
         return {}
     day = (rows["start"].dt.tz_convert("UTC").dt.tz_localize(None) + _BEIJING).dt.strftime("%Y-%m-%d")
-    sums = rows.groupby([rows["account"].astype(str), rows["region"].astype(str), day])["value"].sum()
+    region = rows["region"].astype(object).where(rows["region"].notna(), "").astype(str)
+    sums = rows.groupby([rows["account"].astype(str), region, day])["value"].sum()
     result: dict[tuple[str, str, str], Decimal] = {}
-    for (account, region, label), value in sums.items():
-        amount = Decimal(repr(float(value))) / Decimal(1024**3)
+    for (account, where, label), value in sums.items():
+        amount = Decimal(repr(float(value))) / Decimal(per)
         for period in (label, label[:7]):  # the Beijing day, and its month (a monthly line's period)
-            for where in (region, "OVERSEAS") if region != "CN" else (region,):
-                key = (account, where, period)
+            for area in (where, "OVERSEAS") if where not in ("CN", "") else (where,):
+                key = (account, area, period)
                 result[key] = result.get(key, Decimal(0)) + amount
     return result
 
@@ -222,7 +225,9 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
     gross, net = lines["gross"].tolist(), lines["net"].tolist()
     billed = money_array(net)
     listed = money_array([g if usage_rows[i] else net[i] for i, g in enumerate(gross)])
-    traffic = _daily_traffic(frame)
+    traffic = _daily_usage(frame, "traffic", 1024**3)  # GB
+    requests = _daily_usage(frame, "requests", 1)
+    asks = ["request" in str(u).lower() for u in lines["usage_unit"].astype(object)]
     periods = [  # a daily line's Beijing day, a monthly line's month
         str(cycle) if day is None or day is pd.NA else str(day)
         for day, cycle in zip(days, lines["billing_cycle"].astype(object), strict=True)
@@ -233,8 +238,8 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
         if is_usage:
             sharing[key] = sharing.get(key, 0) + 1
     consumed = [
-        (traffic.get(key, Decimal(0)) / sharing[key]) if is_usage else None
-        for key, is_usage in zip(keys, usage_rows, strict=True)
+        ((requests if ask else traffic).get(key, Decimal(0)) / sharing[key]) if is_usage else None
+        for key, is_usage, ask in zip(keys, usage_rows, asks, strict=True)
     ]
     units = [_PRICING.get(str(u), str(u)) for u in lines["usage_unit"].astype(object)]
     return _cost_frame(
@@ -252,7 +257,12 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
             "ChargePeriodStart": _times(charge_start),
             "ChargePeriodEnd": _times(charge_end),
             "ConsumedQuantity": money_array(consumed),
-            "ConsumedUnit": _text(["GB" if u else None for u in usage_rows]),
+            "ConsumedUnit": _text(
+                [
+                    ("Requests" if ask else "GB") if u else None
+                    for u, ask in zip(usage_rows, asks, strict=True)
+                ]
+            ),
             "ContractedCost": listed,
             "EffectiveCost": billed,
             "InvoiceId": _text([None] * n),
