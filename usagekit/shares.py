@@ -85,14 +85,14 @@ def _ranked(values: pd.Series) -> pd.Series:
 
 def _counted_days(total: pd.Series) -> pd.Series:
     """Each point's Beijing day, for the days that count (some traffic); idle days' points dropped."""
-    day = (total.index.tz_convert("UTC").tz_localize(None) + _BEIJING).floor("D")
+    day = _beijing_wall(total.index).floor("D")
     days = pd.Series(day, index=total.index)
     active = total.groupby(day).transform(lambda v: bool((v != 0).any()))
     return days[active.to_numpy(dtype=bool)]
 
 
 def _daily(wide: pd.DataFrame, total: pd.Series, label: str) -> Iterator[Shares]:
-    days = (total.index.tz_convert("UTC").tz_localize(None) + _BEIJING).floor("D")
+    days = _beijing_wall(total.index).floor("D")
     for day, values in total.groupby(days):
         if not (values != 0).any():
             continue  # an idle day bills nothing
@@ -101,7 +101,7 @@ def _daily(wide: pd.DataFrame, total: pd.Series, label: str) -> Iterator[Shares]
 
 
 def _traffic(wide: pd.DataFrame) -> Iterator[Shares]:
-    days = (wide.index.tz_convert("UTC").tz_localize(None) + _BEIJING).floor("D")
+    days = _beijing_wall(wide.index).floor("D")
     for day, rows in wide.groupby(days):
         yield Shares(
             day.strftime("%Y-%m-%d"), {str(k): float(v) for k, v in rows.sum().items()}, "every point"
@@ -112,7 +112,7 @@ def _percentile(wide: pd.DataFrame, total: pd.Series, night_half: bool, rule: st
     days = _counted_days(total)
     values = total.loc[days.index]
     if night_half:
-        local_hour = (values.index.tz_convert("UTC").tz_localize(None) + _BEIJING).hour
+        local_hour = _beijing_wall(values.index).hour
         values = values.where(local_hour >= 8, values * 0.5)
     ranked = _ranked(values)
     discard = len(ranked) * 5 // 100
@@ -171,7 +171,7 @@ def period_shares(wide: pd.DataFrame, method: str, rule: str = "at_billed_point"
         return list(_traffic(wide))
     if method == "day_bandwidth":
         return list(_daily(wide, total, "%Y-%m-%d"))
-    months = (wide.index.tz_convert("UTC").tz_localize(None) + _BEIJING).to_period("M")
+    months = _beijing_wall(wide.index).to_period("M")
     result = []
     for month in months.unique():
         inside = np.asarray(months == month)
@@ -183,3 +183,8 @@ def period_shares(wide: pd.DataFrame, method: str, rule: str = "at_billed_point"
         shares = _monthly(wide[inside], total[inside], method, rule)
         result.append(Shares(str(month), shares.weights, shares.at))
     return result
+
+
+def _beijing_wall(index: pd.Index) -> pd.DatetimeIndex:
+    """A UTC time index as Beijing wall-clock times (naive), for days, hours and months as billed."""
+    return pd.DatetimeIndex(index).tz_convert("UTC").tz_localize(None) + _BEIJING
