@@ -204,6 +204,33 @@ def list_tasks(
     """
     since = _positional_since(legacy, since)
     kinds = _kinds(kind)
+    _check_listing_options(errors, max_workers, executor, client_factory, progress)
+    statuses = _statuses(status)
+    chosen_state = chosen_session(session)
+    since_utc, until_utc = _created_between(since, until)
+    given_now = moment(now, "now") if now is not None else None
+    chosen = _once_per_key(resolve_accounts(accounts))
+    jobs = [(account, one) for account in chosen for one in kinds]
+    results, failures, service_time = run_listings(
+        jobs, errors, progress, executor or max_workers, client_factory, len(chosen), chosen_state
+    )
+    listed_at = given_now if given_now is not None else service_time or current()
+    tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
+    frame = _kept(frame_of(tasks), statuses, since_utc, until_utc)
+    frame.attrs["listed_at"] = pd.Timestamp(listed_at).isoformat()
+    if errors == "collect":
+        _report_failures(frame, failures, len(jobs))
+    return frame
+
+
+def _check_listing_options(
+    errors: str,
+    max_workers: int | None,
+    executor: Executor | None,
+    client_factory: ClientFactory | None,
+    progress: bool | None,
+) -> None:
+    """Refuse a bad option of :func:`list_tasks`; warn that ``max_workers=`` is deprecated."""
     if errors not in ("raise", "collect"):
         raise ArgumentError(f"errors must be 'raise' or 'collect', not {errors!r}")
     if max_workers is not None:
@@ -213,7 +240,7 @@ def list_tasks(
             "max_workers= is deprecated and will be removed in the next release: use executor= "
             "(e.g. concurrent.futures.ThreadPoolExecutor(max_workers))",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of list_tasks
         )
     if executor is not None and not isinstance(executor, Executor):
         raise ArgumentError(
@@ -225,23 +252,28 @@ def list_tasks(
         )
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
-    statuses = _statuses(status)
-    chosen_state = chosen_session(session)
+
+
+def _created_between(
+    since: datetime | pd.Timestamp | str | None, until: datetime | pd.Timestamp | str | None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``since`` and ``until`` as UTC moments (``None`` where not given), ``since`` before ``until``."""
     since_utc = moment(since, "since") if since is not None else None
     until_utc = moment(until, "until") if until is not None else None
     if since_utc is not None and until_utc is not None and not since_utc < until_utc:
         raise ArgumentError(
             f"since ({since_utc.isoformat()}) must come before until ({until_utc.isoformat()})"
         )
-    given_now = moment(now, "now") if now is not None else None
-    chosen = _once_per_key(resolve_accounts(accounts))
-    jobs = [(account, one) for account in chosen for one in kinds]
-    results, failures, service_time = run_listings(
-        jobs, errors, progress, executor or max_workers, client_factory, len(chosen), chosen_state
-    )
-    listed_at = given_now if given_now is not None else service_time or current()
-    tasks = [task for index in range(len(jobs)) for task in results.get(index, [])]
-    frame = frame_of(tasks)
+    return since_utc, until_utc
+
+
+def _kept(
+    frame: pd.DataFrame,
+    statuses: list[str] | None,
+    since_utc: pd.Timestamp | None,
+    until_utc: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """The tasks of the given statuses (an unknown, unmet one warned of) created in ``[since, until)``."""
     if statuses is not None:
         _check_statuses(statuses, frame)
         frame = frame[frame["status"].isin(statuses)].reset_index(drop=True)
@@ -249,19 +281,23 @@ def list_tasks(
         frame = frame[frame["created"] >= since_utc].reset_index(drop=True)
     if until_utc is not None:
         frame = frame[frame["created"] < until_utc].reset_index(drop=True)
-    frame.attrs["listed_at"] = pd.Timestamp(listed_at).isoformat()
-    if errors == "collect":
-        records = [_failure_record(account, one, error) for (account, one), error in failures]
-        frame.attrs["errors"] = records
-        if records:
-            named = "; ".join(f"{r['account']} ({r['kind']}): {r['code']}" for r in records)
-            warnings.warn(
-                f"{len(records)} of {len(jobs)} listings failed and are left out: {named}; "
-                "see frame.attrs['errors']",
-                UserWarning,
-                stacklevel=2,
-            )
     return frame
+
+
+def _report_failures(
+    frame: pd.DataFrame, failures: Sequence[tuple[tuple[Account, str], BaseException]], listings: int
+) -> None:
+    """Record the failed listings in ``frame.attrs["errors"]`` and name them in one warning."""
+    records = [_failure_record(account, one, error) for (account, one), error in failures]
+    frame.attrs["errors"] = records
+    if records:
+        named = "; ".join(f"{r['account']} ({r['kind']}): {r['code']}" for r in records)
+        warnings.warn(
+            f"{len(records)} of {listings} listings failed and are left out: {named}; "
+            "see frame.attrs['errors']",
+            UserWarning,
+            stacklevel=3,  # the caller of list_tasks
+        )
 
 
 def run_listings(
@@ -380,7 +416,7 @@ def _check_statuses(statuses: list[str], frame: pd.DataFrame) -> None:
             f"matches it; statuses listed: {', '.join(map(repr, seen)) or 'none (no task)'}; known: "
             f"{', '.join(map(repr, STATUSES))}",
             StatusFilterWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of list_tasks (through _kept)
         )
 
 
