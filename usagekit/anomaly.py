@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,7 @@ def _timedelta(value: object, name: str) -> pd.Timedelta:
         delta = pd.Timedelta(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         delta = None
-    if delta is None or delta is pd.NaT or delta <= pd.Timedelta(0):
+    if delta is None or pd.isna(delta) or delta <= pd.Timedelta(0):
         raise ArgumentError(f"{name} {value!r} is not a positive duration (for example '1h', '56D')")
     return delta
 
@@ -149,7 +149,7 @@ def _scores(wide: pd.DataFrame, lag: int, weeks: int, min_spread: float) -> tupl
     return median, spread, count, score
 
 
-def _frame(rows: dict[str, object], metric: str, step: pd.Timedelta) -> pd.DataFrame:
+def _frame(rows: Mapping[str, object], metric: str, step: pd.Timedelta) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["account", "domain", "start", "value", "expected", "score"])
     frame.insert(2, "metric", pd.Categorical([metric] * len(frame), categories=list(METRICS)))
     frame["start"] = pd.to_datetime(frame["start"], utc=True).astype("datetime64[ns, UTC]")
@@ -235,7 +235,7 @@ def anomalies(
             short.append(
                 {
                     "account": str(account),
-                    "domain": None if domain is None or domain is pd.NA else str(domain),
+                    "domain": None if domain is None or pd.isna(domain) else str(domain),
                     "first": first.isoformat(),
                     "needed": str(weeks * _WEEK),
                 }
