@@ -164,38 +164,14 @@ def usage(
     if errors not in ("raise", "collect"):
         raise ArgumentError(f"errors must be 'raise' or 'collect', not {errors!r}")
     accounts = None if accounts is None else resolve_accounts(accounts)
-    details = list(dict.fromkeys(ref for ref in task_refs(tasks) if ref.kind == "detail"))
-    refs = [ref for ref in details if ref.status == "success"]
-    skipped = [ref for ref in details if ref.status != "success"]
-    if skipped:
-        warnings.warn(_skipped(skipped, none_left=not refs), SkippedTasksWarning, stacklevel=2)
+    refs = _successful_details(tasks)
     if not refs:
         empty = tidy_frame({})
         empty.attrs = {"overlaps": [], **({"errors": []} if errors == "collect" else {})}
         return empty
-    root = cache_root(cache_dir)
-    jobs, keys = [], []
-    updated: dict[tuple[str, str], pd.Timestamp | None] = {}
-    for ref in refs:
-        account, url = resolve(ref, accounts)
-        jobs.append(Job(read_export, account, ref.task_id, url, os.fspath(root), policy))
-        keys.append((account.name, ref.task_id))
-        updated[(account.name, ref.task_id)] = ref.updated
-    pool = executor or ThreadPoolExecutor(max_workers=min(4, len(jobs)), thread_name_prefix="usagekit-usage")
-    bar = _FileBar(progress_enabled(progress), len(jobs))
-    try:
-        outcomes = _every_outcome(pool, jobs, bar.done)
-    finally:
-        bar.close()
-        if executor is None:
-            pool.shutdown(wait=True)
-    failures, frames, kept = [], [], {}
-    for (name, task_id), outcome in zip(keys, outcomes, strict=True):
-        if isinstance(outcome, UsagekitError):
-            failures.append(_failure(name, task_id, outcome))
-        else:
-            frames.append(outcome)
-            kept[(name, task_id)] = updated[(name, task_id)]
+    jobs, keys, updated = _export_jobs(refs, accounts, cache_root(cache_dir), policy)
+    outcomes = _run_jobs(executor, jobs, progress)
+    failures, frames, kept = _sorted_outcomes(keys, outcomes, updated)
     if failures and errors == "raise":
         first = next(o for o in outcomes if isinstance(o, UsagekitError))
         raise ExportsFailedError(_failed(failures, len(jobs)), failures=tuple(failures)) from first
@@ -210,6 +186,58 @@ def usage(
                 stacklevel=2,
             )
     return frame
+
+
+def _successful_details(tasks: Any) -> list[Any]:
+    """The successful detail exports among ``tasks``, once each; the other detail exports named in a warning."""
+    details = list(dict.fromkeys(ref for ref in task_refs(tasks) if ref.kind == "detail"))
+    refs = [ref for ref in details if ref.status == "success"]
+    skipped = [ref for ref in details if ref.status != "success"]
+    if skipped:  # stacklevel 3: the caller of usage()
+        warnings.warn(_skipped(skipped, none_left=not refs), SkippedTasksWarning, stacklevel=3)
+    return refs
+
+
+def _export_jobs(
+    refs: Sequence[Any], accounts: list[Account] | None, root: Any, policy: DownloadPolicy | None
+) -> tuple[list[Job], list[tuple[str, str]], dict[tuple[str, str], pd.Timestamp | None]]:
+    """One fetch-and-read job per export, its (account, task id), and when each export was updated."""
+    jobs, keys = [], []
+    updated: dict[tuple[str, str], pd.Timestamp | None] = {}
+    for ref in refs:
+        account, url = resolve(ref, accounts)
+        jobs.append(Job(read_export, account, ref.task_id, url, os.fspath(root), policy))
+        keys.append((account.name, ref.task_id))
+        updated[(account.name, ref.task_id)] = ref.updated
+    return jobs, keys, updated
+
+
+def _run_jobs(executor: Executor | None, jobs: Sequence[Job], progress: bool | None) -> list[Any]:
+    """Every job's frame or error, on ``executor`` (default: a few threads of our own), with a bar of files."""
+    pool = executor or ThreadPoolExecutor(max_workers=min(4, len(jobs)), thread_name_prefix="usagekit-usage")
+    bar = _FileBar(progress_enabled(progress), len(jobs))
+    try:
+        return _every_outcome(pool, jobs, bar.done)
+    finally:
+        bar.close()
+        if executor is None:
+            pool.shutdown(wait=True)
+
+
+def _sorted_outcomes(
+    keys: Sequence[tuple[str, str]],
+    outcomes: Sequence[Any],
+    updated: dict[tuple[str, str], pd.Timestamp | None],
+) -> tuple[list[dict[str, str]], list[pd.DataFrame], dict[tuple[str, str], pd.Timestamp | None]]:
+    """The failures' records, the frames read, and when each export read was updated."""
+    failures, frames, kept = [], [], {}
+    for (name, task_id), outcome in zip(keys, outcomes, strict=True):
+        if isinstance(outcome, UsagekitError):
+            failures.append(_failure(name, task_id, outcome))
+        else:
+            frames.append(outcome)
+            kept[(name, task_id)] = updated[(name, task_id)]
+    return failures, frames, kept
 
 
 def _every_outcome(executor: Executor, jobs: Sequence[Job], on_done: Any) -> list[Any]:
