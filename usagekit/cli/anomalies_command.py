@@ -68,14 +68,35 @@ def register(subparsers: Any) -> None:
         "threshold (see usagekit.anomalies). Exit codes: 0 nothing found, 3 findings, 1 a failure, "
         "2 a wrong command line.",
     )
-    parser.add_argument("--from", dest="first", type=beijing_day, required=True, metavar="YYYY-MM-DD")
-    parser.add_argument("--to", dest="last", type=beijing_day, required=True, metavar="YYYY-MM-DD")
-    parser.add_argument("--metric", choices=("traffic", "bandwidth", "requests"), default="traffic")
-    parser.add_argument("--freq", type=_duration, default="1h", help="period length (default 1h)")
-    parser.add_argument("--lookback", type=_duration, default="56D", help="baseline history (default 56D)")
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=beijing_day,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first Beijing day",
+    )
+    parser.add_argument(
+        "--to", dest="last", type=beijing_day, required=True, metavar="YYYY-MM-DD",
+        help="last Beijing day (inclusive)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metric", choices=("traffic", "bandwidth", "requests"), default="traffic",
+        help="the metric to look at (default: traffic)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--freq", type=_duration, default="1h", metavar="DURATION", help="period length (default 1h)"
+    )
+    parser.add_argument(
+        "--lookback", type=_duration, default="56D", metavar="DURATION", help="baseline history (default 56D)"
+    )
     parser.add_argument("--threshold", type=_number, default=8.0, help="score to report (default 8)")
     parser.add_argument(
-        "--min-spread", type=_number, default=0.1, help="spread floor, x median (default 0.1)"
+        "--min-spread",
+        type=_number,
+        default=0.1,
+        metavar="FACTOR",
+        help="spread floor, x median (default 0.1)",
     )
     parser.add_argument("--create", action="store_true", help="create per-domain exports of the window first")
     parser.add_argument("--output", metavar="FILE.csv", help="also write what was found as CSV")

@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
         "0 everything attributed, 3 an amount left unattributed or unmapped, 1 a failure, 2 a wrong "
         "command line.",
     )
-    parser.add_argument("--month", type=month, required=True, metavar="YYYY-MM")
+    parser.add_argument(
+        "--month", type=month, required=True, metavar="YYYY-MM", help="the Beijing month to split"
+    )
     parser.add_argument("--mapping", metavar="TEAMS.csv", help="a CSV of domain,team: split among teams")
     parser.add_argument(
         "--prices", metavar="PRICES.csv", help="price the billed quantities instead of reading the bill lines"
@@ -46,7 +48,10 @@ def register(subparsers: Any) -> None:
         metavar="BILLTYPE",
         help="the BillType to split by (default: the one in force)",
     )
-    parser.add_argument("--rule", choices=("at_billed_point", "top_band"), default="at_billed_point")
+    parser.add_argument(
+        "--rule", choices=("at_billed_point", "top_band"), default="at_billed_point",
+        help="how a peak-billed amount is split among domains (default: at_billed_point)",
+    )  # fmt: skip
     parser.add_argument("--create", action="store_true", help="create per-domain exports of the month first")
     parser.add_argument("--output", metavar="FILE.csv", help="write the split as CSV")
     add_account_options(parser)
