@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -116,8 +117,8 @@ def period_series(usage: pd.DataFrame, metric: str, freq: str | pd.Timedelta = "
         "account": rows["account"].astype(object),
         "domain": rows["domain"].astype(object).where(rows["domain"].notna(), None),
     }
-    points = rows.assign(**keys).groupby(["account", "domain", "start"], dropna=False)["value"].sum()
-    points = points.reset_index()
+    sums = rows.assign(**keys).groupby(["account", "domain", "start"], dropna=False)["value"].sum()
+    points = sums.reset_index()
     points["period"] = points["start"].dt.floor(step)
     how = "mean" if metric == "bandwidth" else "sum"
     grouped = points.groupby(["account", "domain", "period"], dropna=False)["value"]
@@ -151,7 +152,8 @@ def _scores(wide: pd.DataFrame, lag: int, weeks: int, min_spread: float) -> tupl
 
 def _frame(rows: Mapping[str, object], metric: str, step: pd.Timedelta) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["account", "domain", "start", "value", "expected", "score"])
-    frame.insert(2, "metric", pd.Categorical([metric] * len(frame), categories=list(METRICS)))
+    metrics = pd.Categorical([metric] * len(frame), categories=list(METRICS))
+    frame.insert(2, "metric", metrics)  # type: ignore[arg-type]  # pandas-stubs: insert takes any array
     frame["start"] = pd.to_datetime(frame["start"], utc=True).astype("datetime64[ns, UTC]")
     frame.insert(4, "end", frame["start"] + step)
     frame["direction"] = pd.Categorical(np.where(frame["score"] > 0, "up", "down"), categories=["up", "down"])
@@ -226,7 +228,7 @@ def anomalies(
     median, _spread, count, score = _scores(wide, lag, weeks, min_spread)
     times = wide.index
     values = wide.to_numpy(dtype=np.float64)
-    for column, (account, domain) in enumerate(wide.columns):
+    for column, (account, domain) in enumerate(cast("pd.MultiIndex", wide.columns)):
         present = np.flatnonzero(~np.isnan(values[:, column]))
         if len(present) == 0:
             continue
@@ -248,7 +250,7 @@ def anomalies(
         for index in flagged:
             rows["account"].append(account)
             rows["domain"].append(domain)
-            rows["start"].append(times[index])
+            rows["start"].append(times[int(index)])
             rows["value"].append(values[index, column])
             rows["expected"].append(median[index, column])
             rows["score"].append(score[index, column])

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from usagekit.plotstyle import (
 from usagekit.units import scale_for
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
 __all__ = ["plot_anomalies"]
@@ -62,11 +63,13 @@ def plot_anomalies(usage: pd.DataFrame, found: pd.DataFrame, account: str, *, ax
     if wide.empty:
         raise ValueError(f"usage holds no {metric} of account {account!r}")
     ax = new_axes(ax, 10, 4)
-    names = [REST_LABEL if pd.isna(domain) else str(domain) for _, domain in wide.columns]
+    names = [
+        REST_LABEL if pd.isna(domain) else str(domain) for _, domain in cast("pd.MultiIndex", wide.columns)
+    ]
     colors = series_colors(names)
     scale = scale_for(metric, float(np.nanmax(wide.to_numpy(dtype=float))))
     days = to_days(wide.index)
-    handles = []
+    handles: list[Artist] = []
     for position, name in enumerate(names):
         (line,) = ax.plot(
             days,

@@ -281,10 +281,12 @@ def _verdict(
         text = f"the service billed nothing for this period; the usage gives {_fmt(unit, computed)}"
         return _row(key, computed, billed, "differs", text, ctx.tolerance)
     _, relative, agree = _compare(computed, billed, ctx.tolerance)
-    text, at = "", [None, None]
+    text = ""
+    at: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
     if cycle_of(ctx.method) == "month":
         region_points = ctx.regionaccount_points(key["region"] or NO_REGION, start, end)
-        text, *at = _point_text(region_points, ctx.method, ctx.rounding, ctx.idle, billed, unit)
+        text, first, last = _point_text(region_points, ctx.method, ctx.rounding, ctx.idle, billed, unit)
+        at = (first, last)
     if agree:
         return _row(
             key,
@@ -293,12 +295,10 @@ def _verdict(
             "match",
             f"within the tolerance ({relative:+.2e})",
             ctx.tolerance,
-            tuple(at),
+            at,
         )
     words = _differs_text(ctx.method, unit, computed, billed, relative)
-    return _row(
-        key, computed, billed, "differs", f"{words}; {text}" if text else words, ctx.tolerance, tuple(at)
-    )
+    return _row(key, computed, billed, "differs", f"{words}; {text}" if text else words, ctx.tolerance, at)
 
 
 # --- one account and method ---------------------------------------------------------------------------
@@ -351,6 +351,7 @@ def _check_method(
     for region, start in sorted(set(billed) | set(computed)):
         side, mine = billed.get((region, start)), computed.get((region, start))
         label = side if side is not None else mine
+        assert label is not None  # the pair came from one side or the other
         key = {
             "account": account,
             "region": region if region != NO_REGION else None,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,7 @@ def _group_cut(points: pd.DataFrame, keys: list[str], rounding: str) -> pd.Serie
     n = grouped["value"].transform("size").to_numpy()
     discard = n * 5 // 100 if rounding == "floor" else (n * 5 + 99) // 100
     chosen = ordered[rank == np.minimum(discard, n - 1)]
-    return chosen.set_index(keys)["value"]
+    return cast("pd.Series", chosen.set_index(keys)["value"])
 
 
 def _frame(
@@ -166,7 +166,8 @@ def _frame(
     missing: Any,
 ) -> pd.DataFrame:
     def utc(local: pd.Series) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(local - _BEIJING).tz_localize("UTC").astype("datetime64[ns, UTC]")
+        stamps = pd.DatetimeIndex(local - _BEIJING).tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return cast("pd.DatetimeIndex", stamps)
 
     frame = pd.DataFrame(
         {
@@ -491,7 +492,7 @@ def _method_rows(prepared: _Prepared, method: str, table: pd.DataFrame | None) -
             cost = costs[group.index].sum()  # exact: decimals, each period priced by price_periods
             currency = tiers["currency"].iloc[0]
         key = (account, region, month)
-        covered = cover.loc[key] if key in cover.index else None
+        covered = cover.loc[key] if key in cover.index else None  # type: ignore[index]  # pandas-stubs: a MultiIndex key
         rows.append(
             {
                 "account": account,

@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
@@ -78,7 +78,7 @@ METRIC_UNITS = {"traffic": "byte", "bandwidth": "bit/s", "requests": "request"}
 DETAIL_TYPES = ("flow", "vas")
 DOMAIN_SCOPES = ("all", "some")
 
-UTC_NS = "datetime64[ns, UTC]"
+UTC_NS: Final = "datetime64[ns, UTC]"
 STRING = pd.StringDtype()
 
 TASK_COLUMNS: dict[str, Any] = {
@@ -114,7 +114,7 @@ def _to_utc(values: Any) -> pd.Series:
     return pd.Series(pd.to_datetime(values, utc=True, format="ISO8601")).astype(UTC_NS)
 
 
-def _categorical(values: Any, fixed: Sequence[str] = ()) -> pd.Categorical:
+def _categorical(values: Any, fixed: Sequence[str] = ()) -> pd.Categorical[Any]:
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):  # fast path: no object round trip
         values = pd.Series(values).cat.remove_unused_categories()
         met = sorted(str(c) for c in values.cat.categories if c not in fixed)
@@ -125,7 +125,7 @@ def _categorical(values: Any, fixed: Sequence[str] = ()) -> pd.Categorical:
 
 
 def _coerce(frame: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
-    out = {}
+    out: dict[str, Any] = {}
     n = len(frame)
     for name, dtype in columns.items():
         values = frame[name] if name in frame else pd.Series([pd.NA] * n, dtype="object")
@@ -203,7 +203,7 @@ def _categorical_of_codes(values: list[Any], categories: list[Any], dtype: Any) 
     except TypeError:  # an unhashable value: pandas' own path says what is wrong
         return pd.Categorical(values, categories=categories)
     ordered = dtype.ordered if isinstance(dtype, pd.CategoricalDtype) else False
-    return pd.Categorical.from_codes(codes, categories=categories, ordered=ordered)
+    return pd.Categorical.from_codes(codes, categories=categories, ordered=ordered)  # type: ignore[call-overload]  # pandas-stubs: categories may be a list
 
 
 def task_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -225,7 +225,7 @@ def _prices(column: pd.Series, name: str) -> pd.api.extensions.ExtensionArray:
         except ValueError:
             amount = None
         if amount is None or amount < 0:
-            bad.append(int(index))  # type: ignore[arg-type]
+            bad.append(int(cast(int, index)))
         amounts.append(amount)
     if bad:
         raise PriceTableError(f"the {name}: unit_price must be a number >= 0 (rows {bad[:5]})")
@@ -379,7 +379,7 @@ def price_periods(quantities: pd.DataFrame, prices: pd.DataFrame | str | os.Path
             month,
         ]
         for (_, region, method, _), group in frame.groupby(keys, dropna=False, sort=False):
-            tiers = tiers_for(table, method, region if isinstance(region, str) else None)
+            tiers = tiers_for(table, cast(str, method), region if isinstance(region, str) else None)
             if tiers is None:
                 continue
             currency = str(tiers["currency"].iloc[0])

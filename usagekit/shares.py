@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def _iso(moment: pd.Timestamp) -> str:
 
 
 def _at_point(wide: pd.DataFrame, moment: pd.Timestamp) -> dict[str, float]:
-    return {str(k): float(v) for k, v in wide.loc[moment].items()}
+    return {str(k): float(v) for k, v in cast("pd.Series", wide.loc[moment]).items()}
 
 
 def _fractions(wide: pd.DataFrame, moments: list[pd.Timestamp], weights: list[float]) -> dict[str, float]:

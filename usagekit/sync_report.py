@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 import pandas as pd
 
@@ -94,7 +95,8 @@ class RetryLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and record.msg.startswith("retrying") and len(record.args or ()) >= 4:
-            action, account, _attempt, label = record.args[:4]  # type: ignore[index]
+            args = cast("tuple[object, ...]", record.args)  # retry messages log positional args
+            action, account, _attempt, label = args[:4]
             self.seen[(str(account), str(action), str(label))] += 1
         return self.show_debug or record.levelno > logging.DEBUG  # nothing the user did not ask to see
 
