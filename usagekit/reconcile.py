@@ -96,15 +96,7 @@ def reconcile(
 
     # Codes that sort like the labels (missing first), so the result comes out in label order.
     codes = {name: _sorted_codes(frame[name]) for name in _KEY}
-    id_codes, ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
-    # an export is (account, task id): two accounts may hold the same id
-    width = len(ids) + 1
-    account_codes = frame["account"].cat.codes.to_numpy(np.int64)
-    pairs, task_codes = np.unique(account_codes * width + id_codes, return_inverse=True)
-    accounts = frame["account"].cat.categories
-    owners = [str(accounts[int(p) // width]) if p >= 0 else "" for p in pairs]
-    task_ids = [str(ids[int(p) % width]) for p in pairs]
-    rank = _rank(owners, task_ids, updated).astype(np.int32)[task_codes]
+    task_codes, task_ids, rank = _exports(frame, updated)
     start = frame["start"].to_numpy("datetime64[ns]").view(np.int64)
 
     # Rule 1: sort so that equal keys are adjacent, newest export first; keep the first of each run.
@@ -137,6 +129,22 @@ def reconcile(
     if records and warn:
         warnings.warn(_describe(records), OverlapWarning, stacklevel=stacklevel + 1)
     return out
+
+
+def _exports(frame: pd.DataFrame, updated: Mapping[Any, Any]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Each row's export code, each export's task id, and each row's export age rank (0: the oldest).
+
+    An export is (account, task id): two accounts may hold the same id.
+    """
+    id_codes, ids = pd.factorize(frame["task_id"].astype("object"), use_na_sentinel=False)
+    width = len(ids) + 1
+    account_codes = frame["account"].cat.codes.to_numpy(np.int64)
+    pairs, task_codes = np.unique(account_codes * width + id_codes, return_inverse=True)
+    accounts = frame["account"].cat.categories
+    owners = [str(accounts[int(p) // width]) if p >= 0 else "" for p in pairs]
+    task_ids = [str(ids[int(p) % width]) for p in pairs]
+    rank = _rank(owners, task_ids, updated).astype(np.int32)[task_codes]
+    return task_codes, task_ids, rank
 
 
 def _contract(frame: pd.DataFrame) -> pd.DataFrame:
@@ -285,6 +293,13 @@ def _split_totals(
         domains=("domains", "sum"),
         written=("written", "sum"),
     )
+    return keep, values, _remainder_records(frame, grouped, domain_tasks, task_ids)
+
+
+def _remainder_records(
+    frame: pd.DataFrame, grouped: pd.DataFrame, domain_tasks: pd.Series, task_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Records of rule 2 from its coded groups: one per account, region, metric, total export and outcome."""
     accounts, regions = frame["account"].cat.categories, frame["region"].cat.categories
     metrics = frame["metric"].cat.categories
     records = []
@@ -314,7 +329,7 @@ def _split_totals(
     records.sort(
         key=lambda r: (r["account"], r["region"] or "", order[r["metric"]], r["rule"], r["total_task_id"])
     )
-    return keep, values, records
+    return records
 
 
 def _iso(moment: Any) -> str:
