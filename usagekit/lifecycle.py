@@ -107,22 +107,7 @@ def create_export(
     state = chosen_session(session)
     today = current(now)
     _check_request(account, action, lower, upper, kind, type, language, domains, today)
-    params: dict[str, object] = {
-        "StartTime": api_time(lower),
-        "EndTime": api_time(upper - pd.Timedelta(seconds=1)),
-        "Language": language,
-    }
-    token: str | None = None
-    if kind == "detail":
-        domain_list = _domain_list(domains)
-        token = secrets.token_hex(4)
-        scope = "all" if domain_list is None else "some"
-        task_name: str | None = format_task_tag(TaskTag(type, scope, token, name or None))
-        params["Type"] = type
-        params["DomainNames"] = ",".join(domain_list) if domain_list else None
-    else:
-        task_name = name
-    params["TaskName"] = task_name
+    params, token, task_name = _create_params(kind, lower, upper, type, language, domains, name)
     state.urls.use_account(account)  # so that wait(create_export(...)) finds the very same account
     with lease(account, client_factory, session=state) as client:
         known = state.urls.ids(account.name, kind)
@@ -148,6 +133,38 @@ def create_export(
                 raise
             reply = client.call(action, **params)
     return _created(reply, account, kind, task_name, lower, upper, action)
+
+
+def _create_params(
+    kind: str,
+    lower: pd.Timestamp,
+    upper: pd.Timestamp,
+    type: str,
+    language: str,
+    domains: str | Sequence[str] | None,
+    name: str | None,
+) -> tuple[dict[str, object], str | None, str | None]:
+    """The create call's parameters, the detail export's token (``None`` for a summary) and the task name.
+
+    A detail export's name is its tag, ``uk:<type>:<all|some>:<token>`` with ``name`` after it.
+    """
+    params: dict[str, object] = {
+        "StartTime": api_time(lower),
+        "EndTime": api_time(upper - pd.Timedelta(seconds=1)),
+        "Language": language,
+    }
+    token: str | None = None
+    if kind == "detail":
+        domain_list = _domain_list(domains)
+        token = secrets.token_hex(4)
+        scope = "all" if domain_list is None else "some"
+        task_name: str | None = format_task_tag(TaskTag(type, scope, token, name or None))
+        params["Type"] = type
+        params["DomainNames"] = ",".join(domain_list) if domain_list else None
+    else:
+        task_name = name
+    params["TaskName"] = task_name
+    return params, token, task_name
 
 
 def _check_request(
@@ -308,6 +325,26 @@ def delete_export(
     state.urls.forget(account.name, kind, task_id)
 
 
+def _check_wait_options(
+    timeout: float,
+    poll: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    progress: bool | None,
+) -> None:
+    """Refuse a bad option of :func:`wait` before any request."""
+    for label, value in (("timeout", timeout), ("poll", poll)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ArgumentError(f"{label} must be a number of seconds, not {value!r}")
+    if timeout < 0 or poll <= 0:
+        raise ArgumentError("wait needs timeout >= 0 and poll > 0")
+    for label, function in (("sleep", sleep), ("clock", clock)):
+        if not callable(function):
+            raise ArgumentError(f"{label} must be callable, not {type(function).__name__}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+
+
 def wait(
     tasks: pd.DataFrame | ExportTask | Iterable[ExportTask],
     *,
@@ -339,16 +376,7 @@ def wait(
     >>> done["task_id"].tolist() == [task.task_id], done["status"].iloc[0] in ("success", "failed")
     (True, True)
     """
-    for label, value in (("timeout", timeout), ("poll", poll)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise ArgumentError(f"{label} must be a number of seconds, not {value!r}")
-    if timeout < 0 or poll <= 0:
-        raise ArgumentError("wait needs timeout >= 0 and poll > 0")
-    for label, function in (("sleep", sleep), ("clock", clock)):
-        if not callable(function):
-            raise ArgumentError(f"{label} must be callable, not {type(function).__name__}")
-    if progress is not None and not isinstance(progress, bool):
-        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+    _check_wait_options(timeout, poll, sleep, clock, progress)
     _check_client_factory(client_factory)
     state = chosen_session(session)
     accounts = None if accounts is None else resolve_accounts(accounts)
