@@ -20,7 +20,8 @@ import usagekit  # noqa: E402
 
 project = "usagekit"
 author = "usagekit maintainers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.intersphinx"]
+# myst_parser reads the guide (docs/guide.md), the detail the README points to, as it is written.
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.intersphinx", "myst_parser"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"

@@ -1,6 +1,6 @@
 """The README keeps its word: its Python blocks run as written, its command lines parse.
 
-Every fenced ```python block of README.md runs, in order, in one namespace, in a temporary folder, against
+Every fenced ```python block of README.md, then of docs/guide.md (the detail moved there), runs, in order, in one namespace, in a temporary folder, against
 the sandbox (``USAGEKIT_SANDBOX=1``: ``discover_accounts()`` returns its demo accounts), after the README's
 own command lines that write the files those blocks read (``prices.csv``, ``usage.csv``) have run. Every
 ``usagekit …`` command line (indented blocks, the YAML job, inline synopses) names only options its
@@ -21,7 +21,9 @@ import pytest
 from usagekit.cli import build_parser, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-TEXT = README.read_text(encoding="utf-8")
+#: the README's detail, moved to the guide: its blocks keep their word too, run after the README's
+GUIDE = README.parent / "docs" / "guide.md"
+TEXT = README.read_text(encoding="utf-8") + "\n" + GUIDE.read_text(encoding="utf-8")
 PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, re.S | re.M)
 #: the README's commands that write files its Python blocks read, as the README writes them
 #: blocks that do not run as written yet, by their first line, and why (each must still fail: fix the README,
@@ -125,7 +127,7 @@ def test_every_python_block_of_the_readme_runs_against_the_sandbox(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # what a block warns about is its own business; errors are not
             try:
-                exec(compile(block, f"README.md python block {number}", "exec"), namespace)  # noqa: S102
+                exec(compile(block, f"README.md or docs/guide.md python block {number}", "exec"), namespace)  # noqa: S102
             except Exception as error:
                 failed[block.splitlines()[0]] = f"block {number}: {type(error).__name__}: {error}"
     known = {line: failed.get(line, "RUNS NOW: take it off KNOWN_BROKEN") for line in KNOWN_BROKEN}
