@@ -15,7 +15,7 @@ import pytest
 
 from usagekit.bss import bill_lines
 from usagekit.costcheck import check_cost
-from usagekit.errors import ArgumentError, PriceTableError, UsagekitError
+from usagekit.errors import ArgumentError, PriceTableError, UsagekitError, UsagekitWarning
 from usagekit.focus import to_focus
 from usagekit.frames import concat_frames
 from usagekit.prices import example_prices, read_prices
@@ -82,7 +82,8 @@ def test_focus_costs_are_the_sandboxs_bill_to_the_cent_read_back_by_duckdb(
 ) -> None:
     media = box.accounts[1]
     lines = bill_lines(media, month="2026-10")
-    focus = to_focus(_empty_usage(), bill=lines)
+    with pytest.warns(UsagekitWarning, match="ConsumedQuantity"):  # no usage: costs only
+        focus = to_focus(_empty_usage(), bill=lines)
     path = tmp_path / "focus.parquet"
     focus.to_parquet(path, index=False)
     billed, listed, types = duckdb.execute(
@@ -296,3 +297,15 @@ def test_focus_of_a_request_line_consumes_the_days_requests_not_gigabytes() -> N
     day = usage[(usage["metric"] == "requests") & (usage["start"] >= pd.Timestamp("2026-10-11T16:00Z"))
                 & (usage["start"] < pd.Timestamp("2026-10-12T16:00Z"))]  # fmt: skip
     assert rows["ConsumedQuantity"].iloc[0] == Decimal(int(day["value"].sum()))  # Beijing Oct 12th's requests
+
+
+def test_focus_of_lines_the_usage_does_not_cover_leaves_consumed_quantity_unknown_not_zero(
+    box: Sandbox,
+) -> None:
+    lines = bill_lines(box.accounts[1], month="2026-10")
+    november = box.truth.usage_over("demo-media", "2026-10-31T16:00:00Z", "2026-11-19T16:00:00Z")
+    with pytest.warns(UsagekitWarning, match="ConsumedQuantity"):
+        focus = to_focus(november, bill=lines)  # October's lines, November's usage: nothing consumed is known
+    usage_rows = focus[focus["ChargeCategory"] == "Usage"]
+    assert len(usage_rows) > 0
+    assert usage_rows["ConsumedQuantity"].isna().all()

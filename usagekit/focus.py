@@ -30,6 +30,7 @@ dataset with the column fails one of the two whatever it holds).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usagekit.errors import ArgumentError, PriceTableError
+from usagekit.errors import ArgumentError, PriceTableError, UsagekitWarning
 from usagekit.frames import tidy_frame
 from usagekit.prices import money_array, price_periods, read_prices
 
@@ -116,7 +117,8 @@ def to_focus(
     :data:`FOCUS_COST_COLUMNS`: costs (:func:`usagekit.prices.money_dtype` decimals) from the bill,
     ``PricingQuantity``/``PricingUnit`` the line's usage, ``BillingAccountId`` the UID, ``ConsumedQuantity``
     that Beijing day's (a monthly line: that month's) traffic of the account and region in ``usage`` (GB;
-    a request line: its requests, ``Requests``; shared over the day's lines),
+    a request line: its requests, ``Requests``; shared over the day's lines; NA, with a warning, where the
+    usage holds nothing of that day),
     ``x_Provisional`` true until the bill is final. ``prices`` (with no ``bill``) gives an estimate: one
     row per account, billing region and billed period of the account's method (``methods``: a mapping
     account -> ``BillType``, or one for all; ``None`` when the table prices a single method), priced by
@@ -195,6 +197,10 @@ def _daily_usage(frame: pd.DataFrame, metric: str, per: int) -> dict[tuple[str, 
     return result
 
 
+def _share(amount: Decimal | None, parts: int) -> Decimal | None:
+    return None if amount is None else amount / parts
+
+
 def _text(values: Any) -> pd.api.extensions.ExtensionArray:
     return pd.array([None if v is None or v is pd.NA else str(v) for v in values], dtype=pd.StringDtype())
 
@@ -237,10 +243,18 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
     for key, is_usage in zip(keys, usage_rows, strict=True):
         if is_usage:
             sharing[key] = sharing.get(key, 0) + 1
-    consumed = [
-        ((requests if ask else traffic).get(key, Decimal(0)) / sharing[key]) if is_usage else None
+    consumed = [  # NA where the usage holds nothing of the line's day (unknown, not zero)
+        _share((requests if ask else traffic).get(key), sharing[key]) if is_usage else None
         for key, is_usage, ask in zip(keys, usage_rows, asks, strict=True)
     ]
+    unknown = sum(1 for c, u in zip(consumed, usage_rows, strict=True) if u and c is None)
+    if unknown:
+        warnings.warn(
+            f"{unknown} of {int(usage_rows.sum())} bill lines' ConsumedQuantity is NA: the usage holds nothing of "
+            "their account, region and day (FOCUS wants it on every Usage row): read the usage of those days",
+            UsagekitWarning,
+            stacklevel=3,
+        )
     units = [_PRICING.get(str(u), str(u)) for u in lines["usage_unit"].astype(object)]
     return _cost_frame(
         {
