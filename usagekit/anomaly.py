@@ -176,6 +176,52 @@ def steady_rows(usage: pd.DataFrame) -> pd.DataFrame:
     return usage[named.to_numpy() | ~usage["account"].astype(str).isin(with_domains).to_numpy()]
 
 
+def _flagged_periods(
+    wide: pd.DataFrame, step: pd.Timedelta, weeks: int, threshold: float, min_spread: float
+) -> tuple[dict[str, list[object]], list[dict[str, object]]]:
+    """The periods whose score passes ``threshold`` (as columns of rows), and the series with too little history.
+
+    ``wide`` holds one column per (account, domain) series, one row per period of ``step``.
+    """
+    rows: dict[str, list[object]] = {
+        k: [] for k in ("account", "domain", "start", "value", "expected", "score")
+    }
+    short: list[dict[str, object]] = []
+    if wide.empty:
+        return rows, short
+    lag = _WEEK // step
+    median, _spread, count, score = _scores(wide, lag, weeks, min_spread)
+    times = wide.index
+    values = wide.to_numpy(dtype=np.float64)
+    for column, (account, domain) in enumerate(cast("pd.MultiIndex", wide.columns)):
+        present = np.flatnonzero(~np.isnan(values[:, column]))
+        if len(present) == 0:
+            continue
+        first = times[present[0]]
+        if times[present[-1]] - first < weeks * _WEEK:
+            short.append(
+                {
+                    "account": str(account),
+                    "domain": None if domain is None or pd.isna(domain) else str(domain),
+                    "first": first.isoformat(),
+                    "needed": str(weeks * _WEEK),
+                }
+            )
+            continue
+        scored = (
+            (times - first >= weeks * _WEEK) & (count[:, column] * 2 >= weeks) & ~np.isnan(values[:, column])
+        )
+        flagged = np.flatnonzero(scored & (np.abs(score[:, column]) > threshold))
+        for index in flagged:
+            rows["account"].append(account)
+            rows["domain"].append(domain)
+            rows["start"].append(times[int(index)])
+            rows["value"].append(values[index, column])
+            rows["expected"].append(median[index, column])
+            rows["score"].append(score[index, column])
+    return rows, short
+
+
 def anomalies(
     usage: pd.DataFrame,
     *,
@@ -216,44 +262,7 @@ def anomalies(
         names = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
         usage = usage[usage["account"].isin(names)]
     wide = period_series(steady_rows(usage), metric, step)
-    rows: dict[str, list[object]] = {
-        k: [] for k in ("account", "domain", "start", "value", "expected", "score")
-    }
-    short: list[dict[str, object]] = []
-    if wide.empty:
-        found = _frame(rows, metric, step)
-        found.attrs.update(short_history=short, metric=metric, freq=str(step), threshold=threshold)
-        return found
-    lag = _WEEK // step
-    median, _spread, count, score = _scores(wide, lag, weeks, min_spread)
-    times = wide.index
-    values = wide.to_numpy(dtype=np.float64)
-    for column, (account, domain) in enumerate(cast("pd.MultiIndex", wide.columns)):
-        present = np.flatnonzero(~np.isnan(values[:, column]))
-        if len(present) == 0:
-            continue
-        first = times[present[0]]
-        if times[present[-1]] - first < weeks * _WEEK:
-            short.append(
-                {
-                    "account": str(account),
-                    "domain": None if domain is None or pd.isna(domain) else str(domain),
-                    "first": first.isoformat(),
-                    "needed": str(weeks * _WEEK),
-                }
-            )
-            continue
-        scored = (
-            (times - first >= weeks * _WEEK) & (count[:, column] * 2 >= weeks) & ~np.isnan(values[:, column])
-        )
-        flagged = np.flatnonzero(scored & (np.abs(score[:, column]) > threshold))
-        for index in flagged:
-            rows["account"].append(account)
-            rows["domain"].append(domain)
-            rows["start"].append(times[int(index)])
-            rows["value"].append(values[index, column])
-            rows["expected"].append(median[index, column])
-            rows["score"].append(score[index, column])
+    rows, short = _flagged_periods(wide, step, weeks, threshold, min_spread)
     if short:
         named = ", ".join(f"{s['account']}/{s['domain'] or '(account)'}" for s in short)
         warnings.warn(
