@@ -16,7 +16,7 @@ Matplotlib from the ``plot`` extra, as in :mod:`usagekit.plots`: ``ax=None`` mak
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -132,7 +132,7 @@ def _monthly(ax: Axes, rows: pd.DataFrame, factor: float) -> list[Any]:
             ax.axhline(value / factor, color=color, linewidth=0.8, linestyle=":")
             if same and word == "billed":
                 continue
-            when = (pd.Timestamp(at).tz_convert(_ZONE)).strftime("%m-%d %H:%M")
+            when = (pd.Timestamp(cast(pd.Timestamp, at)).tz_convert(_ZONE)).strftime("%m-%d %H:%M")
             late = at > row["period_start"] + (row["period_end"] - row["period_start"]) / 2
             ax.annotate(
                 f"{'computed = billed' if same else word} {region}: {value / factor:,.3f} ({when})",

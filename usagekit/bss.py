@@ -288,7 +288,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[column] = money_array(frame[column].tolist())
     for column in ("account", "region", "item"):
         frame[column] = frame[column].astype(object).astype("category")
-    frame["final"] = pd.array(frame["final"].astype(bool), dtype="boolean")
+    frame["final"] = pd.array(frame["final"].astype(bool), dtype="boolean")  # type: ignore[call-overload]  # pandas-stubs: a bool Series
     return frame.reset_index(drop=True)
 
 

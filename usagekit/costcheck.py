@@ -88,6 +88,7 @@ def _usage_side(usage: pd.DataFrame, account: str, method: str, table: pd.DataFr
     if quantities.empty:
         return result
     priced = price_periods(quantities, table)
+    row: Any  # a named tuple of the frame's columns
     for row in priced.itertuples(index=False):
         key = (_period(method, str(row.period)), _region(row.region))
         entry = result.setdefault(
@@ -111,6 +112,7 @@ def _billed_side(history: pd.DataFrame, account: str, month: str) -> tuple[str |
         return None, {}
     method = str(mine["method"].iloc[0])
     result: dict[tuple[str, str], Decimal] = {}
+    row: Any  # a named tuple of the frame's columns
     for row in mine.itertuples(index=False):
         key = (_period(method, str(row.period)), _region(row.region))
         result[key] = result.get(key, Decimal(0)) + pricing_quantity(row.quantity, str(row.unit))
@@ -365,5 +367,5 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame["account"] = frame["account"].astype(object).astype("category")
     frame["method"] = frame["method"].astype(object).astype("category")
     frame["verdict"] = pd.Categorical(frame["verdict"], categories=list(VERDICTS))
-    frame["final"] = pd.array(frame["final"].astype(bool), dtype="boolean")
+    frame["final"] = pd.array(frame["final"].astype(bool), dtype="boolean")  # type: ignore[call-overload]  # pandas-stubs: a bool Series
     return frame

@@ -126,7 +126,7 @@ class ExportTask:
         return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> ExportTask:
+    def from_row(cls, row: Mapping[Any, Any] | pd.Series) -> ExportTask:
         """The task of one task-frame row (a mapping or a ``Series``); NA becomes ``None``."""
 
         def value(name: str) -> Any:
@@ -276,8 +276,8 @@ def _plain(
     try:
         created = _fromisoformat(item.get("CreateTime"))  # type: ignore[arg-type]
         updated = _fromisoformat(item.get("UpdateTime"))  # type: ignore[arg-type]
-        start = _fromisoformat(config.get("StartTime"))
-        end = _fromisoformat(config.get("EndTime"))
+        start = _fromisoformat(config.get("StartTime"))  # type: ignore[arg-type]  # None: the TypeError below
+        end = _fromisoformat(config.get("EndTime"))  # type: ignore[arg-type]  # None: the TypeError below
     except (TypeError, ValueError):  # a time missing, blank or in another form
         return None
     if not (

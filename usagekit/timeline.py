@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from usagekit.windows import UNKNOWN_TYPE, coverage
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["listed_moment", "plot_timeline"]
 
@@ -398,7 +399,7 @@ def _fit_lane_labels(ax: Axes, lanes: list[Any], heights: dict[Any, float], tota
     """Lane labels no taller than their lanes: smaller type first, then every n-th label only."""
     if not lanes:
         return
-    figure = ax.figure
+    figure = cast("Figure", ax.figure)  # axes on a SubFigure (no get_figheight) were never supported
     points_per_unit = ax.get_position().height * figure.get_figheight() * 72.0 / total
     room = min(heights.values()) * points_per_unit * 0.8  # a label's line is about 1.2 times its size
     base = require_matplotlib("matplotlib").rcParams["ytick.labelsize"]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -96,7 +96,7 @@ def coverage(
         keyed = frame.assign(_type=labels.astype("object"))
         groups = keyed.groupby(["account", "kind", "_type"], observed=True, dropna=False, sort=False)
         for (account, kind, kind_type), group in groups:
-            type_value = None if pd.isna(kind_type) else kind_type
+            type_value = None if pd.isna(cast(Any, kind_type)) else kind_type
             for part, run_start, run_end, ids in _runs(group, lower, upper):
                 rows.append(
                     {
@@ -192,7 +192,8 @@ def _frame(rows: list[dict[str, Any]], tasks: pd.DataFrame, names: list[str]) ->
             "part": pd.Categorical(data["part"].astype("object"), categories=list(PARTS)),
             "start": pd.to_datetime(data["start"], utc=True).astype("datetime64[ns, UTC]"),
             "end": pd.to_datetime(data["end"], utc=True).astype("datetime64[ns, UTC]"),
-            "task_ids": pd.array(data["task_ids"].astype("object"), dtype=pd.StringDtype()),
+            # pandas-stubs: pd.array takes a Series of any dtype
+            "task_ids": pd.array(data["task_ids"].astype("object"), dtype=pd.StringDtype()),  # type: ignore[call-overload]
         }
     )
 

@@ -401,7 +401,8 @@ def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
                 path=name,
             )
         keep = np.concatenate(([True], ~same))
-        domain, region, metric, start, value = (a[keep] for a in (domain, region, metric, start, value))
+        domain, region, metric = domain[keep], region[keep], metric[keep]
+        start, value = start[keep], value[keep]
 
     starts = (
         pd.DatetimeIndex(start.astype("datetime64[ns]"), tz="UTC")
@@ -410,8 +411,9 @@ def _assemble(parts: list[_Part], name: str) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "domain": pd.Categorical.from_codes(domain, categories=domains),
-            "region": pd.Categorical.from_codes(region, categories=regions),
+            # pandas-stubs wants from_codes' categories as an Index; a list is what pandas documents
+            "domain": pd.Categorical.from_codes(domain, categories=domains),  # type: ignore[call-overload]
+            "region": pd.Categorical.from_codes(region, categories=regions),  # type: ignore[call-overload]
             "metric": pd.Categorical.from_codes(metric, dtype=pd.CategoricalDtype(list(METRICS))),
             "start": starts,
             "end": starts + INTERVAL,
@@ -625,7 +627,7 @@ def _conform(frame: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(frame[name].dtype, pd.CategoricalDtype):
             if frame[name].notna().any():
                 raise ValueError(f"cached {name} column is not categorical")
-            frame[name] = pd.Categorical.from_codes(np.full(len(frame), -1), categories=[])
+            frame[name] = pd.Categorical.from_codes(np.full(len(frame), -1), categories=[])  # type: ignore[call-overload]  # pandas-stubs: a list
     for name in ("start", "end"):
         if frame[name].dtype != UTC_NS:
             frame[name] = frame[name].astype(UTC_NS)

@@ -152,7 +152,9 @@ class Bills:
         self._now = now
         self._drift: Drift = drift or ({}, {})
         self._cache: OrderedDict[tuple[str, str, int], pd.DataFrame] = OrderedDict()
-        self._seen_cache: OrderedDict[tuple[str, str, int, int], Any] = OrderedDict()
+        self._seen_cache: OrderedDict[
+            tuple[str, str, int, int], tuple[np.ndarray, dict[str | None, np.ndarray]]
+        ] = OrderedDict()
         self._lock = threading.Lock()
 
     def method(self, account: str) -> str:

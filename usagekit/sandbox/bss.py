@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -116,7 +116,8 @@ class ContractPrices:
             with open(prices, newline="", encoding="utf-8") as handle:
                 return cls(list(csv.DictReader(handle)))
         if isinstance(prices, pd.DataFrame):
-            return cls(prices.astype(object).where(prices.notna(), None).to_dict("records"))
+            rows = prices.astype(object).where(prices.notna(), None).to_dict("records")
+            return cls(cast("list[dict[str, Any]]", rows))
         raise TypeError(f"prices must be a DataFrame, a CSV path or None, not {type(prices).__name__}")
 
     def _key(self, method: str, region: str | None) -> tuple[str, str] | None:

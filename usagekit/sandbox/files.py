@@ -334,7 +334,8 @@ def _wide(usage: pd.DataFrame, type: str, by_account: bool) -> pd.DataFrame:
     value = usage["value"].to_numpy(dtype="float64") if n else np.zeros(0)
 
     order = np.lexsort((metric, region, domain, start_ns))
-    start_ns, domain, region, metric, value = (a[order] for a in (start_ns, domain, region, metric, value))
+    start_ns, domain, region = start_ns[order], domain[order], region[order]
+    metric, value = metric[order], value[order]
     new_key = np.ones(n, dtype=bool)
     new_key[1:] = (start_ns[1:] != start_ns[:-1]) | (domain[1:] != domain[:-1]) | (region[1:] != region[:-1])
     if n and (~new_key[1:] & (metric[1:] == metric[:-1])).any():
@@ -349,11 +350,12 @@ def _wide(usage: pd.DataFrame, type: str, by_account: bool) -> pd.DataFrame:
     # Beijing local text, formatted once per distinct time (a month has 8928 of them)
     time_codes, times = pd.factorize(start_ns[new_key])
     local = pd.DatetimeIndex(times.astype("datetime64[ns]"), tz="UTC").tz_convert(BEIJING)
+    # pandas-stubs wants the categories of from_codes as an Index; a list is what pandas documents
     wide = pd.DataFrame(
         {
-            "time": pd.Categorical.from_codes(time_codes, local.strftime("%Y-%m-%d %H:%M:%S").tolist()),
-            "domain": pd.Categorical.from_codes(domain[new_key], domains),
-            "region": pd.Categorical.from_codes(region[new_key], regions),
+            "time": pd.Categorical.from_codes(time_codes, local.strftime("%Y-%m-%d %H:%M:%S").tolist()),  # type: ignore[call-overload]
+            "domain": pd.Categorical.from_codes(domain[new_key], domains),  # type: ignore[call-overload]
+            "region": pd.Categorical.from_codes(region[new_key], regions),  # type: ignore[call-overload]
         }
     )
     for index, name in enumerate(metrics):

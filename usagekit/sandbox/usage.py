@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,7 +148,7 @@ def blocks_frame(
     domains = sorted({b[0] for b in blocks if b[0] is not None})
     regions = sorted({b[1] for b in blocks if b[1] is not None})
 
-    def categorical(labels: list[str | None], categories: list[str]) -> pd.Categorical:
+    def categorical(labels: Sequence[str | None], categories: list[str]) -> pd.Categorical[Any]:
         codes = np.repeat([categories.index(x) if x is not None else -1 for x in labels], n).astype(np.int32)
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
 
