@@ -326,6 +326,20 @@ def _methods(usage: pd.DataFrame, accounts: list[str], method: str | None, given
     return found
 
 
+def _check_allocation(has_bill: bool, has_prices: bool, rule: str, by: str, has_mapping: bool) -> None:
+    """Refuse a bad combination of :func:`allocate_cost`'s options, before anything is read or asked."""
+    if has_bill == has_prices:
+        raise ArgumentError(
+            "allocate_cost needs exactly one source of amounts: bill= (bill lines) or prices= (a price table)"
+        )
+    if rule not in PERCENTILE_RULES:
+        raise ArgumentError(f"rule {rule!r} is not one of {', '.join(PERCENTILE_RULES)}")
+    if by not in ("domain", "team"):
+        raise ArgumentError(f'by must be "domain" or "team", not {by!r}')
+    if by == "team" and not has_mapping:
+        raise ArgumentError('by="team" needs mapping= (a frame or CSV of domain, team)')
+
+
 def allocate_cost(
     usage: pd.DataFrame,
     *,
@@ -365,16 +379,7 @@ def allocate_cost(
                                   for ``_overseas`` methods, one per region)
     ========  ==================  ===========================================================
     """
-    if (bill is None) == (prices is None):
-        raise ArgumentError(
-            "allocate_cost needs exactly one source of amounts: bill= (bill lines) or prices= (a price table)"
-        )
-    if rule not in PERCENTILE_RULES:
-        raise ArgumentError(f"rule {rule!r} is not one of {', '.join(PERCENTILE_RULES)}")
-    if by not in ("domain", "team"):
-        raise ArgumentError(f'by must be "domain" or "team", not {by!r}')
-    if by == "team" and mapping is None:
-        raise ArgumentError('by="team" needs mapping= (a frame or CSV of domain, team)')
+    _check_allocation(bill is not None, prices is not None, rule, by, mapping is not None)
     teams = read_mapping(mapping) if mapping is not None else None
     checked_tidy(usage, "allocate_cost")
     if method is not None:
