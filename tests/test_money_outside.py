@@ -309,3 +309,15 @@ def test_focus_of_lines_the_usage_does_not_cover_leaves_consumed_quantity_unknow
     usage_rows = focus[focus["ChargeCategory"] == "Usage"]
     assert len(usage_rows) > 0
     assert usage_rows["ConsumedQuantity"].isna().all()
+
+
+def test_check_cost_of_one_domains_usage_says_incomplete_usage_not_that_the_bill_differs(box: Sandbox) -> None:
+    # exports of some domains only hold part of the account's total at every point: the bill is the account's
+    shop = box.accounts[0]  # month_95
+    first = box.world.account("demo-shop").domains[0].name
+    one_domain = box.truth.usage_over("demo-shop", *OCTOBER, domains=[first])
+    lines = bill_lines(shop, month="2026-10", granularity="monthly")
+    check = check_cost(one_domain, lines, prices=example_prices(), accounts=shop)
+    assert len(check) > 0
+    assert (check["verdict"] == "incomplete_usage").all(), check[["verdict", "explanation"]]
+    assert check["explanation"].str.contains("8,928 of this period's 8,928").all()  # every point of the 31 days

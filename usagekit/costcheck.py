@@ -14,8 +14,9 @@ puts side by side
   rate where the period crosses tiers).
 
 Verdicts: ``provisional`` (the month's bill is not final yet: after 12:00 Beijing on the 3rd of the next
-month), ``incomplete_usage`` (the usage lacks points of the period, as :func:`usagekit.check_bill` says:
-its quantity cannot tell whether the bill differs), ``quantity_differs`` (the billed quantity is not the usage's, as :func:`usagekit.check_bill` finds:
+month), ``incomplete_usage`` (the usage lacks the account's total at points of the period, as
+:func:`usagekit.check_bill` counts them: no point, or only exports of some domains; its quantity cannot tell
+whether the bill differs), ``quantity_differs`` (the billed quantity is not the usage's, as :func:`usagekit.check_bill` finds:
 beyond a relative 1e-6), ``match`` (the same quantity and the gross within one cent of the table's cost),
 ``price_differs`` (the same quantity at another price: the table is out of date, or a contract price
 applies). ``explanation`` says which, with the numbers.
@@ -32,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.accounts import Account
+from usagekit.billcover import POINT, account_points, lacking_points, metric_of
 from usagekit.billing import billing_quantities
 from usagekit.bss import DEDUCTIONS, is_final, service_now
 from usagekit.errors import ArgumentError, PriceTableError
@@ -88,15 +90,23 @@ def _usage_side(usage: pd.DataFrame, account: str, method: str, table: pd.DataFr
     if quantities.empty:
         return result
     priced = price_periods(quantities, table)
+    # the bill is the account's: a point holds it only with an export by account (as check_bill counts)
+    points = account_points(mine, metric_of(method), method.endswith("_overseas"))
+    lacking = {
+        region: lacking_points(points, region, group["period_start"].min(), group["period_end"].max())
+        for region, group in priced.assign(key=priced["region"].map(_region)).groupby("key")
+    }
     row: Any  # a named tuple of the frame's columns
     for row in priced.itertuples(index=False):
         key = (_period(method, str(row.period)), _region(row.region))
+        holes = lacking[key[1]]
+        inside = int(holes.searchsorted(row.period_end) - holes.searchsorted(row.period_start))
         entry = result.setdefault(
             key, {"quantity": Decimal(0), "cost": Decimal(0), "priced": True, "points": 0, "missing": 0}
         )
         entry["quantity"] += pricing_quantity(row.quantity, str(row.unit))
-        entry["points"] += int(row.points) + int(row.missing_points)
-        entry["missing"] += int(row.missing_points)
+        entry["points"] += int((row.period_end - row.period_start) / POINT)
+        entry["missing"] += inside
         if row.cost is pd.NA or row.cost is None:
             entry["priced"] = False
         else:
