@@ -64,10 +64,10 @@ def calls(box: Sandbox, since: int) -> list[dict[str, Any]]:
 @pytest.fixture
 def box(fresh_sandbox: Callable[..., Sandbox]) -> Sandbox:
     # three demo accounts (one with four billing regions), a short history, exports that take a
-    # moment and sometimes fail
-    return fresh_sandbox(
-        now="2026-11-04T08:00:00Z", tasks=6, task_delay=3
-    )  # Faults().failed_exports: 1 in 10 exports fails
+    # moment and sometimes fail (Faults().failed_exports: 1 in 10). Seed 0: of the exports this test
+    # creates, its first sync's demo-media export fails once and is recreated (seed 7's world, fixed on the
+    # calendar since 5c7d140, fails none, so the recreate path went untested)
+    return fresh_sandbox(seed=0, now="2026-11-04T08:00:00Z", tasks=6, task_delay=3)
 
 
 def test_sync_fills_stays_put_restores_and_adds_a_day(box: Sandbox, tmp_path: Path) -> None:
