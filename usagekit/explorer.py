@@ -145,7 +145,9 @@ def load_tasks(
     True
     """
     if list_tasks is None:
-        from usagekit.listing import list_tasks
+        from usagekit.listing import list_tasks as listing_list_tasks
+
+        list_tasks = listing_list_tasks
     if kind not in KIND_CHOICES:
         raise ArgumentError(f"kind must be one of {KIND_CHOICES}, not {kind!r}")
     if not accounts:
@@ -243,6 +245,7 @@ def export_choices(tasks: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     done = tasks[(tasks["kind"] == "detail") & (tasks["status"] == "success")]
     done = done.sort_values("created", ascending=False, kind="stable", na_position="last")
     choices = []
+    row: Any  # a named tuple of the frame's columns
     for row in done.itertuples(index=False):
         parts = [str(row.account), str(row.task_id)]
         if not pd.isna(row.type):
@@ -307,7 +310,9 @@ def fetch_usage(
     :func:`usagekit.tidy.usage`.
     """
     if usage is None:
-        from usagekit.tidy import usage
+        from usagekit.tidy import usage as tidy_usage
+
+        usage = tidy_usage
     pool = _CountingExecutor(on_file)
     try:
         with _quiet():
@@ -394,7 +399,7 @@ class _quiet:
         self._catcher.__enter__()
         warnings.simplefilter("always")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         try:
             self._catcher.__exit__(*exc)
         finally:

@@ -22,7 +22,7 @@ One palette everywhere (:mod:`usagekit.plotstyle`): statuses in :data:`STATUS_CO
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,7 @@ def _resample_series(
     table.index = pd.DatetimeIndex(table.index).tz_convert(tz)
     resampled = table.resample(offset, label="left", closed="left")
     table = resampled.max() if metric == "bandwidth" else resampled.sum(min_count=1)
-    return table, table.index.append(table.index[-1:] + offset)
+    return table, cast("pd.DatetimeIndex", table.index.append(table.index[-1:] + offset))
 
 
 def _usage_magnitude(table: pd.DataFrame, metric: str) -> float:
@@ -320,7 +320,9 @@ def plot_usage(
     fixed = _fixed(offset)
     native = freq is None or (fixed is not None and fixed == step)
     partial_drawn = (
-        False if native else _mark_partial_periods(ax, rows, table.index, edges_index, offset, step)
+        False
+        if native
+        else _mark_partial_periods(ax, rows, cast("pd.DatetimeIndex", table.index), edges_index, offset, step)
     )
     ax.set_ylabel(_usage_ylabel(metric, _period_words(offset), native, scale.unit))
     ax.set_xlabel(f"Time ({_zone_label(tz)})")
@@ -335,7 +337,7 @@ def plot_usage(
 
 
 #: how a period with fewer 5-minute points than it spans is shaded (a partial last day is not a drop)
-_PARTIAL_STYLE = {
+_PARTIAL_STYLE: dict[str, Any] = {
     "facecolor": "#999999",
     "alpha": 0.18,
     "hatch": "..",
@@ -359,8 +361,8 @@ def partial_periods(
     array([False,  True])
     """
     index = pd.DatetimeIndex(pd.unique(starts)).tz_convert(periods.tz)
-    counts = pd.Series(1, index=index).resample(offset, label="left", closed="left").count()
-    counts = counts.reindex(periods, fill_value=0).to_numpy()
+    per_period = pd.Series(1, index=index).resample(offset, label="left", closed="left").count()
+    counts = per_period.reindex(periods, fill_value=0).to_numpy()
     spans = ((edges[1:] - edges[:-1]) / step).to_numpy()
     return (counts > 0) & (counts < spans)
 
@@ -378,7 +380,7 @@ def _mark_partial_periods(
     days = _days(edges.tz_convert("UTC"))
     for i in np.flatnonzero(partial):
         ax.axvspan(
-            days[i], days[i + 1], **_PARTIAL_STYLE, zorder=0.4, gid=f"partial:{periods[i].isoformat()}"
+            days[i], days[i + 1], **_PARTIAL_STYLE, zorder=0.4, gid=f"partial:{periods[int(i)].isoformat()}"
         )
     return bool(partial.any())
 
@@ -506,7 +508,9 @@ def _draw_points_and_peaks(ax: Axes, chosen: pd.DataFrame, factor: float) -> np.
     """Draw the points highest first, the discarded top 5 % and each Beijing day's peak; return the points."""
     points = chosen.groupby("start")["value"].sum()
     values = np.sort(points.to_numpy())[::-1]
-    peaks = points.groupby(points.index.tz_convert(BEIJING).floor("D")).max().to_numpy()
+    peaks = (
+        points.groupby(cast("pd.DatetimeIndex", points.index).tz_convert(BEIJING).floor("D")).max().to_numpy()
+    )
     ranks = np.arange(1, len(values) + 1)
     ax.plot(
         ranks,

@@ -56,7 +56,7 @@ _RELATIVE = 1e-9  # a remainder this small against the total is float rounding: 
 
 def reconcile(
     frame: pd.DataFrame,
-    updated: Mapping[str, Any],
+    updated: Mapping[Any, Any],
     *,
     warn: bool = True,
     stacklevel: int = 2,

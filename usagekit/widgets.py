@@ -47,7 +47,7 @@ from usagekit.frames import METRICS
 from usagekit.optional import require
 from usagekit.resolve import resolve_accounts
 
-ipywidgets = require(
+ipywidgets: Any = require(  # ipywidgets ships no types
     "ipywidgets", extra="widgets", purpose="usagekit.widgets (the account picker and task explorer)"
 )
 
@@ -64,7 +64,7 @@ def _discovered() -> list[Account]:
     return discover_accounts()
 
 
-class AccountPicker(ipywidgets.SelectMultiple):
+class AccountPicker(ipywidgets.SelectMultiple):  # type: ignore[misc]  # an untyped base
     """Choose one or several accounts; ``.value`` is the tuple of chosen :class:`~usagekit.Account` objects.
 
     ``accounts`` defaults to every discovered one (:func:`usagekit.discover_accounts`); all start chosen.
@@ -107,7 +107,7 @@ class AccountPicker(ipywidgets.SelectMultiple):
         return f"<table><caption>AccountPicker</caption>{rows}</table>"
 
 
-class TaskExplorer(ipywidgets.VBox):
+class TaskExplorer(ipywidgets.VBox):  # type: ignore[misc]  # an untyped base
     """Accounts, filters and **Load**; the task table and timeline; exports, a metric and **Fetch**; the usage plot.
 
     Listing happens on **Load** (or :meth:`load`), never on every click; **Fetch** (or :meth:`fetch`)

@@ -62,7 +62,7 @@ def summary_lines(check: pd.DataFrame) -> list[str]:
         words = ", ".join(f"{counts[v]} {v}" for v in order if v in counts)
         relative = rows["relative"].astype(float).abs()
         if relative.notna().any():
-            worst = rows.loc[relative.idxmax()]
+            worst = rows.loc[relative.idxmax()]  # type: ignore[call-overload]  # pandas-stubs: a Hashable label
             region = worst["region"] if pd.notna(worst["region"]) else "no region"
             words += f"  largest difference {worst['relative']:+.4%} ({worst['period']} {region})"
         lines.append(f"{account}  {method}  {words}")

@@ -27,13 +27,16 @@ import tempfile
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from usagekit.errors import ReportError
 from usagekit.optional import require
 from usagekit.prices import EXAMPLE_PRICES_DATE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 __all__ = [
     "EXAMPLE_PRICES_DATE",
@@ -116,7 +119,7 @@ def read_billing(path: str | os.PathLike[str]) -> pd.DataFrame:
     )
     for column, dtype in (("cost", "Float64"), ("cheapest", "boolean")):
         if column in frame.columns:
-            frame[column] = frame[column].astype(dtype)
+            frame[column] = frame[column].astype(dtype)  # type: ignore[call-overload]  # pandas-stubs: a dtype name in a str
     return frame
 
 
@@ -173,13 +176,13 @@ def write_figures(
     month = report_month(billing)
     bills = billing[(billing["month"] == month) & (billing["method"] == "month_95")]
     if len(bills):
-        biggest = bills.loc[bills["quantity"].idxmax()]
+        biggest = bills.loc[bills["quantity"].idxmax()]  # type: ignore[call-overload]  # pandas-stubs: a Hashable label
         axes["percentile.png"] = plot_percentile(
             usage, str(biggest["account"]), str(month), region=str(biggest["region"])
         )
     written = {}
     for name, ax in axes.items():
-        ax.figure.savefig(folder / name, dpi=100, bbox_inches="tight")
+        cast("Figure", ax.figure).savefig(folder / name, dpi=100, bbox_inches="tight")
         written[name] = folder / name
     return written
 
@@ -208,7 +211,7 @@ def _kernel_manager(sockets: str) -> Any:
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import KernelManager
 
-    class ThisPython(KernelSpecManager):  # type: ignore[misc]
+    class ThisPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
             return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
