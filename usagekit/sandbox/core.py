@@ -66,6 +66,32 @@ def demo_accounts(seed: int = 0, *, endpoint: str, accounts: int = 3) -> list[Ac
     return result
 
 
+def _check_options(
+    clock: str, page_size_over_50: str, task_delay: float, file_ttl: float, port: int, faults: Any
+) -> None:
+    """Refuse a bad :class:`Sandbox` option before anything is built."""
+    if clock not in ("real", "frozen"):
+        raise ValueError(f'clock must be "real" or "frozen", not {clock!r}')
+    if page_size_over_50 not in ("reject", "clamp"):
+        raise ValueError(f'page_size_over_50 must be "reject" or "clamp", not {page_size_over_50!r}')
+    if task_delay < 0 or file_ttl <= 0:
+        raise ValueError("task_delay must be >= 0 and file_ttl > 0 (seconds of sandbox time)")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be in 0..65535, not {port}")
+    if faults is not None and not isinstance(faults, Faults):
+        raise TypeError("faults must be a usagekit.sandbox.Faults")
+
+
+def _files_key(seed: int) -> str:
+    """The access key id the export files are presigned with: the same for every run of a seed."""
+    return "LTAI" + "".join(stable_rng(seed, "files-key").choices("abcdefghijkmnpqrstuvwxyz23456789", k=20))
+
+
+def _world(params: WorldParams, spikes: Sequence[Spike], bill_types: Mapping[str, str] | None) -> World:
+    """The seeded world with its spikes (before the bill: a spike is real traffic) and billing methods."""
+    return apply_bill_types(with_spikes(build_world(params), spikes), bill_types)
+
+
 class Sandbox:
     """A local HTTP server on 127.0.0.1 speaking the CDN usage-export API over a seeded world.
 
@@ -115,30 +141,18 @@ class Sandbox:
         prices: Any = None,
         bill_split: int = 1,
     ) -> None:
-        if clock not in ("real", "frozen"):
-            raise ValueError(f'clock must be "real" or "frozen", not {clock!r}')
-        if page_size_over_50 not in ("reject", "clamp"):
-            raise ValueError(f'page_size_over_50 must be "reject" or "clamp", not {page_size_over_50!r}')
-        if task_delay < 0 or file_ttl <= 0:
-            raise ValueError("task_delay must be >= 0 and file_ttl > 0 (seconds of sandbox time)")
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, not {port}")
-        if faults is not None and not isinstance(faults, Faults):
-            raise TypeError("faults must be a usagekit.sandbox.Faults")
+        _check_options(clock, page_size_over_50, task_delay, file_ttl, port, faults)
         self.seed = seed_from_env(seed)
         self._clock = SandboxClock(now, frozen=clock == "frozen")
-        self.world: World = build_world(
-            WorldParams(
-                seed=self.seed,
-                now=self._clock.start,
-                accounts=accounts,
-                tasks=tasks,
-                domains=tuple(domains),  # type: ignore[arg-type]
-                window_days=tuple(window_days),  # type: ignore[arg-type]
-            )
+        params = WorldParams(
+            seed=self.seed,
+            now=self._clock.start,
+            accounts=accounts,
+            tasks=tasks,
+            domains=tuple(domains),  # type: ignore[arg-type]
+            window_days=tuple(window_days),  # type: ignore[arg-type]
         )
-        self.world = with_spikes(self.world, spikes)  # before the bill: a spike is real traffic
-        self.world = apply_bill_types(self.world, bill_types)
+        self.world: World = _world(params, spikes, bill_types)
         self._bills = Bills(
             self.world,
             lambda name, start, end, types: self.truth.usage_over(name, start, end, types=types),
@@ -149,10 +163,7 @@ class Sandbox:
         self.file_ttl = float(file_ttl)
         self.port_requested = port
         self._store = TaskStore(self.world, task_delay=task_delay, faults=self.faults)
-        files_key = "LTAI" + "".join(
-            stable_rng(self.seed, "files-key").choices("abcdefghijkmnpqrstuvwxyz23456789", k=20)
-        )
-        self._presigner = Presigner(secrets.token_bytes(32), files_key, ttl=self.file_ttl)
+        self._presigner = Presigner(secrets.token_bytes(32), _files_key(self.seed), ttl=self.file_ttl)
         shape = ListingShape(
             odd_shapes=self.faults.odd_shapes,
             insert_task_after_page=self.faults.insert_task_after_page,
@@ -185,13 +196,18 @@ class Sandbox:
             secret=secrets.token_bytes(32),
         )
         self._api.handlers[BSS_ACTION] = self.instance_bills.handle
+        self._service = self._make_service(spikes)
+        self._server: LoopbackServer | None = None
+
+    def _make_service(self, spikes: Sequence[Spike]) -> Service:
+        """The service behind the HTTP server: it verifies each request's signature and answers it."""
         identities = {
             spec.access_key_id: Identity(
                 spec.name, spec.access_key_id, spec.access_key_secret, spec.security_token
             )
             for spec in self.world.accounts
         }
-        self._service = Service(
+        return Service(
             seed=self.seed,
             clock=self._clock,
             verifier=Verifier(
@@ -203,7 +219,6 @@ class Sandbox:
             exports=ExportFiles(self.truth, world_key=spikes_key(self.world.params.key, spikes)),
             faults=self.faults,
         )
-        self._server: LoopbackServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
