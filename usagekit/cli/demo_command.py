@@ -153,6 +153,7 @@ def summary_lines(tasks: pd.DataFrame, frame: pd.DataFrame, exports: int) -> lis
         "",
         f"  {'account':<16}{'traffic':>14}{'peak bandwidth':>18}{'requests':>18}",
     ]
+    row: Any  # a named tuple of the frame's columns
     for row in per_account(frame).itertuples():
         lines.append(
             f"  {row.account:<16}{human_bytes(row.traffic):>14}{human_bits(row.peak_bandwidth):>18}"
