@@ -311,7 +311,9 @@ def test_focus_of_lines_the_usage_does_not_cover_leaves_consumed_quantity_unknow
     assert usage_rows["ConsumedQuantity"].isna().all()
 
 
-def test_check_cost_of_one_domains_usage_says_incomplete_usage_not_that_the_bill_differs(box: Sandbox) -> None:
+def test_check_cost_of_one_domains_usage_says_incomplete_usage_not_that_the_bill_differs(
+    box: Sandbox,
+) -> None:
     # exports of some domains only hold part of the account's total at every point: the bill is the account's
     shop = box.accounts[0]  # month_95
     first = box.world.account("demo-shop").domains[0].name
@@ -320,4 +322,14 @@ def test_check_cost_of_one_domains_usage_says_incomplete_usage_not_that_the_bill
     check = check_cost(one_domain, lines, prices=example_prices(), accounts=shop)
     assert len(check) > 0
     assert (check["verdict"] == "incomplete_usage").all(), check[["verdict", "explanation"]]
-    assert check["explanation"].str.contains("8,928 of this period's 8,928").all()  # every point of the 31 days
+    assert (
+        check["explanation"].str.contains("8,928 of this period's 8,928").all()
+    )  # every point of the 31 days
+
+
+def test_bill_lines_of_a_month_beyond_the_18_the_service_keeps_is_refused_before_asking(box: Sandbox) -> None:
+    # BssOpenApi's BillingCycle reaches back 18 months: at Nov 2026, May 2025 is the oldest
+    with pytest.raises(ArgumentError, match="18 months"):
+        bill_lines(box.accounts, month="2025-04", now=NOW)
+    oldest = bill_lines(box.accounts[1], month="2025-05", now=NOW, granularity="monthly")
+    assert (oldest["billing_cycle"] == "2025-05").all()  # the 18th month back is still asked

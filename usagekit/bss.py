@@ -55,6 +55,8 @@ __all__ = [
 BSS_VERSION = "2017-12-14"
 ACTION = "DescribeInstanceBill"
 MAX_RESULTS = 300
+#: how many months back DescribeInstanceBill's BillingCycle reaches
+HISTORY_MONTHS = 18
 #: the BssOpenApi endpoint of each site (:data:`usagekit.accounts.SITES`)
 SITE_ENDPOINTS = {"china": "business.aliyuncs.com", "international": "business.ap-southeast-1.aliyuncs.com"}
 #: BssOpenApi allows 10 calls per second per account: 9 a second and bursts of 1 stay within it
@@ -397,6 +399,18 @@ def _begun(month: str, moment: pd.Timestamp, what: str) -> None:
             f"month {month!r} has not begun by {what} ({moment.isoformat()}): it has no bill lines yet; "
             "ask for a month that has begun"
         )
+    current_month = moment.tz_convert(BEIJING).strftime("%Y-%m")
+    back = (int(current_month[:4]) - int(month[:4])) * 12 + int(current_month[5:]) - int(month[5:])
+    if back > HISTORY_MONTHS:
+        raise ArgumentError(
+            f"month {month!r} is {back} months before {current_month} ({what}); BssOpenApi keeps bill lines "
+            f"of the last {HISTORY_MONTHS} months only: ask for a month from {_months_before(current_month)}"
+        )
+
+
+def _months_before(month: str) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 - HISTORY_MONTHS
+    return f"{index // 12}-{index % 12 + 1:02d}"
 
 
 def _bar(total: int) -> Any:
