@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -93,7 +93,9 @@ def _usage_side(usage: pd.DataFrame, account: str, method: str, table: pd.DataFr
     # the bill is the account's: a point holds it only with an export by account (as check_bill counts)
     points = account_points(mine, metric_of(method), method.endswith("_overseas"))
     lacking = {
-        region: lacking_points(points, region, group["period_start"].min(), group["period_end"].max())
+        region: lacking_points(
+            points, cast(str, region), group["period_start"].min(), group["period_end"].max()
+        )
         for region, group in priced.assign(key=priced["region"].map(_region)).groupby("key")
     }
     row: Any  # a named tuple of the frame's columns

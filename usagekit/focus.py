@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ def to_focus(
 def _usage_only(frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
 
-    def constant(text: str) -> pd.Categorical:
+    def constant(text: str) -> pd.Categorical[str]:
         return pd.Categorical([text] * n, categories=[text])
 
     return pd.DataFrame(
@@ -188,7 +188,10 @@ def _daily_usage(frame: pd.DataFrame, metric: str, per: int) -> dict[tuple[str, 
     region = rows["region"].astype(object).where(rows["region"].notna(), "").astype(str)
     sums = rows.groupby([rows["account"].astype(str), region, day])["value"].sum()
     result: dict[tuple[str, str, str], Decimal] = {}
-    for (account, where, label), value in sums.items():
+    items = cast(
+        "Iterable[tuple[tuple[str, str, str], float]]", sums.items()
+    )  # one key level per groupby key
+    for (account, where, label), value in items:
         amount = Decimal(repr(float(value))) / Decimal(per)
         for period in (label, label[:7]):  # the Beijing day, and its month (a monthly line's period)
             for area in (where, "OVERSEAS") if where not in ("CN", "") else (where,):

@@ -173,17 +173,14 @@ def _priced(usage: pd.DataFrame, method: str, prices: Any, unpriced: list[dict[s
         }
     )
     missing = priced["cost"].isna().to_numpy()
+    row: Any  # a named tuple of the frame's columns
     for row in amounts[missing].drop_duplicates(["account", "region", "period"]).itertuples():
         unpriced.append(
             {"account": row.account, "method": method, "region": str(row.region), "period": row.period}
         )
     amounts = amounts[~missing]
     keys = ["account", "region", "period", "currency"]
-    return (
-        amounts.groupby(keys, dropna=False, sort=True)["amount"]
-        .agg(lambda v: sum(v, Decimal(0)))
-        .reset_index()
-    )
+    return amounts.groupby(keys, dropna=False, sort=True)["amount"].agg(_decimal_sum).reset_index()
 
 
 def _billed(bill: pd.DataFrame, monthly: bool) -> pd.DataFrame:
@@ -206,9 +203,7 @@ def _billed(bill: pd.DataFrame, monthly: bool) -> pd.DataFrame:
         }
     )
     keys = ["account", "region", "period", "currency"]
-    return (
-        lines.groupby(keys, dropna=False, sort=True)["amount"].agg(lambda v: sum(v, Decimal(0))).reset_index()
-    )
+    return lines.groupby(keys, dropna=False, sort=True)["amount"].agg(_decimal_sum).reset_index()
 
 
 # --- the points ----------------------------------------------------------------------------------------
@@ -228,11 +223,17 @@ def _wide(usage: pd.DataFrame, account: str, region: Any, metric: str, overseas:
         index="start", columns="domain", values="value", aggfunc="sum", fill_value=0.0, observed=True
     )
     wide.columns = [str(c) for c in wide.columns]
-    return wide.sort_index(axis=1, key=lambda c: [(n == UNATTRIBUTED, n) for n in c])
+    # pandas-stubs: a key may return any list-like to sort by
+    return wide.sort_index(axis=1, key=lambda c: [(n == UNATTRIBUTED, n) for n in c])  # type: ignore[call-overload]
 
 
 def _places(currency: str) -> int:
     return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def _decimal_sum(values: pd.Series) -> Decimal:
+    """The sum of a column of decimals, as a Decimal (0 for none)."""
+    return sum(values, Decimal(0))
 
 
 def _split(amount: Decimal, currency: str, weights: Mapping[str, float], names: list[str]) -> list[Decimal]:
@@ -255,6 +256,7 @@ def _allocate_account(
         if UNATTRIBUTED not in names:
             names.append(UNATTRIBUTED)
         where = f"{region}: " if isinstance(region, str) and overseas else ""
+        row: Any  # a named tuple of the frame's columns
         for row in group.itertuples(index=False):
             shares = by_period.get(row.period)
             weights = shares.weights if shares is not None else {}
@@ -428,5 +430,5 @@ def _result(rows: list[dict[str, Any]], teams: dict[str, str] | None, by: str) -
     frame = _frame(rows, "domain")
     if teams is not None:
         team = [d if d == UNATTRIBUTED else teams.get(d, UNMAPPED) for d in frame["domain"].astype(str)]
-        frame.insert(4, "team", pd.Categorical(team))
+        frame.insert(4, "team", pd.Categorical(team))  # type: ignore[arg-type]  # pandas-stubs: any array
     return frame

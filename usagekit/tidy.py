@@ -81,8 +81,9 @@ def read_export(
     path = fetch_file(account, "detail", task_id, url, cache_dir=cache_dir, policy=policy)
     frame = read_usage(path, cache_dir=cache_dir)  # parsed frames beside the files, where the caller said
     n = len(frame)
-    frame.insert(0, "account", pd.Categorical([account.name] * n))
-    frame.insert(1, "task_id", pd.array([str(task_id)] * n, dtype=pd.StringDtype()))
+    # pandas-stubs: insert takes any array (a Categorical, a StringArray)
+    frame.insert(0, "account", pd.Categorical([account.name] * n))  # type: ignore[arg-type]
+    frame.insert(1, "task_id", pd.array([str(task_id)] * n, dtype=pd.StringDtype()))  # type: ignore[arg-type]
     return frame
 
 
