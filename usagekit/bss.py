@@ -365,27 +365,39 @@ def bill_lines(
     bar = _bar(len(chosen) * (1 if granularity == "monthly" else len(_days(cycle, given or current(None)))))
     try:
         for account in chosen:
-            with bss_lease(account) as client:
-                head, items = _listing(client, account, {**base, **first})
-                listed = [(head, items)]
-                # now=None: the service's time, the Date of the reply just had (a sandbox's own, frozen or not)
-                moment = given if given is not None else _service_time(client)
-                _begun(cycle, moment, "the service's time")
-                if granularity == "daily":
-                    for day in _days(cycle, moment)[1:]:
-                        listed.append(
-                            _listing(client, account, {**base, "Granularity": "DAILY", "BillingDate": day})
-                        )
-                        if bar is not None:
-                            bar.update(1)
-                final = is_final(cycle, moment)
-                rows.extend(_row(account, h, item, final) for h, page in listed for item in page)
-                if bar is not None:
-                    bar.update(1)
+            rows.extend(_account_rows(account, cycle, base, first, granularity == "daily", given, bar))
     finally:
         if bar is not None:
             bar.close()
     return _frame(rows)
+
+
+def _account_rows(
+    account: Account,
+    cycle: str,
+    base: dict[str, str],
+    first: dict[str, str],
+    daily: bool,
+    given: pd.Timestamp | None,
+    bar: Any,
+) -> list[dict[str, Any]]:
+    """One account's bill lines of ``cycle``: the first call (``first``), then each further begun day when ``daily``."""
+    with bss_lease(account) as client:
+        head, items = _listing(client, account, {**base, **first})
+        listed = [(head, items)]
+        # now=None: the service's time, the Date of the reply just had (a sandbox's own, frozen or not)
+        moment = given if given is not None else _service_time(client)
+        _begun(cycle, moment, "the service's time")
+        if daily:
+            for day in _days(cycle, moment)[1:]:
+                listed.append(_listing(client, account, {**base, "Granularity": "DAILY", "BillingDate": day}))
+                if bar is not None:
+                    bar.update(1)
+        final = is_final(cycle, moment)
+        rows = [_row(account, h, item, final) for h, page in listed for item in page]
+        if bar is not None:
+            bar.update(1)
+    return rows
 
 
 def _service_time(client: CdnClient) -> pd.Timestamp:
