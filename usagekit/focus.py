@@ -215,11 +215,9 @@ def _times(values: list[pd.Timestamp]) -> pd.Series:
 # --- from bill lines --------------------------------------------------------------------------------------
 
 
-def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
-    lines = bill.reset_index(drop=True)
+def _charge_periods(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[Any], list[Any]]:
+    """Each line's billing month (start, end) and charge period: its Beijing day, or its month for a monthly line."""
     n = len(lines)
-    categories = [_CATEGORY.get(str(item), "Adjustment") for item in lines["item"].astype(object)]
-    usage_rows = np.array([c == "Usage" for c in categories], dtype=bool)
     days = lines["billing_date"].astype(object)
     month_start, month_end = _month_bounds(lines["billing_cycle"])
     day_start = pd.to_datetime(days.where(days.notna(), None)) - _BEIJING
@@ -231,12 +229,19 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
         month_end[i] if days[i] is None or days[i] is pd.NA else charge_start[i] + pd.Timedelta(days=1)
         for i in range(n)
     ]
-    gross, net = lines["gross"].tolist(), lines["net"].tolist()
-    billed = money_array(net)
-    listed = money_array([g if usage_rows[i] else net[i] for i, g in enumerate(gross)])
+    return month_start, month_end, charge_start, charge_end
+
+
+def _consumed(
+    frame: pd.DataFrame, lines: pd.DataFrame, usage_rows: np.ndarray, asks: list[bool]
+) -> list[Decimal | None]:
+    """Each usage line's share of its account, region and period's usage (GB, or requests); warned where NA.
+
+    Lines of one account, region and period share its usage equally; other lines have none.
+    """
     traffic = _daily_usage(frame, "traffic", 1024**3)  # GB
     requests = _daily_usage(frame, "requests", 1)
-    asks = ["request" in str(u).lower() for u in lines["usage_unit"].astype(object)]
+    days = lines["billing_date"].astype(object)
     periods = [  # a daily line's Beijing day, a monthly line's month
         str(cycle) if day is None or day is pd.NA else str(day)
         for day, cycle in zip(days, lines["billing_cycle"].astype(object), strict=True)
@@ -256,8 +261,22 @@ def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
             f"{unknown} of {int(usage_rows.sum())} bill lines' ConsumedQuantity is NA: the usage holds nothing of "
             "their account, region and day (FOCUS wants it on every Usage row): read the usage of those days",
             UsagekitWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of to_focus (through _from_bill)
         )
+    return consumed
+
+
+def _from_bill(frame: pd.DataFrame, bill: pd.DataFrame) -> pd.DataFrame:
+    lines = bill.reset_index(drop=True)
+    n = len(lines)
+    categories = [_CATEGORY.get(str(item), "Adjustment") for item in lines["item"].astype(object)]
+    usage_rows = np.array([c == "Usage" for c in categories], dtype=bool)
+    month_start, month_end, charge_start, charge_end = _charge_periods(lines)
+    gross, net = lines["gross"].tolist(), lines["net"].tolist()
+    billed = money_array(net)
+    listed = money_array([g if usage_rows[i] else net[i] for i, g in enumerate(gross)])
+    asks = ["request" in str(u).lower() for u in lines["usage_unit"].astype(object)]
+    consumed = _consumed(frame, lines, usage_rows, asks)
     units = [_PRICING.get(str(u), str(u)) for u in lines["usage_unit"].astype(object)]
     return _cost_frame(
         {
