@@ -99,10 +99,14 @@ def test_each_inline_synopsis_names_only_options_its_command_has(command: str) -
 
 
 def test_every_python_block_of_the_readme_runs_against_the_sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     import matplotlib
 
+    from usagekit import discovery
+
+    # the blocks' discover_accounts() starts this process's sandbox: stopped after, so no later test finds it
+    request.addfinalizer(discovery._stop_sandbox)
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     for name in ("USAGEKIT_SANDBOX_ENDPOINT", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_PROFILE"):
