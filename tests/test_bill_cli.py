@@ -87,3 +87,14 @@ def test_a_check_that_cannot_be_made_exits_1(env: Sandbox, capsys: pytest.Captur
     assert main(["bill", "--sandbox", "--month", "2025-01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("usagekit: error:") and "Traceback" not in err
+
+
+def test_days_no_export_covers_are_findings_even_when_no_row_can_be_checked(
+    env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # November is the sandbox's current month: nothing is billed yet, and without --create the days no
+    # export by account covers cannot be checked: that is a finding (exit 3), not "nothing found"
+    assert main(["bill", "--profile", "demo-shop", "--month", "2026-11"]) == 3
+    captured = capsys.readouterr()
+    assert "not covered by any export: demo-shop" in captured.err and "(--create exports it)" in captured.err
+    assert "uncovered" in captured.err.splitlines()[-1] and "Traceback" not in captured.err

@@ -81,15 +81,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for warning in caught:
         if warning.category.__name__ != "OverlapWarning":  # overlapping exports are expected and resolved
             print(f"usagekit bill: warning: {str(warning.message).splitlines()[0]}", file=err)
-    for gap in usage.attrs.get("uncovered", []):
+    uncovered = usage.attrs.get("uncovered", [])
+    for gap in uncovered:
         hint = "" if args.create else " (--create exports it)"
         print(f"not covered by any export: {gap['account']} {gap['start']} to {gap['end']}{hint}", file=err)
     for line in summary_lines(check):
         print(line, file=out)
     if target is not None:
         check.to_csv(target, index=False)
-    findings = int(check["verdict"].astype(str).isin(FINDINGS).sum())
-    print(f"{len(check)} rows checked, {findings} finding{'' if findings == 1 else 's'}", file=err)
+    # a span no export covers cannot be checked: a finding, as a row that differs is
+    findings = int(check["verdict"].astype(str).isin(FINDINGS).sum()) + len(uncovered)
+    spans = f" ({len(uncovered)} uncovered span{'' if len(uncovered) == 1 else 's'})" if uncovered else ""
+    print(f"{len(check)} rows checked, {findings} finding{'' if findings == 1 else 's'}{spans}", file=err)
     return 3 if findings else 0
 
 
