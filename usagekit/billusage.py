@@ -63,9 +63,14 @@ def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
 def _day_gaps(
     frame: pd.DataFrame, accounts: Sequence[Account], first: pd.Timestamp, last: pd.Timestamp
 ) -> dict[str, list[tuple[str, str]]]:
-    """Per account, the Beijing days of ``[first, last)`` lacking bandwidth points, joined into spans."""
+    """Per account, the Beijing days of ``[first, last)`` lacking bandwidth points, joined into spans.
+
+    Only points that carry the account's total count (a row without a domain: an export by account, or the
+    rest of the account beside listed domains); a day that only exports of some domains hold is lacking, as
+    :func:`usagekit.billcover.account_points` judges it for the check.
+    """
     days = pd.date_range(first, last, freq="D", inclusive="left")
-    rows = frame[frame["metric"] == "bandwidth"] if len(frame) else frame
+    rows = frame[(frame["metric"] == "bandwidth") & frame["domain"].isna()] if len(frame) else frame
     found: dict[str, list[tuple[str, str]]] = {}
     for account in accounts:
         mine = rows[rows["account"].astype(str) == account.name] if len(rows) else rows
