@@ -484,6 +484,31 @@ def cases(
                 "min_spread": BAD_SECONDS,
             },
         ),
+        "check_bill": (
+            usagekit.check_bill,
+            {"usage": usage, "accounts": account, "month": "2026-10"},
+            {
+                "usage": BAD_FRAME,
+                "accounts": BAD_ACCOUNTS,
+                "month": BAD_MOMENT,
+                "tolerance": BAD_SECONDS,
+                "percentile_rounding": not_among("floor", "ceil"),
+                "count_idle_days": BAD_FLAG,
+                "now": BAD_MOMENT.filter(lambda v: v is not None),
+            },
+        ),
+        "check_prediction": (
+            usagekit.check_prediction,
+            {"usage": usage, "accounts": account},
+            {
+                "usage": BAD_FRAME,
+                "accounts": BAD_ACCOUNTS,
+                "now": BAD_MOMENT.filter(lambda v: v is not None),
+                "tolerance": BAD_SECONDS,
+                "percentile_rounding": not_among("floor", "ceil"),
+                "count_idle_days": BAD_FLAG,
+            },
+        ),
         "discover_accounts": (
             usagekit.discover_accounts,
             {},
@@ -527,6 +552,8 @@ NAMES = [
     "bill_history",
     "bill_prediction",
     "bill_lines",
+    "check_bill",
+    "check_prediction",
 ]
 
 
@@ -581,9 +608,7 @@ NOT_YET = {
     "example_prices",  # takes no argument
     # showback and the bill checks (issues 19-21), landed while this test was written
     "allocate_cost",
-    "check_bill",
     "check_cost",
-    "check_prediction",
     "plot_anomalies",
     "plot_bill_check",
     "price_periods",  # these three took a number or text for a frame (TypeError, KeyError) when this
