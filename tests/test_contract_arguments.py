@@ -128,6 +128,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         patch.chdir(root / "work")
         with usagekit.Sandbox(seed=7, now="2026-11-20T08:00:00Z", clock="frozen", accounts=2, tasks=6) as box:
             tasks = usagekit.list_tasks(box.accounts[0], progress=False)
+            lines = usagekit.bill_lines(box.accounts[0], month="2026-10", now="2026-11-20T08:00:00Z")
             (root / "cache").mkdir(exist_ok=True)
             usage = tidy_frame(
                 {
@@ -140,7 +141,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     "unit": ["bit/s"] * 2,
                 }
             )
-            yield {"root": root, "box": box, "account": box.accounts[0], "tasks": tasks, "usage": usage}
+            yield {
+                "root": root,
+                "box": box,
+                "account": box.accounts[0],
+                "tasks": tasks,
+                "usage": usage,
+                "lines": lines,
+            }
 
 
 def _tree(root: Path) -> list[str]:
@@ -509,6 +517,17 @@ def cases(
                 "count_idle_days": BAD_FLAG,
             },
         ),
+        "check_cost": (
+            usagekit.check_cost,
+            {"usage": usage, "lines": w["lines"], "prices": usagekit.example_prices(), "accounts": account},
+            {
+                "usage": BAD_FRAME,
+                "lines": BAD_FRAME,
+                "prices": st.one_of(NUMBERS, CONTAINERS, _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
+                "accounts": BAD_ACCOUNTS,
+                "now": BAD_MOMENT.filter(lambda v: v is not None),
+            },
+        ),
         "discover_accounts": (
             usagekit.discover_accounts,
             {},
@@ -554,6 +573,7 @@ NAMES = [
     "bill_lines",
     "check_bill",
     "check_prediction",
+    "check_cost",
 ]
 
 
@@ -608,7 +628,6 @@ NOT_YET = {
     "example_prices",  # takes no argument
     # showback and the bill checks (issues 19-21), landed while this test was written
     "allocate_cost",
-    "check_cost",
     "plot_anomalies",
     "plot_bill_check",
     "price_periods",  # these three took a number or text for a frame (TypeError, KeyError) when this
