@@ -528,6 +528,20 @@ def cases(
                 "now": BAD_MOMENT.filter(lambda v: v is not None),
             },
         ),
+        "allocate_cost": (
+            usagekit.allocate_cost,
+            {"usage": usage, "method": "month_95", "prices": usagekit.example_prices()},
+            {
+                "usage": BAD_FRAME,
+                "method": not_among(),
+                "bill": st.one_of(NUMBERS, st.text(max_size=3), _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
+                "prices": st.one_of(NUMBERS, CONTAINERS, _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
+                "by": not_among("domain", "team"),
+                "mapping": st.one_of(NUMBERS, _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
+                "rule": not_among("at_billed_point", "top_band"),
+                "accounts": BAD_ACCOUNTS,
+            },
+        ),
         "discover_accounts": (
             usagekit.discover_accounts,
             {},
@@ -574,6 +588,7 @@ NAMES = [
     "check_bill",
     "check_prediction",
     "check_cost",
+    "allocate_cost",
 ]
 
 
@@ -627,7 +642,6 @@ NOT_YET = {
     "read_csv",
     "example_prices",  # takes no argument
     # showback and the bill checks (issues 19-21), landed while this test was written
-    "allocate_cost",
     "plot_anomalies",
     "plot_bill_check",
     "price_periods",  # these three took a number or text for a frame (TypeError, KeyError) when this

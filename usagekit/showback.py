@@ -144,6 +144,11 @@ def read_mapping(mapping: Mapping[str, str] | pd.DataFrame | str | os.PathLike[s
 
 
 def _base(method: str) -> tuple[str, bool]:
+    if not isinstance(method, str):
+        raise ArgumentError(
+            f"method must be a BillType name ({', '.join(RULES)} or their _overseas forms), "
+            f"not {type(method).__name__}"
+        )
     base = method.removesuffix("_overseas")
     if base not in RULES:
         raise ArgumentError(
@@ -328,6 +333,24 @@ def _methods(usage: pd.DataFrame, accounts: list[str], method: str | None, given
     return found
 
 
+def _kept(names: list[str], accounts: object) -> list[str]:
+    """The usage's account ``names`` that ``accounts`` (an Account, a name, or a non-empty list of them) keeps."""
+    wanted = [accounts] if isinstance(accounts, Account | str) else accounts
+    if not isinstance(wanted, Sequence) or isinstance(wanted, bytes | bytearray) or not wanted:
+        raise ArgumentError(
+            "accounts must be an Account, an account name or a non-empty list of them (None: every account), "
+            f"not {accounts!r}"
+        )
+    if not all(isinstance(a, Account) or (isinstance(a, str) and a) for a in wanted):
+        raise ArgumentError(f"accounts must hold Accounts or account names, not {wanted!r}")
+    keep = {a.name if isinstance(a, Account) else a for a in wanted}
+    if names and not keep & set(names):
+        raise ArgumentError(
+            f"accounts names {sorted(keep)}, none of which the usage holds ({', '.join(names)})"
+        )
+    return [n for n in names if n in keep]
+
+
 def _check_allocation(has_bill: bool, has_prices: bool, rule: str, by: str, has_mapping: bool) -> None:
     """Refuse a bad combination of :func:`allocate_cost`'s options, before anything is read or asked."""
     if has_bill == has_prices:
@@ -388,9 +411,7 @@ def allocate_cost(
         _base(method)
     names = sorted(set(usage["account"].astype(str)))
     if accounts is not None:
-        wanted = [accounts] if isinstance(accounts, Account | str) else list(accounts)
-        keep = {a.name if isinstance(a, Account) else str(a) for a in wanted}
-        names = [n for n in names if n in keep]
+        names = _kept(names, accounts)
     methods = _methods(usage, names, method, accounts)
     rows: list[dict[str, Any]] = []
     unpriced: list[dict[str, str]] = []
