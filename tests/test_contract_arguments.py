@@ -438,7 +438,10 @@ def cases(
         ),
         "price_periods": (
             usagekit.price_periods,
-            {"quantities": usage, "prices": usagekit.example_prices()},
+            {
+                "quantities": usagekit.billing_quantities(usage, "month_95"),
+                "prices": usagekit.example_prices(),
+            },
             {
                 "quantities": BAD_FRAME,
                 "prices": st.one_of(NUMBERS, CONTAINERS, _OBJECTS, st.just(pd.DataFrame({"x": [1]}))),
@@ -589,6 +592,8 @@ NAMES = [
     "check_prediction",
     "check_cost",
     "allocate_cost",
+    "anomalies",
+    "price_periods",
 ]
 
 
@@ -644,9 +649,7 @@ NOT_YET = {
     # showback and the bill checks (issues 19-21), landed while this test was written
     "plot_anomalies",
     "plot_bill_check",
-    "price_periods",  # these three took a number or text for a frame (TypeError, KeyError) when this
-    "to_focus",  # test was written: their modules (issues 19-21) were being written at the same time
-    "anomalies",
+    "to_focus",  # took a number or text for a frame (TypeError, KeyError) when this test was written
 }
 
 
