@@ -594,6 +594,7 @@ NAMES = [
     "allocate_cost",
     "anomalies",
     "price_periods",
+    "to_focus",
 ]
 
 
@@ -649,7 +650,6 @@ NOT_YET = {
     # showback and the bill checks (issues 19-21), landed while this test was written
     "plot_anomalies",
     "plot_bill_check",
-    "to_focus",  # took a number or text for a frame (TypeError, KeyError) when this test was written
 }
 
 

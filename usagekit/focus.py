@@ -19,7 +19,7 @@ billed amount, as the spec requires of charges unrelated to others. Billing peri
 no invoice (the FinOps validator checks InvoiceId-C-004-C and -C-005-C without their conditions, so a
 dataset with the column fails one of the two whatever it holds).
 
->>> from usagekit.frames import tidy_frame
+>>> from usagekit.frames import checked_tidy, tidy_frame
 >>> frame = tidy_frame({"account": ["shop"], "task_id": ["7"], "domain": ["img.shop.example"],
 ...                     "region": ["CN"], "metric": ["traffic"], "start": ["2026-10-31T16:00:00Z"],
 ...                     "end": ["2026-10-31T16:05:00Z"], "value": [750.0], "unit": ["byte"]})
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.errors import ArgumentError, PriceTableError, UsagekitWarning
-from usagekit.frames import tidy_frame
+from usagekit.frames import checked_tidy, tidy_frame
 from usagekit.prices import money_array, price_periods, read_prices
 
 __all__ = ["FOCUS_COST_COLUMNS", "FOCUS_UNITS", "to_focus"]
@@ -128,7 +128,8 @@ def to_focus(
     >>> to_focus(tidy_frame({})).columns[:4].tolist()
     ['ChargePeriodStart', 'ChargePeriodEnd', 'ConsumedQuantity', 'ConsumedUnit']
     """
-    frame = tidy_frame(usage)
+    frame = tidy_frame(checked_tidy(usage, "to_focus"))
+    _check_methods(methods, prices is not None)
     if bill is not None and prices is not None:
         raise ArgumentError("give bill= (costs from the bill) or prices= (an estimate), not both")
     if bill is not None:
@@ -138,6 +139,27 @@ def to_focus(
     if prices is not None:
         return _estimate(frame, read_prices(prices), methods)
     return _usage_only(frame)
+
+
+def _check_methods(methods: object, priced: bool) -> None:
+    """Refuse ``methods`` that is not None, a BillType, or a mapping account -> BillType (or not with prices)."""
+    from usagekit.billing import METHODS
+
+    if methods is None:
+        return
+    named = list(methods.values()) if isinstance(methods, Mapping) else [methods]
+    keys = list(methods) if isinstance(methods, Mapping) else [""]
+    if (
+        not named
+        or not all(isinstance(k, str) for k in keys)
+        or not all(isinstance(m, str) and m in METHODS for m in named)
+    ):
+        raise ArgumentError(
+            "methods must be a BillType (one of " + ", ".join(METHODS) + ") or a non-empty mapping "
+            f"account name -> BillType, not {methods!r}"
+        )
+    if not priced:
+        raise ArgumentError("methods= names the BillTypes of an estimate: it applies only with prices=")
 
 
 def _usage_only(frame: pd.DataFrame) -> pd.DataFrame:
