@@ -82,6 +82,10 @@ def read_csv(path: str | os.PathLike[str] | IO[str]) -> pd.DataFrame:
     """
     if isinstance(path, str) and not path.strip():
         raise ArgumentError("path is empty: name the CSV file to read")
+    if not isinstance(path, str | os.PathLike) and not callable(getattr(path, "read", None)):
+        raise ArgumentError(
+            f"path must be a file path (str or os.PathLike) or an open text file, not {type(path).__name__}"
+        )
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except FileNotFoundError as error:
