@@ -211,23 +211,58 @@ class Service:
         params = verified.params
         shown = {k: v for k, v in params.items() if k not in _SECRET_PARAMS}
         record = {"account": account, "action": action, "params": shown, "style": verified.style}
-        if self.limiter is not None:
-            wait_ms = self.limiter.take(account)
-            if wait_ms:
-                self._record(**record, status=503, code="Throttling.User", fault="rate_limit")
-                reply = self._error(
-                    Rejection("Throttling.User", 503, "Request was denied due to user flow control."),
-                    request_id,
-                    headers,
-                )
-                reply.headers["x-acs-retry-after"] = str(wait_ms)
-                return reply
+        limited = self._rate_limited(record, request_id, headers)
+        if limited is not None:
+            return limited
         identity = (
             account,
             action,
             tuple(sorted((k, v) for k, v in params.items() if k not in _VOLATILE_PARAMS)),
         )
         decision = self._decision(identity)
+        refused = self._injected_refusal(record, params, decision, request_id, headers)
+        if refused is not None:
+            return refused
+        try:
+            payload = self.api.handle(account, action, params)
+        except Rejection as rejection:
+            self._record(**record, status=rejection.status, code=rejection.code, fault=None)
+            reply = self._error(rejection, request_id, headers)
+        else:
+            self._record(**record, status=200, code=None, fault=decision.fault)
+            reply = _json_reply(200, {"RequestId": request_id, **payload}, request_id)
+        reply.fault = decision.fault if decision.fault in ("drop", "truncate") else None
+        reply.delay = decision.delay
+        return reply
+
+    def _rate_limited(
+        self, record: dict[str, Any], request_id: str, headers: Mapping[str, str]
+    ) -> Reply | None:
+        """The throttling reply when the account's bucket is empty, else None (a token taken)."""
+        if self.limiter is None:
+            return None
+        wait_ms = self.limiter.take(record["account"])
+        if not wait_ms:
+            return None
+        self._record(**record, status=503, code="Throttling.User", fault="rate_limit")
+        reply = self._error(
+            Rejection("Throttling.User", 503, "Request was denied due to user flow control."),
+            request_id,
+            headers,
+        )
+        reply.headers["x-acs-retry-after"] = str(wait_ms)
+        return reply
+
+    def _injected_refusal(
+        self,
+        record: dict[str, Any],
+        params: Mapping[str, str],
+        decision: Decision,
+        request_id: str,
+        headers: Mapping[str, str],
+    ) -> Reply | None:
+        """The reply of a fault the settings inject here (a failing page, throttling, 503, 500), else None."""
+        account, action = record["account"], record["action"]
         if action in LISTINGS and self._failing_page(account, params):
             self._record(**record, status=503, code="ServiceUnavailable", fault="fail_pages")
             reply = self._error(
@@ -257,17 +292,7 @@ class Service:
                 reply.headers["x-acs-retry-after"] = str(decision.retry_after_ms)
             reply.delay = decision.delay
             return reply
-        try:
-            payload = self.api.handle(account, action, params)
-        except Rejection as rejection:
-            self._record(**record, status=rejection.status, code=rejection.code, fault=None)
-            reply = self._error(rejection, request_id, headers)
-        else:
-            self._record(**record, status=200, code=None, fault=decision.fault)
-            reply = _json_reply(200, {"RequestId": request_id, **payload}, request_id)
-        reply.fault = decision.fault if decision.fault in ("drop", "truncate") else None
-        reply.delay = decision.delay
-        return reply
+        return None
 
     def _failing_page(self, account: str, params: Mapping[str, str]) -> bool:
         if not self.faults.fail_pages:
