@@ -144,7 +144,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     "unit": ["bit/s"] * 2,
                 }
             )
+            check = usagekit.check_bill(usage, box.accounts[0], month="2026-10")
+            found = usagekit.anomalies(usage, metric="bandwidth", freq="5min")
             yield {
+                "check": check,
+                "found": found,
                 "root": root,
                 "box": box,
                 "account": box.accounts[0],
@@ -549,6 +553,25 @@ def cases(
             },
         ),
         "read_csv": (usagekit.read_csv, {"path": str(w["root"] / "work" / "small.csv")}, {"path": BAD_PATH}),
+        "plot_bill_check": (
+            usagekit.plot_bill_check,
+            {"check": w["check"], "account": "demo-shop"},
+            {
+                "check": BAD_FRAME,
+                "account": st.one_of(NUMBERS, _OBJECTS, st.just("nobody")),
+                "ax": WRONG_TYPE,
+            },
+        ),
+        "plot_anomalies": (
+            usagekit.plot_anomalies,
+            {"usage": usage, "found": w["found"], "account": "demo-shop"},
+            {
+                "usage": BAD_FRAME,
+                "found": BAD_FRAME,
+                "account": st.one_of(NUMBERS, _OBJECTS, st.just("nobody")),
+                "ax": WRONG_TYPE,
+            },
+        ),
         "discover_accounts": (
             usagekit.discover_accounts,
             {},
@@ -600,6 +623,8 @@ NAMES = [
     "price_periods",
     "to_focus",
     "read_csv",
+    "plot_bill_check",
+    "plot_anomalies",
 ]
 
 
@@ -652,8 +677,6 @@ NOT_YET = {
     "explore",  # needs ipywidgets (the widgets extra)
     "example_prices",  # takes no argument
     # showback and the bill checks (issues 19-21), landed while this test was written
-    "plot_anomalies",
-    "plot_bill_check",
 }
 
 

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pandas as pd
 
-from usagekit.anomaly import period_series, steady_rows
+from usagekit.anomaly import ANOMALY_COLUMNS, period_series, steady_rows
+from usagekit.errors import ArgumentError
+from usagekit.frames import checked_tidy
 from usagekit.plotstyle import (
     REST_LABEL,
     date_axis,
@@ -47,7 +49,7 @@ def _metric_and_freq(found: pd.DataFrame) -> tuple[str, pd.Timedelta]:
         return str(found.attrs.get("metric", "traffic")), pd.Timedelta(found.attrs.get("freq", "1h"))
     metrics = sorted(set(found["metric"].astype(str)))
     if len(metrics) > 1:
-        raise ValueError(f"found holds several metrics {metrics}: plot one at a time")
+        raise ArgumentError(f"found holds several metrics {metrics}: plot one at a time")
     return metrics[0], pd.Timedelta((found["end"] - found["start"]).iloc[0])
 
 
@@ -58,10 +60,15 @@ def plot_anomalies(usage: pd.DataFrame, found: pd.DataFrame, account: str, *, ax
     in its stable colour, each anomaly a triangle (up or down) on its period. Times in UTC. Returns the
     Axes (a new figure when ``ax`` is None).
     """
+    checked_tidy(usage, "plot_anomalies")
+    if not isinstance(found, pd.DataFrame) or not set(ANOMALY_COLUMNS) <= set(found.columns):
+        raise ArgumentError("found must be the frame usagekit.anomalies() returns")
+    if not isinstance(account, str):
+        raise ArgumentError(f"account must be an account name (text), not {type(account).__name__}")
     metric, step = _metric_and_freq(found)
     wide = period_series(steady_rows(usage[usage["account"] == account]), metric, step)
     if wide.empty:
-        raise ValueError(f"usage holds no {metric} of account {account!r}")
+        raise ArgumentError(f"usage holds no {metric} of account {account!r}")
     ax = new_axes(ax, 10, 4)
     names = [
         REST_LABEL if pd.isna(domain) else str(domain) for _, domain in cast("pd.MultiIndex", wide.columns)

@@ -139,6 +139,12 @@ def _figure_class() -> type:
 
 def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
     if ax is not None:
+        from matplotlib.axes import Axes as MatplotlibAxes
+
+        if not isinstance(ax, MatplotlibAxes):
+            raise ArgumentError(
+                f"ax must be a matplotlib Axes or None (a new figure), not {type(ax).__name__}"
+            )
         return ax
     figure = _figure_class()(figsize=(width, height), layout="constrained")
     axes: Axes = figure.add_subplot()
