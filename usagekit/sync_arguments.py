@@ -34,6 +34,7 @@ __all__ = [
     "DOMAIN_FORMS",
     "Elapsed",
     "checked_period_and_options",
+    "checked_run_options",
     "chosen_accounts",
     "domain_scope",
     "refuse_start_end",
@@ -51,6 +52,9 @@ def domain_scope(domains: str | Sequence[str] | None, mark: str) -> tuple[list[s
         domains = [domains]
     if not isinstance(domains, Sequence | set | frozenset) or any(not isinstance(d, str) for d in domains):
         raise ArgumentError(f"domains must be {DOMAIN_FORMS}, not {domains!r:.60}")
+    joined = [d for d in domains if "," in d or len(d.split()) > 1]
+    if joined:
+        raise ArgumentError(f"domains: {joined[0]!r:.60} is several names in one string; give {DOMAIN_FORMS}")
     chosen = sorted({d.strip() for d in domains if d.strip()})
     if not chosen:
         raise ArgumentError(f"domains names no domain: give {DOMAIN_FORMS}")
@@ -87,6 +91,8 @@ def checked_period_and_options(
         missing = ", ".join(name for name, value in named.items() if value is None)
         raise ArgumentError(f"sync needs {missing}: sync(accounts, first_month, last_month, dataset)")
     span: Span = period(first_month, last_month)
+    if not isinstance(types, str | Sequence) or not all(isinstance(t, str) for t in types):
+        raise ArgumentError(f"types must be 'flow', 'vas' or a sequence of them, not {types!r:.60}")
     chosen = (types,) if isinstance(types, str) else tuple(types)
     unknown = set(chosen) - set(known_types)
     if unknown or not chosen:
@@ -104,11 +110,35 @@ def checked_period_and_options(
     return span[0], span[1], tuple(dict.fromkeys(chosen)), root
 
 
+def checked_run_options(
+    *,
+    language: object,
+    executor: object,
+    progress: object,
+    cleanup: object,
+    cache_dir: object,
+    sleep: object,
+    poll: object,
+) -> None:
+    """The options of the run itself, each an :class:`ArgumentError` naming it when wrong."""
+    from usagekit.downloads import check_fan_out
+
+    check_fan_out(executor=executor, progress=progress, cache_dir=cache_dir, policy=None)
+    if language not in ("en-us", "zh-cn"):
+        raise ArgumentError(f"language must be 'en-us' or 'zh-cn', not {language!r:.60}")
+    if not isinstance(cleanup, bool):
+        raise ArgumentError(f"cleanup must be True or False, not {cleanup!r:.60}")
+    if not callable(sleep):
+        raise ArgumentError(f"sleep must be a function of seconds (time.sleep), not {sleep!r:.60}")
+    if isinstance(poll, bool) or not isinstance(poll, int | float) or not poll >= 0:
+        raise ArgumentError(f"poll must be seconds, 0 or more, not {poll!r:.60}")  # fmt: skip
+
+
 def chosen_accounts(accounts: Account | Sequence[Account] | None) -> list[Account]:
     """``accounts`` by the one rule: ``None`` every discovered account, an empty sequence refused."""
     from usagekit.resolve import resolve_accounts
 
-    if accounts is not None and not isinstance(accounts, Account) and len(accounts) == 0:
+    if isinstance(accounts, Sequence) and not isinstance(accounts, str) and len(accounts) == 0:
         raise ArgumentError(
             "accounts is empty: give an Account, a sequence of them, or None for every discovered account"
         )

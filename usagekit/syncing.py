@@ -64,6 +64,7 @@ from usagekit.progress import progress_enabled
 from usagekit.sync_arguments import (
     Elapsed,
     checked_period_and_options,
+    checked_run_options,
     chosen_accounts,
     domain_scope,
     refuse_start_end,
@@ -400,6 +401,10 @@ def sync(
     lower, upper, types, root = checked_period_and_options(
         first_month, last_month, dataset, types=types, domains=domains, max_in_flight=max_in_flight,
         timeout=timeout, known_types=tuple(TYPE_METRICS),
+    )  # fmt: skip
+    checked_run_options(
+        language=language, executor=executor, progress=progress, cleanup=cleanup, cache_dir=cache_dir,
+        sleep=sleep, poll=poll,
     )  # fmt: skip
     clock = service_clock(now)
     chosen = chosen_accounts(accounts)
