@@ -82,6 +82,10 @@ class Session:
     """
 
     def __init__(self, *, client_factory: Callable[[Account], CdnClient] | None = None) -> None:
+        if client_factory is not None and not callable(client_factory):
+            raise ArgumentError(
+                f"client_factory must be a function Account -> CdnClient, or None, not {client_factory!r:.60}"
+            )
         self._client_factory = client_factory
         self.limiters = RateLimiters()
         self.urls = UrlMemory()
