@@ -522,3 +522,20 @@ def test_anomalies_csv_has_the_documented_columns(demo: Demo) -> None:
         "account", "domain", "metric", "start", "end", "value", "expected", "score", "direction",
     ]  # fmt: skip
     assert found["domain"].notna().all()  # domain-less rows beside domain rows are no series
+
+
+@pytest.mark.slow
+def test_the_report_leaves_no_kernel_socket_open(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nbclient leaves the client of a kernel manager handed to it open; its zmq sockets, collected in a later
+    # test, failed that test (ResourceWarning in Socket.__del__, an unraisable exception)
+    import gc
+
+    found: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: found.append(unraisable.exc_value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        write_report(demo.output, tmp_path / "again.html")
+        gc.collect()
+    assert [error for error in found if isinstance(error, ResourceWarning)] == []

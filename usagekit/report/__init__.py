@@ -287,7 +287,11 @@ def write_report(
                 f"the report notebook failed in a cell: {error.ename}: {error.evalue}"
             ) from None
         finally:
-            if manager.has_kernel:  # a kernel manager handed in is ours to stop, not nbclient's
+            # a kernel manager handed in is ours to stop, not nbclient's, and so is its client: nbclient leaves
+            # that client's zmq sockets open, and their garbage collection later warned (ResourceWarning)
+            if client.kc is not None:
+                client.kc.stop_channels()
+            if manager.has_kernel:
                 manager.shutdown_kernel(now=True)
     jinja2 = require("jinja2", extra="report", purpose=purpose)
     exporter = nbconvert.HTMLExporter(
